@@ -1,0 +1,106 @@
+"""The façade: read, check (and, built on them, load and decide). The outer layer (CLI,
+server, test runner) imports this module, never the inner ones.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast
+from .checker import check
+from .diagnostics import Diagnostic, PolicyError, has_errors, sort_diagnostics
+from .parser import parse
+from .source import Source, Span, display_path
+
+POLICY_SUFFIX = ".policy"
+
+
+@dataclass
+class CheckResult:
+    """One file's outcome. `policy` is set whenever the file parsed, even with check errors."""
+
+    path: str
+    source: Source | None
+    policy: ast.Policy | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def decode(data: bytes, path: str) -> Source:
+    """Bytes -> Source; invalid UTF-8 raises PolicyError pointing at the first bad byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        good = data[: err.start].decode("utf-8", errors="replace")
+        shown = Source(data.decode("utf-8", errors="replace"), path)
+        raise PolicyError([Diagnostic(
+            "source.invalid_utf8", f"this file is not valid UTF-8 text (byte 0x{data[err.start]:02x})", shown,
+            Span(len(good), len(good) + 1),
+            help="save the file as UTF-8; most editors offer it under 'Save with encoding'")]) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return Source(text, path)
+
+
+def read_source(path: str | os.PathLike[str]) -> Source:
+    shown = display_path(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise PolicyError([Diagnostic("source.not_found", f"no such file: {shown}", None, None,
+                                      help="check the path; policy files end in .policy")]) from None
+    except IsADirectoryError:
+        raise PolicyError([Diagnostic("source.unreadable", f"{shown} is a folder, not a policy file", None, None,
+                                      help="name a .policy file")]) from None
+    except OSError as err:
+        raise PolicyError([Diagnostic("source.unreadable", f"cannot read {shown}: {err.strerror or err}", None,
+                                      None, help="check that the file exists and that you may read it")]) from None
+    return decode(data, shown)
+
+
+def check_source(source: Source) -> CheckResult:
+    parsed = parse(source)
+    diags = list(parsed.diagnostics)
+    if parsed.policy is not None:
+        diags.extend(check(parsed.policy, source))
+    return CheckResult(source.path, source, parsed.policy, sort_diagnostics(diags))
+
+
+def check_text(text: str, path: str = "<string>") -> CheckResult:
+    return check_source(Source(text, path))
+
+
+def check_file(path: str | os.PathLike[str]) -> CheckResult:
+    """Never raises for a bad file: unreadable or undecodable input is a diagnostic too."""
+    try:
+        source = read_source(path)
+    except PolicyError as err:
+        return CheckResult(display_path(path), None, None, err.diagnostics)
+    return check_source(source)
+
+
+def policy_files(paths: list[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; folders searched for *.policy. Raises FileNotFoundError naming a missing path."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*" + POLICY_SUFFIX) if q.is_file()))
+        elif p.exists():
+            found.append(p)
+        else:
+            raise FileNotFoundError(str(raw))
+    return found
+
+
+def parse_policy(path: str | os.PathLike[str]) -> tuple[Source, ast.Policy]:
+    """Read and check; raise PolicyError on any error. Warnings are not errors."""
+    result = check_file(path)
+    if not result.ok or result.policy is None or result.source is None:
+        raise PolicyError([d for d in result.diagnostics if d.is_error])
+    return result.source, result.policy

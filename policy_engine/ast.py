@@ -1,0 +1,210 @@
+"""The policy's abstract syntax. In: nothing (pure data). Out: pydantic nodes.
+
+Every node carries the Span it was parsed from, so diagnostics can point at it; spans are
+excluded from dumps and from equality, so `parse(print(ast)) == ast` compares meaning,
+not layout. Nodes are frozen: a parsed policy is shared between threads unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .source import Span
+
+TermKind = Literal["data", "source", "purpose", "recipient", "fact"]
+Action = Literal["collect", "use", "share", "retain"]
+Effect = Literal["allow", "deny"]
+Decision = Literal["allow", "deny", "conditional"]
+
+TERM_KINDS: tuple[str, ...] = ("data", "source", "purpose", "recipient", "fact")
+ACTIONS: tuple[str, ...] = ("collect", "use", "share", "retain")
+# GDPR Art. 6(1)(a)-(f)
+LEGAL_BASES: tuple[str, ...] = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+)
+# GDPR Art. 15-22 and the unsubscribe right of e-privacy law
+RIGHTS: tuple[str, ...] = (
+    "access",
+    "rectification",
+    "erasure",
+    "restriction",
+    "portability",
+    "objection",
+    "unsubscribe",
+    "withdraw_consent",
+    "complaint",
+)
+# The dimension a query must name for each action (SPEC section 2); retain takes purpose.
+REQUIRED_DIMENSION: dict[str, str] = {"collect": "source", "use": "purpose", "share": "recipient"}
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    span: Span | None = Field(default=None, exclude=True, repr=False)
+
+    def _meaning(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in type(self).model_fields if name != "span")
+
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other):
+            return NotImplemented
+        return self._meaning() == other._meaning()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._meaning()))
+
+
+class TermRef(Node):
+    """A use of a term id, kept with its span so an unknown id can be pointed at."""
+
+    id: str
+
+
+# ---- conditions -----------------------------------------------------------------
+
+
+class FactRef(Node):
+    op: Literal["fact"] = "fact"
+    name: str
+
+
+class Not(Node):
+    op: Literal["not"] = "not"
+    operand: "Condition"
+
+
+class And(Node):
+    """Operands are never themselves And: the parser flattens `a and (b and c)`."""
+
+    op: Literal["and"] = "and"
+    operands: tuple["Condition", ...]
+
+
+class Or(Node):
+    """Operands are never themselves Or: the parser flattens `a or (b or c)`."""
+
+    op: Literal["or"] = "or"
+    operands: tuple["Condition", ...]
+
+
+Condition = Annotated[Union[FactRef, Not, And, Or], Field(discriminator="op")]
+
+
+# ---- declarations and metadata ------------------------------------------------------
+
+
+class TermDecl(Node):
+    """`data cookie.essential "Essential cookies"`; `id_span` points at the id alone."""
+
+    kind: TermKind
+    id: str
+    label: str
+    id_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def parent(self) -> str | None:
+        return self.id.rsplit(".", 1)[0] if "." in self.id else None
+
+    def _meaning(self) -> tuple[Any, ...]:
+        return (self.kind, self.id, self.label)
+
+
+class Metadata(Node):
+    name: str
+    controller: str | None = None
+    contact: str | None = None
+    updated: dt.date | None = None
+
+
+# ---- section items ----------------------------------------------------------------
+
+
+class Rule(Node):
+    """One permission or prohibition. An empty dimension is open; `data=None` is all data."""
+
+    kind: Literal["rule"] = "rule"
+    effect: Effect
+    action: Action
+    data: tuple[TermRef, ...] | None
+    sources: tuple[TermRef, ...] = ()
+    purposes: tuple[TermRef, ...] = ()
+    recipients: tuple[TermRef, ...] = ()
+    condition: Condition | None = None
+    basis: TermRef | None = None
+
+
+class Query(Node):
+    """A question as written in an expectation: one term per dimension; facts None = unknown."""
+
+    action: Action
+    data: TermRef
+    source: TermRef | None = None
+    purpose: TermRef | None = None
+    recipient: TermRef | None = None
+    facts: tuple[TermRef, ...] | None = None
+
+
+class Expectation(Node):
+    kind: Literal["expect"] = "expect"
+    decision: Decision
+    query: Query
+    requires: Condition | None = None
+
+
+class Right(Node):
+    kind: Literal["right"] = "right"
+    right: TermRef
+    channels: tuple[str, ...]
+
+
+class Retention(Node):
+    kind: Literal["retention"] = "retention"
+    data: tuple[TermRef, ...] | None
+    period: str
+
+
+class Security(Node):
+    kind: Literal["security"] = "security"
+    measures: tuple[str, ...]
+
+
+SectionItem = Annotated[Union[Rule, Expectation, Right, Retention, Security], Field(discriminator="kind")]
+
+
+class Section(Node):
+    """Statements citing one heading of the published text; `title` is that heading."""
+
+    title: str
+    items: tuple[SectionItem, ...] = ()
+    title_span: Span | None = Field(default=None, exclude=True, repr=False)
+
+    def _meaning(self) -> tuple[Any, ...]:
+        return (self.title, self.items)
+
+
+class Policy(Node):
+    meta: Metadata | None = None
+    terms: tuple[TermDecl, ...] = ()
+    sections: tuple[Section, ...] = ()
+
+    def rules(self) -> list[tuple[Section, Rule]]:
+        return [(s, item) for s in self.sections for item in s.items if isinstance(item, Rule)]
+
+    def expectations(self) -> list[tuple[Section, Expectation]]:
+        return [(s, item) for s in self.sections for item in s.items if isinstance(item, Expectation)]
+
+
+Not.model_rebuild()
+And.model_rebuild()
+Or.model_rebuild()
+Rule.model_rebuild()
+Expectation.model_rebuild()

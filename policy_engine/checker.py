@@ -1,0 +1,211 @@
+"""AST -> diagnostics. In: ast.Policy (+ its Source). Out: list[Diagnostic], sorted.
+
+Pure and total: collects every fault it finds and never raises. What it guarantees is what
+the compiler relies on: every term a rule or expectation names is declared with the kind
+its position requires, every parent of a dotted id is declared, every condition can hold.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Iterable, Iterator
+
+from . import ast
+from .diagnostics import Diagnostic, Severity, sort_diagnostics
+from .source import Source, Span
+
+# Beyond this many distinct facts in one condition the truth table is not enumerated.
+MAX_FACTS_FOR_SATISFIABILITY = 16
+
+# The position a term stands in, and the kind of term that belongs there.
+DIMENSION_KIND = {"data": "data", "source": "source", "purpose": "purpose", "recipient": "recipient", "fact": "fact"}
+
+ARTICLE = {"data": "data", "source": "a source", "purpose": "a purpose", "recipient": "a recipient", "fact": "a fact"}
+
+
+def condition_facts(cond: ast.Condition) -> Iterator[ast.FactRef]:
+    if isinstance(cond, ast.FactRef):
+        yield cond
+    elif isinstance(cond, ast.Not):
+        yield from condition_facts(cond.operand)
+    else:
+        for operand in cond.operands:
+            yield from condition_facts(operand)
+
+
+def evaluate(cond: ast.Condition, true_facts: set[str] | frozenset[str]) -> bool:
+    if isinstance(cond, ast.FactRef):
+        return cond.name in true_facts
+    if isinstance(cond, ast.Not):
+        return not evaluate(cond.operand, true_facts)
+    if isinstance(cond, ast.And):
+        return all(evaluate(o, true_facts) for o in cond.operands)
+    return any(evaluate(o, true_facts) for o in cond.operands)
+
+
+def satisfiable(cond: ast.Condition) -> bool | None:
+    """True/False by truth table; None when the condition has too many facts to enumerate."""
+    names = sorted({f.name for f in condition_facts(cond)})
+    if len(names) > MAX_FACTS_FOR_SATISFIABILITY:
+        return None
+    for bits in itertools.product((False, True), repeat=len(names)):
+        if evaluate(cond, {n for n, b in zip(names, bits) if b}):
+            return True
+    return False
+
+
+def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(word, sorted(set(candidates)), n=n, cutoff=0.6)
+
+
+def _did_you_mean(options: list[str]) -> str:
+    return "did you mean " + " or ".join(f"`{o}`" for o in options) + "?"
+
+
+class Checker:
+    def __init__(self, policy: ast.Policy, source: Source):
+        self.policy = policy
+        self.source = source
+        self.diags: list[Diagnostic] = []
+        self.declared: dict[tuple[str, str], ast.TermDecl] = {}
+        self.kinds_of: dict[str, set[str]] = {}
+        self.used: set[tuple[str, str]] = set()
+
+    def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, self.source, span, help))
+
+    def warning(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, self.source, span, help, Severity.WARNING))
+
+    def run(self) -> list[Diagnostic]:
+        self.declarations()
+        for section in self.policy.sections:
+            for item in section.items:
+                getattr(self, "check_" + item.kind)(item)
+        self.unused()
+        return sort_diagnostics(self.diags)
+
+    # ---- declarations ----------------------------------------------------------
+
+    def declarations(self) -> None:
+        for decl in self.policy.terms:
+            key = (decl.kind, decl.id)
+            if key in self.declared:
+                first_line = self.source.position(self.declared[key].span.start)[0] if self.declared[key].span else "?"
+                self.error("check.duplicate_term", f"{decl.kind} `{decl.id}` is declared twice", decl.id_span,
+                           help=f"it was first declared on line {first_line}; remove one of the two")
+                continue
+            self.declared[key] = decl
+            self.kinds_of.setdefault(decl.id, set()).add(decl.kind)
+        for decl in self.policy.terms:
+            parent = decl.parent
+            if parent is not None and (decl.kind, parent) not in self.declared:
+                self.error("check.missing_parent",
+                           f"{decl.kind} `{decl.id}` is declared, but its parent {decl.kind} `{parent}` is not",
+                           decl.id_span, help=f'declare the parent too: {decl.kind} {parent} "..."')
+
+    # ---- references ------------------------------------------------------------
+
+    def resolve(self, ref: ast.TermRef, kind: str) -> None:
+        if (kind, ref.id) in self.declared:
+            self.used.add((kind, ref.id))
+            return
+        other = sorted(self.kinds_of.get(ref.id, ()))
+        if other:
+            self.error("check.wrong_kind", f"`{ref.id}` is {ARTICLE[other[0]]}, not {ARTICLE[kind]}", ref.span,
+                       help=self._kind_help(ref.id, kind))
+            return
+        code = "check.unknown_fact" if kind == "fact" else "check.unknown_term"
+        self.error(code, f"unknown {kind} `{ref.id}`", ref.span, help=self._kind_help(ref.id, kind))
+
+    def _kind_help(self, word: str, kind: str) -> str:
+        same_kind = [i for (k, i) in self.declared if k == kind]
+        close = suggest(word, same_kind)
+        if close:
+            return _did_you_mean(close)
+        return f'declare it first: {kind} {word} "Label"'
+
+    def resolve_condition(self, cond: ast.Condition | None) -> None:
+        if cond is None:
+            return
+        for fact in condition_facts(cond):
+            self.resolve(ast.TermRef(id=fact.name, span=fact.span), "fact")
+
+    # ---- statements ------------------------------------------------------------
+
+    def check_rule(self, rule: ast.Rule) -> None:
+        for ref in rule.data or ():
+            self.resolve(ref, "data")
+        for ref in rule.sources:
+            self.resolve(ref, "source")
+        for ref in rule.purposes:
+            self.resolve(ref, "purpose")
+        for ref in rule.recipients:
+            self.resolve(ref, "recipient")
+        self.resolve_condition(rule.condition)
+        if rule.condition is not None and satisfiable(rule.condition) is False:
+            self.error("check.unsatisfiable_condition", "this condition can never hold, so the rule never applies",
+                       rule.condition.span, help="a condition such as `a and not a` is always false; "
+                       "correct it or remove the rule")
+        if rule.basis is not None and rule.basis.id not in ast.LEGAL_BASES:
+            close = suggest(rule.basis.id, ast.LEGAL_BASES)
+            self.error("check.unknown_basis", f"`{rule.basis.id}` is not a legal basis", rule.basis.span,
+                       help=(_did_you_mean(close) + " " if close else "") + "the bases of GDPR Art. 6 are "
+                       + ", ".join(ast.LEGAL_BASES))
+        for dim, refs in (("data", rule.data or ()), ("source", rule.sources), ("purpose", rule.purposes),
+                          ("recipient", rule.recipients)):
+            seen: set[str] = set()
+            for ref in refs:
+                if ref.id in seen:
+                    self.warning("check.repeated_term", f"{dim} `{ref.id}` is listed twice in this rule", ref.span,
+                                 help="remove the second mention")
+                seen.add(ref.id)
+
+    def check_expect(self, exp: ast.Expectation) -> None:
+        q = exp.query
+        self.resolve(q.data, "data")
+        for ref, kind in ((q.source, "source"), (q.purpose, "purpose"), (q.recipient, "recipient")):
+            if ref is not None:
+                self.resolve(ref, kind)
+        for fact in q.facts or ():
+            self.resolve(fact, "fact")
+        self.resolve_condition(exp.requires)
+        needed = ast.REQUIRED_DIMENSION.get(q.action)
+        if needed and getattr(q, needed) is None:
+            word = {"source": "from SOURCE", "purpose": "for PURPOSE", "recipient": "with RECIPIENT"}[needed]
+            self.error("check.incomplete_question", f"a `{q.action}` question must name a {needed}", q.span,
+                       help=f"add `{word}` to the question")
+        if exp.decision == "conditional" and q.facts is not None:
+            self.error("check.conditional_with_facts",
+                       "a question with `given` facts is answered allow or deny, never conditional", exp.span,
+                       help="drop the `given` clause to ask with facts unknown, or expect allow or deny")
+
+    def check_right(self, right: ast.Right) -> None:
+        if right.right.id not in ast.RIGHTS:
+            close = suggest(right.right.id, ast.RIGHTS)
+            self.error("check.unknown_right", f"`{right.right.id}` is not a data-subject right", right.right.span,
+                       help=(_did_you_mean(close) + " " if close else "") + "the rights are " + ", ".join(ast.RIGHTS))
+
+    def check_retention(self, retention: ast.Retention) -> None:
+        for ref in retention.data or ():
+            self.resolve(ref, "data")
+
+    def check_security(self, security: ast.Security) -> None:
+        pass
+
+    # ---- whole-policy warnings ----------------------------------------------------
+
+    def unused(self) -> None:
+        in_use = set(self.used)
+        for kind, term_id in self.used:  # a used child keeps its ancestors in use
+            parts = term_id.split(".")
+            in_use.update((kind, ".".join(parts[:i])) for i in range(1, len(parts)))
+        for decl in self.declared.values():
+            if (decl.kind, decl.id) not in in_use:
+                self.warning("check.unused_term", f"{decl.kind} `{decl.id}` is declared but no statement uses it",
+                             decl.id_span, help="use it in a rule or expectation, or remove the declaration")
+
+
+def check(policy: ast.Policy, source: Source) -> list[Diagnostic]:
+    return Checker(policy, source).run()

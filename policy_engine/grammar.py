@@ -1,0 +1,29 @@
+"""Where the grammar lives and the one Lark parser built from it.
+
+The grammar is `grammar/policy.lark` at the top of the repository; the wheel carries a
+copy as `policy_engine/grammar/policy.lark`, so an installed copy finds it too.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+import lark
+
+GRAMMAR_NAME = "policy.lark"
+
+
+def grammar_text() -> str:
+    packaged = resources.files("policy_engine").joinpath("grammar").joinpath(GRAMMAR_NAME)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    in_repo = Path(__file__).resolve().parent.parent / "grammar" / GRAMMAR_NAME
+    return in_repo.read_text(encoding="utf-8")
+
+
+@functools.cache
+def lark_parser() -> lark.Lark:
+    """Built once per process; Lark's LALR parser is safe to share between threads."""
+    return lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)

@@ -1,0 +1,117 @@
+"""AST -> canonical policy text. In: ast nodes. Out: str.
+
+One layout for every policy: declarations first,
+in the order written, then sections with their statements indented. `parse(print(p)) == p` is a tested law;
+`fmt` builds on this module, and rule texts in decision reasons come from it.
+"""
+
+from __future__ import annotations
+
+from . import ast
+
+INDENT = "  "
+CONTINUATION = INDENT * 2
+
+
+def quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_condition(cond: ast.Condition, parent: str | None = None) -> str:
+    """Parenthesises every nested and/or so a reader never needs precedence rules."""
+    if isinstance(cond, ast.FactRef):
+        return cond.name
+    if isinstance(cond, ast.Not):
+        inner = format_condition(cond.operand, "not")
+        return f"not {inner}"
+    word = " and " if isinstance(cond, ast.And) else " or "
+    text = word.join(format_condition(o, cond.op) for o in cond.operands)
+    return f"({text})" if parent is not None else text
+
+
+def _terms(refs: tuple[ast.TermRef, ...]) -> str:
+    return ", ".join(r.id for r in refs)
+
+
+def _data(data: tuple[ast.TermRef, ...] | None) -> str:
+    return "all data" if data is None else _terms(data)
+
+
+def rule_clauses(rule: ast.Rule) -> list[str]:
+    parts = [f"{rule.effect} {rule.action} of {_data(rule.data)}"]
+    if rule.sources:
+        parts.append(f"from {_terms(rule.sources)}")
+    if rule.purposes:
+        parts.append(f"for {_terms(rule.purposes)}")
+    if rule.recipients:
+        parts.append(f"with {_terms(rule.recipients)}")
+    if rule.condition is not None:
+        parts.append(f"if {format_condition(rule.condition)}")
+    if rule.basis is not None:
+        parts.append(f"basis {rule.basis.id}")
+    return parts
+
+
+def format_rule(rule: ast.Rule) -> str:
+    """The rule on one line, as decision reasons quote it."""
+    return " ".join(rule_clauses(rule))
+
+
+def format_query(query: ast.Query) -> str:
+    parts = [f"{query.action} of {query.data.id}"]
+    if query.source is not None:
+        parts.append(f"from {query.source.id}")
+    if query.purpose is not None:
+        parts.append(f"for {query.purpose.id}")
+    if query.recipient is not None:
+        parts.append(f"with {query.recipient.id}")
+    if query.facts is not None:
+        parts.append(f"given {_terms(query.facts)}" if query.facts else "given nothing")
+    return " ".join(parts)
+
+
+def format_item(item: ast.SectionItem) -> str:
+    if isinstance(item, ast.Rule):
+        first, *rest = rule_clauses(item)
+        if len(first) + sum(len(r) + 1 for r in rest) <= 80:
+            return " ".join([first, *rest])
+        return "\n".join([first, *(CONTINUATION[len(INDENT):] + r for r in rest)]).replace("\n", "\n" + INDENT)
+    if isinstance(item, ast.Expectation):
+        text = f"expect {item.decision}: {format_query(item.query)}"
+        if item.requires is not None:
+            text += f" requires {format_condition(item.requires)}"
+        return text
+    if isinstance(item, ast.Right):
+        return f"right {item.right.id} via " + ", ".join(quote(c) for c in item.channels)
+    if isinstance(item, ast.Retention):
+        return f"retention of {_data(item.data)}: {quote(item.period)}"
+    if isinstance(item, ast.Security):
+        return "security " + ", ".join(quote(m) for m in item.measures)
+    raise TypeError(f"not a section item: {item!r}")
+
+
+def format_policy(policy: ast.Policy) -> str:
+    out: list[str] = []
+    if policy.meta is not None:
+        meta = policy.meta
+        out.append(f"policy {quote(meta.name)}")
+        if meta.controller is not None:
+            out.append(f"{INDENT}controller {quote(meta.controller)}")
+        if meta.contact is not None:
+            out.append(f"{INDENT}contact {quote(meta.contact)}")
+        if meta.updated is not None:
+            out.append(f"{INDENT}updated {meta.updated.isoformat()}")
+        out.append("")
+    # Declaration order is kept (it is part of the AST); a kind change starts a new block.
+    for index, decl in enumerate(policy.terms):
+        if index and decl.kind != policy.terms[index - 1].kind:
+            out.append("")
+        out.append(f"{decl.kind} {decl.id} {quote(decl.label)}")
+    if policy.terms:
+        out.append("")
+    for section in policy.sections:
+        out.append(f"section {quote(section.title)}:")
+        for item in section.items:
+            out.append(INDENT + format_item(item))
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"

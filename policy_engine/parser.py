@@ -21,11 +21,45 @@ from .grammar import lark_parser
 from .source import Source, Span
 
 
+@dataclass(frozen=True)
+class Comment:
+    """A `# ...` comment; kept beside the AST (not in it) so fmt can put it back."""
+
+    span: Span
+    text: str
+
+
 @dataclass
 class ParseResult:
     source: Source
     policy: ast.Policy | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def comments(self) -> list[Comment]:
+        return scan_comments(self.source.text)
+
+
+def scan_comments(text: str) -> list[Comment]:
+    """Only texts in double quotes and comments can hold `#`, so a scan that skips
+    quoted texts finds exactly the comments the lexer ignored."""
+    out: list[Comment] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < n and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+        elif ch == "#":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(Comment(Span(i, end), text[i:end].rstrip("\r")))
+            i = end
+        else:
+            i += 1
+    return out
 
 
 def parse(source: Source) -> ParseResult:

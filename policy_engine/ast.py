@@ -177,7 +177,33 @@ class Security(Node):
     measures: tuple[str, ...]
 
 
-SectionItem = Annotated[Union[Rule, Expectation, Right, Retention, Security], Field(discriminator="kind")]
+class Invariant(Node):
+    """A promise checked over every question in its scope (never by examples).
+
+    `never ACTION [of DATA] [from S] [for P] [with R]`: every question in scope is denied.
+    `every ACTION ... has basis B`: every allow rule that can grant a question in scope has basis B.
+    `no ACTION ... without X`: X a legal basis: every question in scope needs a condition, and every
+    allow rule that can grant it has basis X; X a fact: no question in scope is allowed unless X holds.
+    `no ACTION ... except D1, D2`: every question in scope on data outside D1, D2 is denied.
+    `no ACTION ... unless CONDITION`: no question in scope is allowed under facts where CONDITION
+    is false.
+    An empty dimension is open (any term, or none); `data=None` is all data.
+    """
+
+    kind: Literal["invariant"] = "invariant"
+    form: Literal["never", "every", "no"]
+    action: Action
+    data: tuple[TermRef, ...] | None = None
+    sources: tuple[TermRef, ...] = ()
+    purposes: tuple[TermRef, ...] = ()
+    recipients: tuple[TermRef, ...] = ()
+    basis: TermRef | None = None
+    without: TermRef | None = None
+    exceptions: tuple[TermRef, ...] = ()
+    unless: Condition | None = None
+
+
+SectionItem = Annotated[Union[Rule, Expectation, Right, Retention, Security, Invariant], Field(discriminator="kind")]
 
 
 class Section(Node):
@@ -202,9 +228,13 @@ class Policy(Node):
     def expectations(self) -> list[tuple[Section, Expectation]]:
         return [(s, item) for s in self.sections for item in s.items if isinstance(item, Expectation)]
 
+    def invariants(self) -> list[tuple[Section, Invariant]]:
+        return [(s, item) for s in self.sections for item in s.items if isinstance(item, Invariant)]
+
 
 Not.model_rebuild()
 And.model_rebuild()
 Or.model_rebuild()
 Rule.model_rebuild()
 Expectation.model_rebuild()
+Invariant.model_rebuild()

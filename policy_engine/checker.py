@@ -194,6 +194,42 @@ class Checker:
     def check_security(self, security: ast.Security) -> None:
         pass
 
+    def check_invariant(self, inv: ast.Invariant) -> None:
+        for dim, refs in (("data", inv.data or ()), ("source", inv.sources), ("purpose", inv.purposes),
+                          ("recipient", inv.recipients), ("data", inv.exceptions)):
+            for ref in refs:
+                self.resolve(ref, dim)
+        if inv.basis is not None:
+            self.check_basis(inv.basis)
+        if inv.without is not None and inv.without.id not in ast.LEGAL_BASES:
+            if ("fact", inv.without.id) in self.declared:
+                self.used.add(("fact", inv.without.id))
+            else:
+                close = suggest(inv.without.id, [*ast.LEGAL_BASES, *(i for (k, i) in self.declared if k == "fact")])
+                self.error("check.unknown_requirement", f"`{inv.without.id}` is neither a legal basis nor a fact",
+                           inv.without.span, help=(_did_you_mean(close) + " " if close else "")
+                           + "write `without BASIS` (like `without consent`) or `without FACT`")
+        if inv.unless is not None:
+            self.resolve_condition(inv.unless)
+            if satisfiable(inv.unless) is False:
+                self.error("check.unsatisfiable_condition", "this condition can never hold, so the promise "
+                           "forbids everything in its scope", inv.unless.span,
+                           help="a condition such as `a and not a` is always false; correct it, or write `never`")
+        if inv.exceptions and inv.data is not None:
+            for exc in inv.exceptions:
+                if not any(exc.id == d.id or exc.id.startswith(d.id + ".") for d in inv.data):
+                    self.warning("check.exception_outside_scope",
+                                 f"data `{exc.id}` is excepted, but the promise is about "
+                                 + ", ".join(f"`{d.id}`" for d in inv.data) + " only", exc.span,
+                                 help="except only data the promise covers, or widen its `of` list")
+
+    def check_basis(self, basis: ast.TermRef) -> None:
+        if basis.id not in ast.LEGAL_BASES:
+            close = suggest(basis.id, ast.LEGAL_BASES)
+            self.error("check.unknown_basis", f"`{basis.id}` is not a legal basis", basis.span,
+                       help=(_did_you_mean(close) + " " if close else "") + "the bases of GDPR Art. 6 are "
+                       + ", ".join(ast.LEGAL_BASES))
+
     # ---- whole-policy warnings ----------------------------------------------------
 
     def unused(self) -> None:

@@ -26,4 +26,4 @@ def grammar_text() -> str:
 @functools.cache
 def lark_parser() -> lark.Lark:
     """Built once per process; Lark's LALR parser is safe to share between threads."""
-    return lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return lark.Lark(grammar_text(), parser="lalr", propagate_positions=False, maybe_placeholders=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass, field
 
 import lark
@@ -69,15 +70,30 @@ def parse(source: Source) -> ParseResult:
     except UnexpectedInput as err:
         return ParseResult(source, None, [syntax_error(source, err)])
     except RecursionError:
-        return ParseResult(
-            source,
-            None,
-            [Diagnostic("parse.too_deep", "this condition is nested too deeply to read", source, Span(0, 0),
-                        help="split the condition; a policy condition rarely needs more than a few parentheses")],
-        )
+        return ParseResult(source, None, [_too_deep(source, Span(0, 0))])
     builder = _AstBuilder(source)
-    policy = builder.policy(tree)
+    try:
+        policy = builder.policy(tree)
+    except _TooDeep as deep:
+        return ParseResult(source, None, [_too_deep(source, deep.span)])
+    except RecursionError:
+        return ParseResult(source, None, [_too_deep(source, Span(0, 0))])
     return ParseResult(source, policy, builder.diagnostics)
+
+
+# Deeper conditions are refused: every later stage (checker, engine, printer) recurses on them.
+MAX_CONDITION_DEPTH = 256
+
+
+class _TooDeep(Exception):
+    def __init__(self, span: Span | None):
+        self.span = span
+
+
+def _too_deep(source: Source, span: Span | None) -> Diagnostic:
+    return Diagnostic("parse.too_deep", f"this condition is nested more than {MAX_CONDITION_DEPTH} levels deep",
+                      source, span or Span(0, 0),
+                      help="split the condition; a policy condition rarely needs more than a few parentheses")
 
 
 def parse_text(text: str, path: str = "<string>") -> ParseResult:
@@ -86,10 +102,11 @@ def parse_text(text: str, path: str = "<string>") -> ParseResult:
 
 # ---- syntax errors in words ---------------------------------------------------------
 
-STATEMENT_STARTS = {"EFFECT", "EXPECT", "SECTION", "TERM_KIND", "RIGHT", "RETENTION", "SECURITY"}
+STATEMENT_STARTS = {"EFFECT", "EXPECT", "SECTION", "TERM_KIND", "RIGHT", "RETENTION", "SECURITY", "NEVER", "EVERY",
+                    "NO"}
 CLAUSE_KEYWORDS = ("of", "from", "for", "with", "to", "if", "basis")
 STATEMENT_KEYWORDS = ("policy", "data", "source", "purpose", "recipient", "fact", "section", "allow", "deny",
-                      "expect", "right", "retention", "security")
+                      "expect", "right", "retention", "security", "never", "every", "no")
 
 _TERMINAL_WORDS = {
     "TERM_ID": "a term name (like `email`)",
@@ -102,6 +119,9 @@ _TERMINAL_WORDS = {
     "NOT": "`not`",
     "CONDITIONAL": "`conditional`",
     "NOTHING": "`nothing`",
+    "NEVER": "`never`",
+    "EVERY": "`every`",
+    "NO": "`no`",
     "$END": "the end of the file",
 }
 
@@ -182,7 +202,7 @@ def syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
         expected = _truly_acceptable(err)
 
     if token.type == "$END":
-        end = len(text.rstrip())
+        end = _end_of_content(text)
         span = Span(max(0, end - 1), max(end, 1) if text else 0)
         return Diagnostic("parse.unexpected_end", f"the file ends too early: expected {_expected_words(expected)}",
                           source, span, help=_end_help(expected))
@@ -192,6 +212,18 @@ def syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
     span = Span(start, end)
     msg = f"unexpected {_token_words(token)}: expected {_expected_words(expected)}"
     return Diagnostic("parse.unexpected_token", msg, source, span, help=_mistake_help(token, expected))
+
+
+def _end_of_content(text: str) -> int:
+    """Offset just past the last character that is neither layout nor inside a comment."""
+    end = len(text)
+    comments = scan_comments(text)
+    while True:
+        stripped = len(text[:end].rstrip())
+        if comments and comments[-1].span.end >= stripped and comments[-1].span.start < stripped:
+            end = comments.pop().span.start
+            continue
+        return stripped
 
 
 def _truly_acceptable(err: UnexpectedToken) -> set[str]:
@@ -255,15 +287,74 @@ def _mistake_help(token: Token, expected: set[str]) -> str | None:
 # ---- Lark tree -> AST -------------------------------------------------------------
 
 
-def _span(node: Tree | Token) -> Span | None:
-    if isinstance(node, Token):
-        if node.start_pos is None:
-            return None
-        return Span(node.start_pos, node.end_pos if node.end_pos is not None else node.start_pos + len(node))
-    meta = node.meta
-    if getattr(meta, "empty", True):
+def _token_span(tok: Token) -> Span | None:
+    if tok.start_pos is None:
         return None
-    return Span(meta.start_pos, meta.end_pos)
+    return Span(tok.start_pos, tok.end_pos if tok.end_pos is not None else tok.start_pos + len(tok))
+
+
+def _first_token(tree: Tree) -> Token | None:
+    for child in tree.children:
+        tok = child if isinstance(child, Token) else _first_token(child)
+        if tok is not None:
+            return tok
+    return None
+
+
+def _last_token(tree: Tree) -> Token | None:
+    for child in reversed(tree.children):
+        tok = child if isinstance(child, Token) else _last_token(child)
+        if tok is not None:
+            return tok
+    return None
+
+
+# The keyword each construct starts with. Lark drops anonymous keywords from the tree, so a
+# node's span is taken from its first and last kept tokens and widened back over this word.
+# (Lark's propagate_positions would do the same but costs ~45% of parse time on large policies.)
+_LEADING_KEYWORD = {
+    "header": "policy", "controller": "controller", "contact": "contact", "updated": "updated",
+    "section": "section", "expectation": "expect", "right": "right", "retention": r"retention(?:\s|#[^\n]*)+of",
+    "security": "security", "source_clause": "from", "purpose_clause": "for", "recipient_clause": "with|to",
+    "condition_clause": "if", "basis_clause": "basis", "given_clause": "given", "requires_clause": "requires",
+    "without_clause": "without", "except_clause": "except", "unless_clause": "unless",
+}
+_KEYWORD_BEFORE = {k: re.compile(rf"\b(?:{v})(?:\s|#[^\n]*)*\Z") for k, v in _LEADING_KEYWORD.items()}
+
+
+def _span(node: Tree | Token, text: str | None = None) -> Span | None:
+    if isinstance(node, Token):
+        return _token_span(node)
+    first, last = _first_token(node), _last_token(node)
+    if first is None or last is None or first.start_pos is None:
+        return None
+    start = first.start_pos
+    end = last.end_pos if last.end_pos is not None else last.start_pos + len(last)
+    if text is not None:
+        pattern = _KEYWORD_BEFORE.get(node.data)
+        window = text[max(0, start - 64):start]
+        found = pattern.search(window) if pattern is not None else None
+        if found is not None:
+            start -= len(window) - found.start()
+        start, end = _balance_parens(text, start, end)
+    return Span(start, end)
+
+
+def _balance_parens(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a condition's span over the parentheses of its own production, so that
+    `not a and (b or c)` includes its closing `)`; term ids and keywords never hold parens."""
+    depth = text.count("(", start, end) - text.count(")", start, end)
+    while depth > 0:
+        close = text.find(")", end)
+        if close < 0:
+            break
+        end, depth = close + 1, depth - 1
+    while depth < 0:
+        opening = text.rfind("(", 0, start)
+        if opening < 0:
+            break
+        start, depth = opening, depth + 1
+    return start, end
 
 
 def unescape(literal: str) -> str:
@@ -308,13 +399,13 @@ class _AstBuilder:
             if key in fields:
                 self.diagnostics.append(Diagnostic(
                     "parse.duplicate_metadata", f"`{key}` is given twice in the policy header", self.source,
-                    _span(m), help=f"keep one `{key}` line"))
+                    _span(m, self.source.text), help=f"keep one `{key}` line"))
                 continue
             if key == "updated":
                 fields[key] = self.date(tok)
             else:
                 fields[key] = unescape(tok)
-        return ast.Metadata(name=unescape(name_tok), span=_span(tree), **fields)  # type: ignore[arg-type]
+        return ast.Metadata(name=unescape(name_tok), span=_span(tree, self.source.text), **fields)  # type: ignore[arg-type]
 
     def date(self, tok: Token) -> dt.date | None:
         try:
@@ -327,13 +418,13 @@ class _AstBuilder:
 
     def term_decl(self, tree: Tree) -> ast.TermDecl:
         kind, term_id, label = tree.children
-        return ast.TermDecl(kind=str(kind), id=str(term_id), label=unescape(label), span=_span(tree),
+        return ast.TermDecl(kind=str(kind), id=str(term_id), label=unescape(label), span=_span(tree, self.source.text),
                             id_span=_span(term_id))
 
     def section(self, tree: Tree) -> ast.Section:
         title, *items = tree.children
         built = [self.item(i) for i in items]
-        return ast.Section(title=unescape(title), items=tuple(b for b in built if b is not None), span=_span(tree),
+        return ast.Section(title=unescape(title), items=tuple(b for b in built if b is not None), span=_span(tree, self.source.text),
                            title_span=_span(title))
 
     def item(self, tree: Tree) -> ast.SectionItem | None:
@@ -370,23 +461,25 @@ class _AstBuilder:
 
     def item_rule(self, tree: Tree) -> ast.Rule:
         effect, action, data, *rest = tree.children
-        return ast.Rule(effect=str(effect), action=str(action), data=self.data_spec(data), span=_span(tree),
+        return ast.Rule(effect=str(effect), action=str(action), data=self.data_spec(data), span=_span(tree, self.source.text),
                         **self.clauses(rest))  # type: ignore[arg-type]
 
-    def condition(self, tree: Tree | Token) -> ast.Condition:
+    def condition(self, tree: Tree | Token, depth: int = 0) -> ast.Condition:
+        if depth > MAX_CONDITION_DEPTH:
+            raise _TooDeep(_span(tree, self.source.text))
         if tree.data == "fact_ref":
             tok = tree.children[0]
             return ast.FactRef(name=str(tok), span=_span(tok))
         if tree.data == "negation":
-            return ast.Not(operand=self.condition(tree.children[1]), span=_span(tree))
+            return ast.Not(operand=self.condition(tree.children[1], depth + 1), span=_span(tree, self.source.text))
         cls = ast.And if tree.data == "and_cond" else ast.Or
         operands: list[ast.Condition] = []
         for child in tree.children:
             if isinstance(child, Token):
                 continue
-            built = self.condition(child)
+            built = self.condition(child, depth + 1)
             operands.extend(built.operands if isinstance(built, cls) else [built])
-        return cls(operands=tuple(operands), span=_span(tree))
+        return cls(operands=tuple(operands), span=_span(tree, self.source.text))
 
     def item_expectation(self, tree: Tree) -> ast.Expectation:
         decision, query, *rest = tree.children
@@ -394,10 +487,10 @@ class _AstBuilder:
         if requires is not None and str(decision) != "conditional":
             self.diagnostics.append(Diagnostic(
                 "parse.requires_without_conditional", f"`requires` only follows `expect conditional`, not "
-                f"`expect {decision}`", self.source, _span(rest[0]),
+                f"`expect {decision}`", self.source, _span(rest[0], self.source.text),
                 help="write `expect conditional: ... requires CONDITION`, or drop `requires`"))
             requires = None
-        return ast.Expectation(decision=str(decision), query=self.query(query), requires=requires, span=_span(tree))
+        return ast.Expectation(decision=str(decision), query=self.query(query), requires=requires, span=_span(tree, self.source.text))
 
     def query(self, tree: Tree) -> ast.Query:
         action, data, *rest = tree.children
@@ -413,17 +506,32 @@ class _AstBuilder:
                     help=f"write one expectation per {dim}"))
             if refs:
                 single[dim] = refs[0]  # type: ignore[index]
-        return ast.Query(action=str(action), data=ast.TermRef(id=str(data), span=_span(data)), span=_span(tree),
+        return ast.Query(action=str(action), data=ast.TermRef(id=str(data), span=_span(data)), span=_span(tree, self.source.text),
                          facts=clauses.get("facts"), **single)  # type: ignore[arg-type]
 
     def item_right(self, tree: Tree) -> ast.Right:
         name, *channels = tree.children
         return ast.Right(right=ast.TermRef(id=str(name), span=_span(name)),
-                         channels=tuple(unescape(c) for c in channels), span=_span(tree))
+                         channels=tuple(unescape(c) for c in channels), span=_span(tree, self.source.text))
 
     def item_retention(self, tree: Tree) -> ast.Retention:
         data, period = tree.children
-        return ast.Retention(data=self.data_spec(data), period=unescape(period), span=_span(tree))
+        return ast.Retention(data=self.data_spec(data), period=unescape(period), span=_span(tree, self.source.text))
 
     def item_security(self, tree: Tree) -> ast.Security:
-        return ast.Security(measures=tuple(unescape(c) for c in tree.children), span=_span(tree))
+        return ast.Security(measures=tuple(unescape(c) for c in tree.children), span=_span(tree, self.source.text))
+
+    def item_invariant(self, tree: Tree) -> ast.Invariant:
+        form, action, *rest = tree.children
+        fields: dict[str, object] = {}
+        for c in rest:
+            if c.data == "data_spec":
+                fields["data"] = self.data_spec(c)
+            elif c.data == "without_clause":
+                fields["without"] = ast.TermRef(id=str(c.children[0]), span=_span(c.children[0]))
+            elif c.data == "except_clause":
+                fields["exceptions"] = self.term_refs(c.children[0])
+            elif c.data == "unless_clause":
+                fields["unless"] = self.condition(c.children[0])
+        fields.update(self.clauses(rest))
+        return ast.Invariant(form=str(form), action=str(action), span=_span(tree, self.source.text), **fields)  # type: ignore[arg-type]

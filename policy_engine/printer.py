@@ -57,6 +57,28 @@ def format_rule(rule: ast.Rule) -> str:
     return " ".join(rule_clauses(rule))
 
 
+def format_invariant(inv: ast.Invariant) -> str:
+    """`never use of email from forum for marketing`; all data is written by leaving `of` out."""
+    parts = [f"{inv.form} {inv.action}"]
+    if inv.data is not None:
+        parts.append(f"of {_terms(inv.data)}")
+    if inv.sources:
+        parts.append(f"from {_terms(inv.sources)}")
+    if inv.purposes:
+        parts.append(f"for {_terms(inv.purposes)}")
+    if inv.recipients:
+        parts.append(f"with {_terms(inv.recipients)}")
+    if inv.basis is not None:
+        parts.append(f"has basis {inv.basis.id}")
+    if inv.without is not None:
+        parts.append(f"without {inv.without.id}")
+    if inv.exceptions:
+        parts.append(f"except {_terms(inv.exceptions)}")
+    if inv.unless is not None:
+        parts.append(f"unless {format_condition(inv.unless)}")
+    return " ".join(parts)
+
+
 def format_query(query: ast.Query) -> str:
     parts = [f"{query.action} of {query.data.id}"]
     if query.source is not None:
@@ -87,6 +109,8 @@ def format_item(item: ast.SectionItem) -> str:
         return f"retention of {_data(item.data)}: {quote(item.period)}"
     if isinstance(item, ast.Security):
         return "security " + ", ".join(quote(m) for m in item.measures)
+    if isinstance(item, ast.Invariant):
+        return format_invariant(item)
     raise TypeError(f"not a section item: {item!r}")
 
 

@@ -1,3 +1,10 @@
 """policy-engine: privacy policy as code."""
 
 __version__ = "0.1.0"
+
+from .api import load, loads  # noqa: E402
+from .diagnostics import PolicyError  # noqa: E402
+from .policy import Policy  # noqa: E402
+from .query import Decision, Query, QueryError  # noqa: E402
+
+__all__ = ["__version__", "load", "loads", "Policy", "Query", "Decision", "PolicyError", "QueryError"]

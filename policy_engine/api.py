@@ -33,6 +33,8 @@ class CheckResult:
 
 def decode(data: bytes, path: str) -> Source:
     """Bytes -> Source; invalid UTF-8 raises PolicyError pointing at the first bad byte."""
+    if data.startswith(b"\xef\xbb\xbf"):  # a byte-order mark is not part of the text
+        data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -42,8 +44,6 @@ def decode(data: bytes, path: str) -> Source:
             "source.invalid_utf8", f"this file is not valid UTF-8 text (byte 0x{data[err.start]:02x})", shown,
             Span(len(good), len(good) + 1),
             help="save the file as UTF-8; most editors offer it under 'Save with encoding'")]) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
     return Source(text, path)
 
 
@@ -104,3 +104,53 @@ def parse_policy(path: str | os.PathLike[str]) -> tuple[Source, ast.Policy]:
     if not result.ok or result.policy is None or result.source is None:
         raise PolicyError([d for d in result.diagnostics if d.is_error])
     return result.source, result.policy
+
+
+# ---- load: read, check, compile (the decision engine) -------------------------------------
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _compile(source: Source, digest: str) -> "Policy":
+    import gc
+
+    from .compiler import compile_policy
+    from .policy import Policy
+
+    # Parsing and compiling allocate hundreds of thousands of long-lived objects and almost no
+    # cyclic garbage: the cycle collector would rescan the growing heap again and again.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        result = check_source(source)
+        if not result.ok or result.policy is None:
+            raise PolicyError([d for d in result.diagnostics if d.is_error])
+        return Policy(compile_policy(result.policy, source), digest)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def load(path: str | os.PathLike[str]) -> "Policy":
+    """Read, check and compile a policy file. Raises PolicyError carrying the diagnostics."""
+    shown = display_path(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        read_source(path)  # raises the PolicyError that names the problem
+        raise
+    return _compile(decode(data, shown), _digest(data))
+
+
+def loads(text: str, path: str = "<string>") -> "Policy":
+    """Check and compile policy text; `path` is the name reasons and errors show."""
+    return _compile(Source(text[1:] if text.startswith("\ufeff") else text, path), _digest(text.encode("utf-8")))
+
+
+from .policy import Policy  # noqa: E402  (after the front end: the import order is the pipeline's)
+from .query import Decision, Query, QueryError, parse_json  # noqa: E402
+

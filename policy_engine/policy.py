@@ -1,0 +1,233 @@
+"""A loaded policy: compile once, decide many. In: a CompiledPolicy and the digest of its text.
+Out: Policy, the object callers hold (immutable; safe to share between threads).
+
+`decide` has a fast path for dict queries: the query's six fields are the key of a bounded
+memo of finished (immutable) Decisions, so a repeated question costs a few dict lookups;
+anything new goes through hand validation and the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import ast, graph_export
+from .compiler import CompiledPolicy, FrozenDict, Term
+from .datamap import DataMap, MapRow, RuleRef
+from .engine import Engine
+from .query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, describe, validate
+
+CACHE_LIMIT = 100_000
+_UNCACHEABLE = object()  # facts given as something other than a list: never a cache key
+
+
+class Policy:
+    """`name`, `digest` ("sha256:<hex>" of the policy text), `path`, `terms` (kind -> id -> Term,
+    read-only), `rule_count`, `term_counts`, `metadata` (name, controller, contact, updated).
+
+    Deciding: `decide(query)`, `decide_many(queries)`, `explain(query)`.
+    The data map: `uses(data, source=None, facts=None)`, `recipients(data, source=None,
+    facts=None)`, `data_for(recipient, facts=None)` -> list[MapRow]; `rules_for_purpose(purpose)`
+    -> list[RuleRef]; `without_consent()` -> list[MapRow]; `statements()` lists rights,
+    retention and security; `graph` is the frozen networkx graph, `export_graph(fmt)` its text.
+    """
+
+    __slots__ = ("name", "digest", "path", "terms", "rule_count", "term_counts", "metadata", "_compiled",
+                 "_engine", "_map", "_cache", "_lock")
+
+    def __init__(self, compiled: CompiledPolicy, digest: str):
+        assert compiled.vocabulary is not None
+        put = super().__setattr__
+        put("name", compiled.name)
+        put("digest", digest)
+        put("path", compiled.source.path)
+        put("terms", compiled.vocabulary.terms)
+        put("rule_count", len(compiled.rules))
+        put("term_counts", FrozenDict(compiled.vocabulary.counts()))
+        put("metadata", FrozenDict(compiled.metadata))
+        put("_compiled", compiled)
+        put("_engine", Engine(compiled, PolicyRef(name=compiled.name, digest=digest)))
+        put("_map", DataMap(compiled, self._engine))
+        put("_cache", {})
+        put("_lock", threading.Lock())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Policy is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Policy is immutable: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<Policy {self.name!r} {self.digest[:19]}... {self.rule_count} rules>"
+
+    # ---- deciding ---------------------------------------------------------------------
+
+    def decide(self, query: Mapping[str, Any] | Query) -> Decision:
+        """SPEC section 1 and 2. Raises QueryError (never a deny) for a malformed query or unknown term."""
+        if type(query) is dict and query.keys() <= FIELDS:
+            get = query.get
+            f = get("facts")
+            try:
+                hit = self._cache.get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
+                                       f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE))
+            except TypeError:  # an unhashable value; validation will name it
+                hit = None
+            if hit is not None:
+                return hit
+        elif type(query) is Query:
+            f = query.facts
+            hit = self._cache.get((query.action, query.data, query.source, query.purpose, query.recipient,
+                                   None if f is None else tuple(f)))
+            if hit is not None:
+                return hit
+        return self._decide(query)
+
+    def decide_many(self, queries: Iterable[Mapping[str, Any] | Query]) -> list[Decision]:
+        """One Decision per query, in order. The first bad query raises its QueryError, with
+        `index` set to its position."""
+        out: list[Decision] = []
+        append = out.append
+        cache_get = self._cache.get
+        fields = FIELDS
+        for index, query in enumerate(queries):
+            if type(query) is dict and query.keys() <= fields:
+                get = query.get
+                f = get("facts")
+                try:
+                    hit = cache_get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
+                                     f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE))
+                except TypeError:
+                    hit = None
+                if hit is not None:
+                    append(hit)
+                    continue
+            try:
+                append(self._decide(query))
+            except QueryError as err:
+                err.index = index  # type: ignore[attr-defined]
+                raise
+        return out
+
+    def _decide(self, query: Any) -> Decision:
+        key = validate(query, self._compiled.vocabulary)  # type: ignore[arg-type]
+        decision = self._engine.decide(key)
+        raw = query if isinstance(query, Mapping) else query.model_dump()
+        facts = raw.get("facts")
+        memo = (key.action, key.data, key.source, key.purpose, key.recipient,
+                None if facts is None else tuple(facts))
+        with self._lock:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[memo] = decision
+        return decision
+
+    def key(self, query: Mapping[str, Any] | Query) -> Key:
+        """The validated form of a query (raises QueryError)."""
+        return validate(query, self._compiled.vocabulary)  # type: ignore[arg-type]
+
+    def explain(self, query: Mapping[str, Any] | Query) -> str:
+        """The decision as sentences, with the rules cited and, for a deny, what would lift it."""
+        ex = self._engine.explain(self.key(query))
+        d = ex.decision
+        lines = [f"Question: {describe(ex.key)}" + ("" if ex.key.facts is not None else " (facts unknown)") + "."]
+        if d.decision == "allow":
+            lines.append("Answer: allowed.")
+        elif d.decision == "conditional":
+            lines.append(f"Answer: allowed only if {d.requires}.")
+        elif d.reasons:
+            lines.append("Answer: denied by the rule" + ("s" if len(d.reasons) > 1 else "") + " below.")
+        else:
+            many = len(ex.allows) > 1
+            lines.append("Answer: denied by default: " + (
+                f"the matching allow rule{'s' * many} need{'s' * (not many)} a condition that does not hold."
+                if ex.allows else "no rule allows this."))
+        if d.would_allow_if:
+            lines.append(f"It would be allowed if {d.would_allow_if}.")
+        if d.reasons:
+            lines.append("Because:" if d.decision != "conditional" else "The rules that decide it:")
+            for r in d.reasons:
+                basis = f", basis {r.basis}" if r.basis else ""
+                lines.append(f"  - {r.effect}, {r.file}:{r.line} (section \"{r.section}\"{basis}):")
+                lines.append(f"      {r.rule}")
+        cited = {(r.line, r.rule) for r in d.reasons}
+        lifting = [r for r in ex.allows if (r.line, r.text) not in cited]
+        if d.decision == "deny" and lifting:
+            lines.append("Matching allows whose conditions do not hold:" if ex.key.facts is not None
+                         else "Matching allows, overridden:")
+            for r in lifting:
+                lines.append(f"  - {r.file}:{r.line} (section \"{r.section}\"): {r.text}")
+        if d.decision == "deny" and not d.reasons and not ex.allows:
+            lines.append("No allow rule matches this question.")
+        return "\n".join(lines)
+
+    # ---- the data map -----------------------------------------------------------------
+
+    def _term(self, kind: str, value: str, field: str) -> None:
+        check_term(self._compiled.vocabulary, kind, value, field)
+
+    def _facts(self, facts: Iterable[str] | None) -> frozenset[str] | None:
+        if facts is None:
+            return None
+        held = frozenset(facts)
+        for f in sorted(held):
+            self._term("fact", f, "facts")
+        return held
+
+    def uses(self, data: str, source: str | None = None, facts: Iterable[str] | None = None) -> list[MapRow]:
+        """What data may be used for (from one source, or from each), allowed or conditional."""
+        self._term("data", data, "data")
+        if source is not None:
+            self._term("source", source, "source")
+        return self._map.uses(data, source, self._facts(facts))
+
+    def recipients(self, data: str, source: str | None = None, facts: Iterable[str] | None = None) -> list[MapRow]:
+        """Who may receive the data (shared from one source, or from each)."""
+        self._term("data", data, "data")
+        if source is not None:
+            self._term("source", source, "source")
+        return self._map.recipients(data, source, self._facts(facts))
+
+    def data_for(self, recipient: str, facts: Iterable[str] | None = None) -> list[MapRow]:
+        """Which data reach a recipient."""
+        self._term("recipient", recipient, "recipient")
+        return self._map.data_for(recipient, self._facts(facts))
+
+    def rules_for_purpose(self, purpose: str) -> list[RuleRef]:
+        """The rules naming the purpose or a broader one ("covers"), or a narrower one ("narrower")."""
+        self._term("purpose", purpose, "purpose")
+        return self._map.rules_for_purpose(purpose)
+
+    def without_consent(self) -> list[MapRow]:
+        """What is allowed when no fact (no consent, request or legal event) holds."""
+        return self._map.without_consent()
+
+    def statements(self) -> dict[str, Any]:
+        """Controller, contact, rights with their channels, retention periods, security measures."""
+        tree = self._compiled.tree
+        rights, retention, security = [], [], []
+        for section in tree.sections:
+            for item in section.items:
+                if isinstance(item, ast.Right):
+                    rights.append({"right": item.right.id, "channels": list(item.channels), "section": section.title})
+                elif isinstance(item, ast.Retention):
+                    retention.append({"data": None if item.data is None else [r.id for r in item.data],
+                                      "period": item.period, "section": section.title})
+                elif isinstance(item, ast.Security):
+                    security.append({"measures": list(item.measures), "section": section.title})
+        return {**self.metadata, "rights": rights, "retention": retention, "security": security}
+
+    @property
+    def graph(self) -> Any:
+        """The compiled networkx MultiDiGraph (frozen: read it, never change it)."""
+        return self._compiled.graph
+
+    def export_graph(self, fmt: str = "json") -> str:
+        return graph_export.export(self._compiled.graph, fmt, self.name, self.digest)
+
+    def vocabulary(self) -> dict[str, list[dict[str, Any]]]:
+        """The terms as plain JSON: kind -> [{kind, id, label, parent}]."""
+        return {kind: [t.to_dict() for t in ids.values()] for kind, ids in self.terms.items()}
+
+
+__all__ = ["Policy", "Term", "MapRow", "RuleRef"]

@@ -1,0 +1,241 @@
+"""Questions and answers. In: a query (dict, pydantic Query or JSON text) and the vocabulary.
+Out: a validated query key, or a QueryError; the Decision model that answers it.
+
+The shapes are SPEC section 2. Dict queries are validated by hand (the engine's hot path
+never goes through pydantic); `Query` is the same contract as a pydantic model, for callers
+who want one (the HTTP server's request body). An unknown term is a QueryError naming the
+term with the nearest known ones, never a deny.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, WithJsonSchema, model_serializer
+
+from . import ast
+from .compiler import Vocabulary
+from .diagnostics import Diagnostic, PolicyError
+
+FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "facts"})
+FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "facts")
+TERM_FIELDS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
+
+ERROR_CODES: tuple[str, ...] = (
+    "query.invalid_json", "query.missing_field", "query.wrong_type", "query.unknown_action",
+    "query.missing_dimension", "query.unknown_term", "query.unknown_field",
+)
+
+
+class Query(BaseModel):
+    """`{"action": "use", "data": "email", "source": "forum", "purpose": "marketing",
+    "recipient": null, "facts": ["newsletter_form"]}`; `facts` None = unknown (partial evaluation)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["collect", "use", "share", "retain"]
+    data: str
+    source: str | None = None
+    purpose: str | None = None
+    recipient: str | None = None
+    facts: list[str] | None = None
+
+
+_REASON_SCHEMA = {
+    "type": "object", "title": "Reason",
+    "properties": {"effect": {"enum": ["allow", "deny"], "type": "string"}, "rule": {"type": "string"},
+                   "file": {"type": "string"}, "line": {"type": "integer"}, "section": {"type": "string"},
+                   "basis": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+    "required": ["effect", "rule", "file", "line", "section", "basis"],
+}
+
+
+class Reason(BaseModel):
+    """A rule that decided the answer, where it is written, and its legal basis (null if none)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    effect: Literal["allow", "deny"]
+    rule: str
+    file: str
+    line: int
+    section: str
+    basis: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _always_basis(self, handler: Any) -> Annotated[dict[str, Any], WithJsonSchema(_REASON_SCHEMA)]:
+        out = handler(self)
+        out["basis"] = self.basis  # every reason has the same six keys, even with exclude_none
+        return out
+
+
+class PolicyRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    digest: str
+
+
+class Decision(BaseModel):
+    """The SPEC section 2 answer. `requires` only for conditional; `would_allow_if` only for a
+    closed-world deny that some allow would lift (the condition under which it would be allowed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision: Literal["allow", "deny", "conditional"]
+    requires: str | None = None
+    would_allow_if: str | None = None
+    reasons: tuple[Reason, ...] = ()
+    policy: PolicyRef
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+class QueryError(PolicyError):
+    """A query that cannot be answered as asked. `code` is one of ERROR_CODES; `field` names the
+    offending field (None for the query as a whole); `suggestions` are the nearest known terms."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, suggestions: list[str] | None = None):
+        self.message = message
+        self.field = field
+        self.suggestions = list(suggestions or [])
+        help_ = ("did you mean " + " or ".join(f"`{s}`" for s in self.suggestions) + "?") if self.suggestions else None
+        self._code = code
+        super().__init__([Diagnostic(code, message, help=help_)])
+
+    @property
+    def code(self) -> str:  # type: ignore[override]
+        return self._code
+
+    def one_line(self) -> str:
+        text = f"{self.code}: {self.message}"
+        if self.suggestions:
+            text += " (did you mean " + " or ".join(f"`{s}`" for s in self.suggestions) + "?)"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field,
+                          "suggestions": self.suggestions}}
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (QueryError, (self.code, self.message, self.field, self.suggestions))
+
+
+class Key(NamedTuple):
+    """A validated query: terms checked against the vocabulary, facts a frozenset or None."""
+
+    action: str
+    data: str
+    source: str | None
+    purpose: str | None
+    recipient: str | None
+    facts: frozenset[str] | None
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON text -> a query object (not yet validated); bad JSON is `query.invalid_json`."""
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise QueryError("query.invalid_json", f"the query is not valid JSON: {err}") from None
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a text", bool: "true or false", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _article(kind: str) -> str:
+    return {"data": "data", "source": "a source", "purpose": "a purpose", "recipient": "a recipient",
+            "fact": "a fact"}[kind]
+
+
+def validate(raw: Any, vocab: Vocabulary) -> Key:
+    """Check a query against SPEC section 2 and the vocabulary; the first fault is raised."""
+    if isinstance(raw, Query):
+        raw = {"action": raw.action, "data": raw.data, "source": raw.source, "purpose": raw.purpose,
+               "recipient": raw.recipient, "facts": raw.facts}
+    if not isinstance(raw, Mapping):
+        raise QueryError("query.wrong_type", f"a query is a JSON object, not {_type_name(raw)}")
+    for name in raw:
+        if name not in FIELDS:
+            shown = str(name)
+            close = difflib.get_close_matches(shown, FIELD_ORDER, n=1, cutoff=0.6)
+            raise QueryError("query.unknown_field", f"unknown field `{shown}`; a query has the fields "
+                             + ", ".join(FIELD_ORDER), shown, close)
+    for name in ("action", "data"):
+        if raw.get(name) is None:
+            raise QueryError("query.missing_field", f"the query has no `{name}`", name)
+    for name in ("action", *TERM_FIELDS):
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            raise QueryError("query.wrong_type", f"`{name}` must be a text, not {_type_name(value)}", name)
+    facts = raw.get("facts")
+    if facts is not None:
+        if not isinstance(facts, (list, tuple)):
+            raise QueryError("query.wrong_type", f"`facts` must be a list of fact names or null, not "
+                             f"{_type_name(facts)}", "facts")
+        for f in facts:
+            if not isinstance(f, str):
+                raise QueryError("query.wrong_type", f"`facts` must list fact names (texts), not "
+                                 f"{_type_name(f)}", "facts")
+    action = raw["action"]
+    if action not in ast.ACTIONS:
+        close = difflib.get_close_matches(action, ast.ACTIONS, n=1, cutoff=0.5)
+        raise QueryError("query.unknown_action", f"unknown action `{action}`; the actions are "
+                         + ", ".join(ast.ACTIONS), "action", close)
+    needed = ast.REQUIRED_DIMENSION.get(action)
+    if needed is not None and raw.get(needed) is None:
+        raise QueryError("query.missing_dimension", f"a `{action}` query must name a {needed}", needed)
+    for name in TERM_FIELDS:
+        value = raw.get(name)
+        if value is not None and not vocab.has(name, value):
+            raise unknown_term(vocab, name, value, name)
+    if facts is not None:
+        for f in facts:
+            if not vocab.has("fact", f):
+                raise unknown_term(vocab, "fact", f, "facts")
+    return Key(action, raw["data"], raw.get("source"), raw.get("purpose"), raw.get("recipient"),
+               None if facts is None else frozenset(facts))
+
+
+def check_term(vocab: Vocabulary, kind: str, value: Any, field: str) -> None:
+    """One term on its own (the data map's arguments), with the same errors as a query's."""
+    if not isinstance(value, str):
+        raise QueryError("query.wrong_type", f"`{field}` must be a text, not {_type_name(value)}", field)
+    if not vocab.has(kind, value):
+        raise unknown_term(vocab, kind, value, field)
+
+
+def unknown_term(vocab: Vocabulary, kind: str, value: str, field: str) -> QueryError:
+    suggestions = vocab.suggest(kind, value)
+    other = [k for k in vocab.kinds_of(value) if k != kind]
+    if other:
+        message = f"`{value}` is {_article(other[0])}, not {_article(kind)}"
+    else:
+        message = f"unknown {kind} `{value}`"
+    return QueryError("query.unknown_term", message, field, suggestions)
+
+
+def describe(key: Key | Mapping[str, Any]) -> str:
+    """The query in the language's words: `use of email from forum for marketing given nothing`."""
+    get = key._asdict().get if isinstance(key, Key) else key.get
+    parts = [f"{get('action')} of {get('data')}"]
+    for name, word in (("source", "from"), ("purpose", "for"), ("recipient", "with")):
+        if get(name) is not None:
+            parts.append(f"{word} {get(name)}")
+    facts = get("facts")
+    if facts is not None:
+        parts.append("given " + (", ".join(sorted(facts)) if facts else "nothing"))
+    return " ".join(parts)

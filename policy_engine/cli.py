@@ -317,6 +317,14 @@ def graph(policy_path: str, fmt: str, output) -> None:  # type: ignore[no-untype
     output.write(_load(policy_path).export_graph(fmt))
 
 
+# ---- the commands of the service (their own modules) -----------------------------------------
+
+
+from .server import cli_commands as _server  # noqa: E402  (serve, log: the decision API)
+cli.add_command(_server.serve)
+cli.add_command(_server.log_command)
+
+
 def main() -> None:
     try:
         cli()

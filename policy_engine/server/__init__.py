@@ -1,0 +1,39 @@
+"""The decision API service (issue 4): `policy-engine serve POLICY`.
+
+One job per module:
+    config.py        ServerConfig: the settings `serve` passes to the app (and to each worker)
+    app.py           create_app(config) -> FastAPI: the endpoints, over the library's Policy
+    views.py         /v1/policy, /v1/terms, /v1/map as JSON
+    errors.py        the one error shape {"error": {code, message, field, suggestions}}
+    limits.py        body size, JSON nesting depth, JSON syntax
+    auth.py          bearer tokens for the decision and admin endpoints
+    encode.py        Decision -> answer bytes and log fields, memoised per Decision
+    decision_log.py  the background batching writer: SQLite (WAL) or JSON lines
+    log_query.py     reading the decision log (`policy-engine log`)
+    metrics.py       Prometheus metrics and the timing middleware
+    reload.py        PolicyHolder: swap in a new version only when it checks
+    watch.py         --watch: poll the policy file, reload on change
+    schemas.py       body shapes for the OpenAPI document
+    cli_commands.py  the `serve` and `log` commands
+
+Importing this package is cheap (the CLI does it on every run); the app and its web stack are
+imported by `serve` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["create_app", "ServerConfig"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    if name == "ServerConfig":
+        from .config import ServerConfig
+
+        return ServerConfig
+    raise AttributeError(name)

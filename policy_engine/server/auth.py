@@ -1,0 +1,68 @@
+"""Bearer tokens. A token file holds one token per line (blank lines and `#` comments ignored).
+
+Decision and policy endpoints: open unless `--token-file` is given (admin tokens work there too). Admin endpoints: always
+need a token, from `--admin-token-file` (or `--token-file` when that is not given); with no
+token file at all they refuse every request (403), since there is nothing to check against.
+Missing or malformed credentials -> 401 with `WWW-Authenticate: Bearer`; a wrong token -> 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+
+from starlette.requests import Request
+
+from .errors import ApiError
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="policy-engine"'}
+
+
+def read_token_file(path: str) -> frozenset[str]:
+    """Raises ValueError when the file cannot be read or holds no token."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read token file {path}: {err}") from None
+    tokens = frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    if not tokens:
+        raise ValueError(f"token file {path} holds no token (one per line)")
+    bad = [t for t in tokens if any(c.isspace() for c in t) or not t.isprintable()]
+    if bad:
+        raise ValueError(f"token file {path}: a token may not contain spaces or control characters")
+    return tokens
+
+
+class TokenCheck:
+    """`check(request)` raises ApiError 401/403 unless the request carries one of the tokens."""
+
+    def __init__(self, tokens: frozenset[str] | None, *, required: bool, scope: str):
+        self.tokens = tokens
+        self.required = required  # refuse even when no token is configured (admin)
+        self.scope = scope
+
+    @property
+    def open(self) -> bool:
+        return not self.tokens and not self.required
+
+    def check(self, request: Request) -> None:
+        if self.open:
+            return
+        if not self.tokens:
+            raise ApiError(403, "auth.disabled", f"{self.scope} endpoints are disabled: start the server with "
+                           "--admin-token-file or --token-file to enable them")
+        header = request.headers.get("authorization")
+        if header is None:
+            raise ApiError(401, "auth.missing_token", f"{self.scope} endpoints need `Authorization: Bearer TOKEN`",
+                           headers=_CHALLENGE)
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "auth.malformed", "the Authorization header must be `Bearer TOKEN`",
+                           headers=_CHALLENGE)
+        encoded = token.encode("utf-8", "surrogateescape")
+        matched = False
+        for known in self.tokens:  # compare with every token, so timing does not tell which one is close
+            matched |= hmac.compare_digest(encoded, known.encode("utf-8"))
+        if not matched:
+            raise ApiError(403, "auth.invalid_token", "this token is not accepted here")

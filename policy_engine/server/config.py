@@ -1,0 +1,64 @@
+"""Server settings: one frozen record, built by the CLI, passed to the app factory (and, for
+`--workers N`, to each worker process through one environment variable as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ENV_VAR = "POLICY_ENGINE_SERVER_CONFIG"
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8181
+DEFAULT_MAX_BODY = 1 << 20  # 1 MiB
+DEFAULT_MAX_BATCH = 1000
+DEFAULT_MAX_DEPTH = 32  # a query is 2 levels deep, a batch 4
+
+
+def default_decision_log() -> str:
+    """$XDG_STATE_HOME/policy-engine/decisions.sqlite3 (~/.local/state/... when unset)."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return str(Path(state) / "policy-engine" / "decisions.sqlite3")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    policy_path: str
+    decision_log: str | None = None  # None: off; "-": JSON lines on stdout; else a SQLite file
+    token_file: str | None = None  # bearer tokens for the decision endpoints (optional)
+    admin_token_file: str | None = None  # admin tokens; defaults to token_file
+    watch: bool = False
+    watch_interval: float = 1.0
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_depth: int = DEFAULT_MAX_DEPTH
+    workers: int = 1
+    log_batch_size: int = 1024
+    log_flush_interval: float = 0.05
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> "ServerConfig":
+        raw = os.environ.get(ENV_VAR)
+        if not raw:
+            raise RuntimeError(f"{ENV_VAR} is not set; start the server with `policy-engine serve`")
+        return cls(**json.loads(raw))
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
+_UNITS = {None: 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1 << 20, "mb": 1_000_000, "mib": 1 << 20,
+          "g": 1 << 30, "gb": 1_000_000_000, "gib": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    """'1048576', '512KiB', '1MiB', '2MB' -> bytes. Raises ValueError."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (try 1048576, 512KiB or 1MiB)")
+    return int(m.group(1)) * _UNITS[m.group(2).lower() if m.group(2) else None]

@@ -1,0 +1,366 @@
+"""The decision log writer. In: (query, Encoded answer, latency) per decision. Out: rows in SQLite
+(WAL) or JSON lines on stdout, written by one background thread in batches.
+
+The request path only appends to a queue (`record` costs about a microsecond); the writer thread
+drains it and commits one transaction per batch. `flushed` counts the rows committed so far: a
+row counted there survives a SIGKILL of the process (WAL, committed transaction). `close()`
+drains the queue and commits what is left (the server calls it on SIGTERM, via the lifespan).
+
+The SQLite layout keeps rows small so the writer keeps up with the server: each distinct answer
+(decision, requires, cited rules, digest) is stored once in `answers`; a `decisions` row holds
+the time, the query, the answer's key and the latency (nothing more: every column costs the
+writer). The `decision_log` view joins them into one row per decision with every field, the
+time as ISO 8601 and the query's fields taken out of its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from .encode import Encoded
+
+log = logging.getLogger("policy_engine.server")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    key            TEXT PRIMARY KEY,          -- hash of the answer's JSON
+    decision       TEXT NOT NULL,             -- allow | deny | conditional
+    requires       TEXT,
+    would_allow_if TEXT,
+    rules          TEXT NOT NULL,             -- the cited reasons, JSON
+    digest         TEXT NOT NULL              -- the policy version that decided
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decisions (
+    id          INTEGER PRIMARY KEY,
+    ts          REAL NOT NULL,                -- unix time, seconds
+    query       TEXT NOT NULL,                -- the query, JSON (SPEC field order, nulls left out)
+    answer      TEXT NOT NULL REFERENCES answers (key),
+    latency_us  REAL NOT NULL                 -- time spent deciding, microseconds
+);
+CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
+CREATE VIEW IF NOT EXISTS decision_log AS
+    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
+           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
+           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
+           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
+           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us
+    FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
+"""
+
+_INSERT_ROWS = "INSERT INTO decisions (ts, query, answer, latency_us) VALUES "
+_CHUNK = 512  # rows per INSERT statement: 2,048 parameters, well under SQLite's limit
+
+
+def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a deliberate memo)
+    """`INSERT ... VALUES (?,?,?,?),... ` for n rows. Many rows per statement: SQLite inserts them in
+    C with the GIL released once, where executemany would release and retake it for every row (and,
+    under load, wait for it each time)."""
+    sql = _cache.get(n)
+    if sql is None:
+        sql = _cache[n] = _INSERT_ROWS + ",".join(["(?,?,?,?)"] * n)
+    return sql
+_INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
+                  "VALUES (?, ?, ?, ?, ?, ?)")
+_FIELDS = ("action", "data", "source", "purpose", "recipient", "facts")
+_MEMO_LIMIT = 50_000
+
+_STOP = object()
+
+
+class DecisionSink(Protocol):
+    flushed: int
+    dropped: int
+    high_water: int  # pending rows above which the server holds answers back until the writer catches up
+
+    def record(self, query: Any, decision: Encoded, latency_s: float) -> None: ...
+    def pending(self) -> int: ...
+    def healthy(self) -> bool: ...
+    def close(self, timeout: float = 30.0) -> None: ...
+
+
+def iso_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class QueryText:
+    """query -> its JSON text, SPEC field order, nulls left out; memoised (services repeat questions)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], str] = {}
+
+    def __call__(self, query: Any) -> str:
+        if hasattr(query, "model_dump"):
+            query = query.model_dump(mode="json", exclude_none=True)
+        if not isinstance(query, dict):
+            return json.dumps(query)
+        get = query.get
+        facts = get("facts")
+        try:
+            key = (get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
+                   None if facts is None else tuple(facts))
+            text = self._memo.get(key)
+        except TypeError:  # unhashable: only a query the engine refused could hold one
+            key, text = None, None
+        if text is None:
+            text = json.dumps({k: query[k] for k in _FIELDS if query.get(k) is not None}, separators=(",", ":"),
+                              ensure_ascii=False)
+            if key is not None:
+                if len(self._memo) >= _MEMO_LIMIT:
+                    self._memo.clear()
+                self._memo[key] = text
+        return text
+
+
+class _BatchingWriter:
+    """Queue + one daemon thread calling `_write(rows)` per batch. Subclasses open their target."""
+
+    thread_name = "decision-log"
+
+    def __init__(self, *, batch_size: int = 1024, flush_interval: float = 0.05, max_pending: int = 200_000,
+                 on_flush: Callable[[int], None] | None = None, on_drop: Callable[[int], None] | None = None):
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._max_pending = max_pending
+        self.high_water = max(1, max_pending // 4)  # above this the server waits for the writer (app.py)
+        self._on_flush = on_flush
+        self._on_drop = on_drop
+        self._closed = False
+        self._failed = False
+        self._last_drop_warning = 0.0
+        self.flushed = 0
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+
+    def start(self) -> "_BatchingWriter":
+        self._thread.start()
+        return self
+
+    # ---- request side -------------------------------------------------------------------------
+    def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
+        if self._closed or self._queue.qsize() >= self._max_pending:
+            self._drop(1)
+            return
+        self._queue.put((time.time(), query, decision, latency_s))
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def healthy(self) -> bool:
+        return self._thread.is_alive() and not self._failed
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking rows, write every queued one, and wait for the writer (at most `timeout` s)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("decision log: writer did not finish within %.0f s; %d rows may be lost",
+                      timeout, self._queue.qsize())
+
+    # ---- writer thread ------------------------------------------------------------------------
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        if self._on_drop:
+            self._on_drop(n)
+        now = time.monotonic()
+        if now - self._last_drop_warning > 10:
+            self._last_drop_warning = now
+            log.warning("decision log: %d rows dropped so far (queue full or log closed)", self.dropped)
+
+    def _run(self) -> None:
+        try:
+            self._open()
+        except Exception as err:  # cannot open the target: answers go on, rows are counted as dropped
+            self._failed = True
+            log.error("decision log: cannot open it: %s", err)
+            self._drain_dropping()
+            return
+        stop = False
+        while not stop:
+            try:
+                first = self._queue.get(timeout=self._flush_interval)
+            except queue.Empty:
+                continue
+            batch = []
+            if first is _STOP:
+                stop = True
+            else:
+                batch.append(first)
+            while len(batch) < self._batch_size:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    continue
+                batch.append(item)
+            if stop:  # drain everything that was queued before close()
+                while True:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not _STOP:
+                        batch.append(item)
+            if batch:
+                self._write_batch(batch)
+        self._shutdown()
+
+    def _drain_dropping(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            self._drop(1)
+
+    def _write_batch(self, batch: list[tuple[Any, ...]]) -> None:
+        for start in range(0, len(batch), self._batch_size):
+            chunk = batch[start:start + self._batch_size]
+            try:
+                self._write(chunk)
+            except Exception as err:
+                log.error("decision log: write failed, %d rows lost: %s: %s", len(chunk), type(err).__name__, err)
+                self._drop(len(chunk))
+                continue
+            self.flushed += len(chunk)
+            if self._on_flush:
+                self._on_flush(len(chunk))
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
+        """Write (ts, query, answer, latency_s) items, all or none."""
+        raise NotImplementedError
+
+    def _shutdown(self) -> None:
+        pass
+
+
+class SqliteDecisionLog(_BatchingWriter):
+    """Rows in a SQLite file in WAL mode; one transaction per batch."""
+
+    def __init__(self, path: str | os.PathLike[str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._query_text = QueryText()
+        self._stored: set[str] = set()  # answer keys known to be in the file
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = open_db(self.path)
+
+    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
+        assert self._conn is not None
+        text = self._query_text
+        stored = self._stored
+        rows = []
+        new: dict[str, Encoded] = {}
+        for ts, query, enc, latency in batch:
+            rows.append((ts, text(query), enc.key, round(latency * 1e6, 3)))
+            if enc.key not in stored:
+                new[enc.key] = enc
+        with self._conn:  # one transaction: all rows of the batch or none
+            if new:
+                self._conn.executemany(_INSERT_ANSWER, [(e.key, e.label, e.requires, e.would_allow_if, e.rules,
+                                                         e.digest) for e in new.values()])
+            pos, size = 0, _CHUNK
+            while pos < len(rows):  # chunks of 512, 256, ... rows: a handful of distinct statements
+                while size > len(rows) - pos:
+                    size //= 2
+                self._conn.execute(_insert_rows(size), [v for row in rows[pos:pos + size] for v in row])
+                pos += size
+        if len(stored) >= _MEMO_LIMIT:
+            stored.clear()
+        stored.update(new)
+
+    def _shutdown(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
+
+
+def open_db(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open (creating if needed) a decision log database in WAL mode."""
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
+    conn.execute("PRAGMA busy_timeout = 10000")  # several workers may share one file
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"cannot switch {path} to WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous = NORMAL")  # durable across a process crash; fsync at checkpoints
+    with conn:
+        conn.executescript(SCHEMA)
+    return conn
+
+
+class JsonLinesDecisionLog(_BatchingWriter):
+    """One JSON object per decision on stdout (`--decision-log -`), flushed per batch."""
+
+    def __init__(self, stream: Any = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._stream = stream
+        self._query_text = QueryText()
+
+    def _open(self) -> None:
+        if self._stream is None:
+            self._stream = sys.stdout
+
+    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
+        lines = []
+        for ts, query, enc, latency in batch:
+            q = self._query_text(query)
+            facts = query.get("facts") if isinstance(query, dict) else getattr(query, "facts", None)
+            lines.append(
+                f'{{"time":"{iso_time(ts)}","ts":{ts!r},"query":{q},"facts":{json.dumps(facts)},'
+                f'"decision":"{enc.label}",'
+                f'"requires":{json.dumps(enc.requires)},"would_allow_if":{json.dumps(enc.would_allow_if)},'
+                f'"rules":{enc.rules},"digest":"{enc.digest}","latency_us":{round(latency * 1e6, 3)!r}}}\n')
+        self._stream.write("".join(lines))
+        self._stream.flush()
+
+
+class NullDecisionLog:
+    """`--no-decision-log`."""
+
+    flushed = 0
+    dropped = 0
+    high_water = 1 << 62
+
+    def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
+        pass
+
+    def pending(self) -> int:
+        return 0
+
+    def healthy(self) -> bool:
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        pass
+
+
+def open_decision_log(target: str | None, **kwargs: Any) -> DecisionSink:
+    """None -> no log; "-" -> JSON lines on stdout; anything else -> a SQLite file."""
+    if target is None:
+        return NullDecisionLog()
+    if target == "-":
+        return JsonLinesDecisionLog(**kwargs).start()
+    return SqliteDecisionLog(target, **kwargs).start()

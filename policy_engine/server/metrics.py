@@ -1,0 +1,107 @@
+"""Prometheus metrics: requests and latency by endpoint, status and decision; the decision log's
+flushed/dropped counts; reloads. One registry per app. With `--workers N` the values live in
+PROMETHEUS_MULTIPROC_DIR (set by `serve`) and /metrics sums the workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics
+
+disable_created_metrics()  # the *_created series only add noise here
+
+# Paths that get their own label; anything else is "other" (so a fuzzer cannot blow up the label set).
+ENDPOINTS = ("/v1/decide", "/v1/decide/batch", "/v1/policy", "/v1/terms", "/v1/map", "/v1/admin/reload",
+             "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+
+_LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("policy_engine_requests", "HTTP requests by endpoint and status.",
+                                ("endpoint", "method", "status"), registry=r)
+        self.latency = Histogram("policy_engine_request_duration_seconds",
+                                 "Request latency by endpoint and decision (`batch` for a batch, `error` for "
+                                 "a refused query, `none` for other endpoints).",
+                                 ("endpoint", "decision"), buckets=_LATENCY_BUCKETS, registry=r)
+        self.decisions = Counter("policy_engine_decisions", "Decisions answered, by endpoint and decision.",
+                                 ("endpoint", "decision"), registry=r)
+        self.query_errors = Counter("policy_engine_query_errors", "Queries refused, by endpoint and error code.",
+                                    ("endpoint", "code"), registry=r)
+        self.log_flushed = Counter("policy_engine_decision_log_flushed_rows",
+                                   "Decision log rows committed (a row counted here survives a crash).",
+                                   registry=r)
+        self.log_dropped = Counter("policy_engine_decision_log_dropped_rows",
+                                   "Decision log rows lost (queue full, write error).", registry=r)
+        self.reloads = Counter("policy_engine_reloads", "Policy reloads by trigger and result.",
+                               ("trigger", "result"), registry=r)
+        mode: dict[str, Any] = {"multiprocess_mode": "liveall"} if self.multiprocess else {}
+        self.policy_info = Gauge("policy_engine_policy_info", "The policy being served (value 1).",
+                                 ("name", "digest"), registry=r, **mode)
+        self._policy_labels: tuple[str, str] | None = None
+
+    def set_policy(self, name: str, digest: str) -> None:
+        if self._policy_labels is not None and self._policy_labels != (name, digest):
+            if self.multiprocess:  # label removal is not supported there: the old version reads 0
+                self.policy_info.labels(*self._policy_labels).set(0)
+            else:
+                try:
+                    self.policy_info.remove(*self._policy_labels)
+                except KeyError:
+                    pass
+        self.policy_info.labels(name, digest).set(1)
+        self._policy_labels = (name, digest)
+
+    def observe_request(self, path: str, method: str, status: int, decision: str, seconds: float) -> None:
+        endpoint = path if path in ENDPOINTS else "other"
+        self.requests.labels(endpoint, method if method in _METHODS else "OTHER", str(status)).inc()
+        self.latency.labels(endpoint, decision).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+class MetricsMiddleware:
+    """Pure ASGI: times every HTTP request; handlers name the decision in `request.state.decision`."""
+
+    def __init__(self, app: Any, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state = scope.get("state") or {}
+            decision = state.get("decision", "none") if isinstance(state, dict) else "none"
+            self.metrics.observe_request(scope.get("path", ""), scope.get("method", ""), status, decision,
+                                         time.perf_counter() - start)

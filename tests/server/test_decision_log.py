@@ -1,0 +1,129 @@
+"""The decision log writer on its own (no server): batching, WAL, flush on close, the JSON lines
+form, and the `policy-engine log` reader over what it wrote."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+
+from pydantic import BaseModel
+
+from policy_engine.server.decision_log import JsonLinesDecisionLog, NullDecisionLog, SqliteDecisionLog, open_decision_log
+from policy_engine.server.encode import Encoded, Encoder
+from policy_engine.server.log_query import LogFilter, count_log, parse_time, query_log, render_row
+
+
+class _Policy(BaseModel):
+    name: str
+    digest: str
+
+
+class _Decision(BaseModel):  # the SPEC answer's shape, enough for the writer
+    decision: str
+    requires: str | None = None
+    reasons: list[dict] = []
+    policy: _Policy
+
+
+_ENCODE = Encoder()
+
+
+def _decision(kind: str = "allow", digest: str = "sha256:" + "ab" * 32, requires: str | None = None) -> Encoded:
+    return _ENCODE(_Decision(decision=kind, requires=requires, policy=_Policy(name="P", digest=digest),
+                             reasons=[{"effect": "allow", "rule": "allow use of email", "line": 7, "section": "S"}]))
+
+
+def test_rows_are_written_in_wal_mode_and_flushed_on_close(tmp_path):
+    db = tmp_path / "log" / "decisions.sqlite3"
+    flushed: list[int] = []
+    sink = SqliteDecisionLog(db, batch_size=50, flush_interval=0.01, on_flush=flushed.append).start()
+    for i in range(1234):
+        sink.record({"action": "use", "data": "email", "purpose": f"p{i % 3}", "facts": ["a"] if i % 2 else None},
+                    _decision("deny" if i % 5 == 0 else "allow"), 0.000004)
+    sink.close()
+    assert sink.flushed == 1234 and sink.dropped == 0 and sum(flushed) == 1234
+    assert max(flushed) <= 50
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT count(*) FROM decisions").fetchone()[0] == 1234
+    assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 2  # each distinct answer once
+    row = conn.execute("SELECT query, decision, rules, digest, latency_us, facts FROM decision_log WHERE id = 2").fetchone()
+    assert row[0] == '{"action":"use","data":"email","purpose":"p1","facts":["a"]}'  # SPEC order
+    assert row[1] == "allow" and json.loads(row[2])[0]["line"] == 7 and row[3].startswith("sha256:")
+    assert row[4] == 4.0 and row[5] == '["a"]'
+    when = conn.execute("SELECT ts, time FROM decision_log WHERE id = 1").fetchone()
+    assert when[1].endswith("Z") and abs(parse_time(when[1]) - when[0]) < 0.002
+
+
+def test_records_after_close_are_counted_as_dropped(tmp_path):
+    sink = SqliteDecisionLog(tmp_path / "d.sqlite3").start()
+    sink.close()
+    sink.record({"action": "use", "data": "email"}, _decision(), 0.0)
+    assert sink.dropped == 1
+
+
+def test_an_unwritable_target_drops_rows_but_never_raises(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    sink = SqliteDecisionLog(blocker / "d.sqlite3").start()  # parent is a file: cannot be created
+    time.sleep(0.2)
+    assert not sink.healthy()
+    sink.record({"action": "use", "data": "email"}, _decision(), 0.0)
+    sink.close()
+    assert sink.flushed == 0 and sink.dropped == 1
+
+
+def test_json_lines_form():
+    out = io.StringIO()
+    sink = JsonLinesDecisionLog(out, flush_interval=0.01).start()
+    sink.record({"action": "use", "data": "email", "purpose": "marketing"}, _decision("conditional", requires="a or b"),
+                0.00001)
+    sink.close()
+    (line,) = out.getvalue().splitlines()
+    rec = json.loads(line)
+    assert rec["decision"] == "conditional" and rec["requires"] == "a or b"
+    assert rec["query"] == {"action": "use", "data": "email", "purpose": "marketing"} and rec["facts"] is None
+    assert rec["digest"].startswith("sha256:") and rec["latency_us"] == 10.0
+    assert rec["time"].endswith("Z") and rec["rules"][0]["rule"] == "allow use of email"
+
+
+def test_open_decision_log_targets(tmp_path):
+    assert isinstance(open_decision_log(None), NullDecisionLog)
+    sink = open_decision_log(str(tmp_path / "x.sqlite3"))
+    assert isinstance(sink, SqliteDecisionLog)
+    sink.close()
+
+
+def test_log_reader_filters(tmp_path):
+    db = tmp_path / "d.sqlite3"
+    sink = SqliteDecisionLog(db, flush_interval=0.01).start()
+    sink.record({"action": "use", "data": "cookie.analytics", "purpose": "analytics"}, _decision("allow", "sha256:aaaa"), 0)
+    sink.record({"action": "use", "data": "cookie", "purpose": "marketing.newsletter"}, _decision("deny", "sha256:bbbb"), 0)
+    sink.record({"action": "share", "data": "email", "recipient": "public"}, _decision("deny", "sha256:bbbb"), 0)
+    sink.record({"action": "use", "data": "cookies", "purpose": "marketing"}, _decision("allow", "sha256:bbbb"), 0)
+    sink.close()
+    def ids(**kw):
+        return [r["id"] for r in query_log(db, LogFilter(**kw))]
+    assert ids() == [1, 2, 3, 4]
+    assert ids(data="cookie") == [1, 2]  # descendants match, a longer id with the same prefix does not
+    assert ids(purpose="marketing") == [2, 4]
+    assert ids(decision="deny") == [2, 3]
+    assert ids(digest="bbbb") == [2, 3, 4] and ids(digest="sha256:aa") == [1]
+    assert ids(limit=2) == [3, 4]
+    assert ids(since=parse_time("1h")) == [1, 2, 3, 4] and ids(until=parse_time("1h")) == []
+    assert count_log(db, LogFilter(action="use")) == 3
+    (row,) = query_log(db, LogFilter(recipient="public"))
+    assert "share" in render_row(row) and row["query"]["recipient"] == "public"
+
+
+def test_parse_time_forms():
+    assert parse_time("2026-01-01") == parse_time("2026-01-01T00:00:00Z") == parse_time("2026-01-01T01:00:00+01:00")
+    for bad in ("yesterday", "5 parsecs", ""):
+        try:
+            parse_time(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)

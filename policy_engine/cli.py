@@ -31,7 +31,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True, help="sarif: for code scanning; github: GitHub Actions annotations.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check policy files (or every *.policy file in the given folders)."""
@@ -46,7 +47,11 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     errors = sum(d.severity is Severity.ERROR for d in diags)
     warnings = len(diags) - errors
     failed = errors > 0 or (strict and warnings > 0)
-    if fmt == "json":
+    if fmt in ("sarif", "github"):
+        from . import sarif
+
+        click.echo(sarif.render_sarif(diags) if fmt == "sarif" else sarif.render_github(diags))
+    elif fmt == "json":
         click.echo(json.dumps({
             "files": [r.path for r in results],
             "diagnostics": [d.to_dict() for d in diags],
@@ -317,12 +322,16 @@ def graph(policy_path: str, fmt: str, output) -> None:  # type: ignore[no-untype
     output.write(_load(policy_path).export_graph(fmt))
 
 
-# ---- the commands of the service (their own modules) -----------------------------------------
+# ---- the commands of the service and of the CI guardrails (their own modules) ---------------
 
 
 from .server import cli_commands as _server  # noqa: E402  (serve, log: the decision API)
 cli.add_command(_server.serve)
 cli.add_command(_server.log_command)
+
+from . import guard_commands as _guard  # noqa: E402  (test, diff, fmt, lint: the CI guardrails)
+for _command in _guard.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

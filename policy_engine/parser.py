@@ -340,21 +340,44 @@ def _span(node: Tree | Token, text: str | None = None) -> Span | None:
     return Span(start, end)
 
 
+_NOT_CODE = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')  # strings and comments: their parens are text
+_GAP_THEN_PAREN = re.compile(r"(?:\s|#[^\n]*)*([()])")
+
+
+def _paren_depth(text: str, start: int, end: int) -> int:
+    code = _NOT_CODE.sub("", text[start:end])
+    return code.count("(") - code.count(")")
+
+
 def _balance_parens(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen a condition's span over the parentheses of its own production, so that
-    `not a and (b or c)` includes its closing `)`; term ids and keywords never hold parens."""
-    depth = text.count("(", start, end) - text.count(")", start, end)
+    `not a and (b or c)` includes its closing `)`; term ids and keywords never hold parens, and
+    parens inside strings and comments do not count."""
+    depth = _paren_depth(text, start, end)
     while depth > 0:
-        close = text.find(")", end)
-        if close < 0:
+        found = _GAP_THEN_PAREN.match(text, end)
+        if found is None or found.group(1) != ")":
             break
-        end, depth = close + 1, depth - 1
+        end, depth = found.end(), depth - 1
     while depth < 0:
-        opening = text.rfind("(", 0, start)
-        if opening < 0:
+        opening = _open_paren_before(text, start)
+        if opening is None:
             break
         start, depth = opening, depth + 1
     return start, end
+
+
+def _open_paren_before(text: str, pos: int) -> int | None:
+    """The offset of the `(` just before `pos`, across blanks and comments; None if another
+    character comes first. Line by line, so a big file is never rescanned from its start."""
+    while True:
+        line_start = text.rfind("\n", 0, pos) + 1
+        code = _NOT_CODE.sub(lambda m: " " * len(m.group()), text[line_start:pos]).rstrip()
+        if code:
+            return line_start + len(code) - 1 if code.endswith("(") else None
+        if line_start == 0:
+            return None
+        pos = line_start - 1
 
 
 def unescape(literal: str) -> str:

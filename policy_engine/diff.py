@@ -1,0 +1,387 @@
+"""Semantic diff of two compiled policies. In: two Loaded policies. Out: DiffResult, the
+questions whose answer changed, grouped and told as sentences, each widened or narrowed.
+
+The question space is every action with every data term, and every source, purpose and
+recipient term or none, of both vocabularies; facts omitted, since the answer with facts
+omitted (allow, deny, or conditional with `requires`) fixes the answer under every fact set.
+A question changed when some fact set gets a different closed-world answer; it *widened* when
+some fact set is allowed now and was not before, *narrowed* in the other direction (a changed
+condition can do both).
+
+Exact and fast: a rule present in both policies (same effect, action, terms and condition)
+matches exactly the same questions in both, so only questions matched by a rule of one policy
+and not the other can change. `space.classes` refines the space dimension by dimension over the
+decision indexes of both policies and prunes every class no such rule matches; the answer of a
+class is `logic.requirement` over its matching rules, as the engine computes it, and its
+reasons come from the engine's own `decide`.
+
+A question that names a term only one vocabulary declares is answered by the other policy as
+it would answer it had it declared the term (like the nearest declared ancestor; see
+`space.term_bits`), so a declaration alone is never a change, and a new term is compared with
+what its parent was allowed before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast, logic
+from .compiler import CompiledPolicy, CompiledRule, bits
+from .space import DIMENSIONS, QuestionClass, classes, dimension_values
+from .workspace import Loaded
+
+VERB = {"collect": "collected", "use": "used", "share": "shared", "retain": "retained"}
+
+
+def rule_key(rule: CompiledRule) -> tuple[Any, ...]:
+    """What a rule means for decisions (its location, text and basis aside)."""
+    return (rule.effect, rule.action, None if rule.data is None else frozenset(rule.data),
+            frozenset(rule.sources), frozenset(rule.purposes), frozenset(rule.recipients), rule.condition_text)
+
+
+@dataclass(frozen=True)
+class Answer:
+    decision: str  # allow | deny | conditional
+    requirement: logic.Requirement
+
+    @property
+    def requires(self) -> str | None:
+        if self.decision != "conditional":
+            return None
+        return logic.to_text(self.requirement)  # type: ignore[arg-type]
+
+
+@dataclass
+class ChangeGroup:
+    """A class of questions, all changed alike."""
+
+    action: str
+    values: dict[str, tuple[str | None, ...]]
+    before: Answer
+    after: Answer
+    widened: bool
+    narrowed: bool
+    reasons_before: list[dict[str, Any]] = field(default_factory=list)
+    reasons_after: list[dict[str, Any]] = field(default_factory=list)
+    sentence: str = ""
+
+    @property
+    def mark(self) -> str:
+        if self.widened and self.narrowed:
+            return "widened and narrowed"
+        return "widened" if self.widened else "narrowed" if self.narrowed else "reworded"
+
+    def questions(self) -> Iterator[dict[str, Any]]:
+        yield from QuestionClass(self.action, self.values, ()).questions()
+
+    def example(self) -> dict[str, Any]:
+        """The simplest question of the group (dimensions left out where it can)."""
+        return QuestionClass(self.action, self.values, ()).representative()
+
+    def size(self) -> int:
+        return QuestionClass(self.action, self.values, ()).size()
+
+
+@dataclass
+class DiffResult:
+    old_path: str
+    new_path: str
+    groups: list[ChangeGroup]
+
+    @property
+    def widened(self) -> int:
+        return sum(g.size() for g in self.groups if g.widened)
+
+    @property
+    def narrowed(self) -> int:
+        return sum(g.size() for g in self.groups if g.narrowed)
+
+    def changes(self) -> Iterator[dict[str, Any]]:
+        """One entry per question (SPEC section 2 fields, facts omitted), as the JSON lists them."""
+        for g in self.groups:
+            for q in g.questions():
+                yield {"query": {**q, "facts": None}, "before": g.before.decision, "after": g.after.decision,
+                       "before_requires": g.before.requires, "after_requires": g.after.requires,
+                       "widened": g.widened, "narrowed": g.narrowed}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old": self.old_path,
+            "new": self.new_path,
+            "changes": list(self.changes()),
+            "widened": self.widened,
+            "narrowed": self.narrowed,
+            "summary": [{"sentence": g.sentence, "mark": g.mark, "action": g.action,
+                         **{dim: list(g.values[dim]) for dim in DIMENSIONS},
+                         "before": g.before.decision, "after": g.after.decision,
+                         "before_requires": g.before.requires, "after_requires": g.after.requires,
+                         "questions": g.size(), "reasons_before": g.reasons_before,
+                         "reasons_after": g.reasons_after} for g in self.groups],
+        }
+
+
+# ---- computing the diff ---------------------------------------------------------------------
+
+
+def answer(cp: CompiledPolicy, match: int) -> Answer:
+    """The partial-evaluation answer for the rules in `match`, as the engine computes it."""
+    allows: list[ast.Condition | None] = []
+    denies: list[ast.Condition | None] = []
+    for i in bits(match):
+        rule = cp.rules[i]
+        (allows if rule.effect == "allow" else denies).append(rule.condition)
+    req = logic.requirement(allows, denies)
+    return Answer("allow" if req is True else "deny" if req is False else "conditional", req)
+
+
+def compare(before: Answer, after: Answer) -> tuple[bool, bool] | None:
+    """(widened, narrowed), or None when every fact set gets the same answer."""
+    a, b = before.requirement, after.requirement
+    names = sorted(logic.facts_of_all([x for x in (a, b) if not isinstance(x, bool)]))
+    ta = logic.truth_table(a, names)
+    tb = logic.truth_table(b, names)
+    if ta == tb:
+        return None
+    return bool(tb & ~ta), bool(ta & ~tb)
+
+
+GLOBAL_FACTS_MAX = 14  # up to this many facts in both policies, one truth table per rule serves every class
+
+
+class _Verdicts:
+    """(widened, narrowed) or None per pair of matching-rule bitsets, by truth tables of the
+    matching rules' conditions (`A and not D` of SPEC section 1 for each policy). Memoised: many
+    classes share their matching rules."""
+
+    def __init__(self, old: CompiledPolicy, new: CompiledPolicy):
+        self.policies = (old, new)
+        facts = sorted(frozenset().union(*(r.facts for cp in self.policies for r in cp.rules)))
+        self.names: list[str] | None = facts if len(facts) <= GLOBAL_FACTS_MAX else None
+        self.tables: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.memo: dict[tuple[int, int], tuple[bool, bool] | None] = {}
+
+    def _split(self, side: int, match: int) -> tuple[list[CompiledRule], list[CompiledRule]]:
+        allows, denies = [], []
+        for i in bits(match):
+            rule = self.policies[side].rules[i]
+            (allows if rule.effect == "allow" else denies).append(rule)
+        return allows, denies
+
+    def _table(self, side: int, rule: CompiledRule, names: list[str]) -> int:
+        if self.names is None:
+            return logic.truth_table(rule.condition, names)
+        cache = self.tables[side]
+        t = cache.get(rule.index)
+        if t is None:
+            t = cache[rule.index] = logic.truth_table(rule.condition, names)
+        return t
+
+    def verdict(self, mo: int, mn: int) -> tuple[bool, bool] | None:
+        key = (mo, mn)
+        if key in self.memo:
+            return self.memo[key]
+        (ao, do), (an, dn) = self._split(0, mo), self._split(1, mn)
+        if {(r.effect, r.condition_text) for r in ao + do} == {(r.effect, r.condition_text) for r in an + dn}:
+            out = None
+        else:
+            names = self.names if self.names is not None else sorted(
+                frozenset().union(*(r.facts for r in ao + do + an + dn)))
+            tables = []
+            for side, allows, denies in ((0, ao, do), (1, an, dn)):
+                a = d = 0
+                for r in allows:
+                    a |= self._table(side, r, names)
+                for r in denies:
+                    d |= self._table(side, r, names)
+                tables.append(a & ~d)
+            before, after = tables
+            out = None if before == after else (bool(after & ~before), bool(before & ~after))
+        self.memo[key] = out
+        return out
+
+
+class _Pruner:
+    """Drops a subtree of the question space when no question below can change.
+
+    Below a node, the rules open on every dimension still to refine are certain to match; the
+    others may or may not. With C the rules both policies share (same meaning) and X those of
+    one policy only, a fact set F can only be answered differently if
+      no certain shared deny holds, and
+      (an X allow may hold while no certain shared allow does) or (an X deny may hold while
+      some allow may hold);
+    otherwise both policies deny (a shared deny holds), or the X rules are inert under F, or a
+    shared allow already holds and the X denies cannot. The test is a truth table over the
+    rules' conditions; too many facts, and it is skipped (no pruning, still exact)."""
+
+    def __init__(self, verdicts: _Verdicts, delta_old: int, delta_new: int):
+        self.v = verdicts
+        self.delta = (delta_old, delta_new)
+        o, n = verdicts.policies
+        self.open: list[dict[str, int]] = []
+        self.denies: list[int] = []
+        for cp in (o, n):
+            self.open.append({dim: _bitset(r.index for r in cp.rules if not r.terms(dim)) for dim in DIMENSIONS})
+            assert cp.index is not None
+            self.denies.append(cp.index.denies)
+
+    def _or(self, side: int, match: int, names: list[str]) -> int:
+        t = 0
+        rules = self.v.policies[side].rules
+        for i in bits(match):
+            t |= self.v._table(side, rules[i], names)
+        return t
+
+    def prune(self, masks: tuple[int, ...], remaining: tuple[str, ...]) -> bool:
+        mo, mn = masks
+        xo, xn = mo & self.delta[0], mn & self.delta[1]
+        if not xo and not xn:
+            return True
+        names = self.v.names
+        if names is None or not remaining:
+            return False  # at the leaves the verdict itself decides
+        certain = self.open[0][remaining[0]]
+        for dim in remaining[1:]:
+            certain &= self.open[0][dim]
+        shared = mo & ~self.delta[0] & certain  # old's shared rules certain to match below
+        deny_c = self._or(0, shared & self.denies[0], names)
+        x_allow = self._or(0, xo & ~self.denies[0], names) | self._or(1, xn & ~self.denies[1], names)
+        x_deny = self._or(0, xo & self.denies[0], names) | self._or(1, xn & self.denies[1], names)
+        if not (x_allow | x_deny) & ~deny_c:
+            return True
+        allow_c = self._or(0, shared & ~self.denies[0], names)
+        allow_any = self._or(0, mo & ~self.denies[0], names) | self._or(1, mn & ~self.denies[1], names)
+        return not (~deny_c & ((x_allow & ~allow_c) | (x_deny & allow_any)))
+
+
+def semantic_diff(old: Loaded, new: Loaded) -> DiffResult:
+    o, n = old.compiled, new.compiled
+    assert o.index is not None and n.index is not None
+    listed_old = [rule_key(r) for r in o.rules]
+    listed_new = [rule_key(r) for r in n.rules]
+    keys_old, keys_new = set(listed_old), set(listed_new)
+    delta_old = _bitset(i for i, k in enumerate(listed_old) if k not in keys_new)
+    delta_new = _bitset(i for i, k in enumerate(listed_new) if k not in keys_old)
+    groups: list[ChangeGroup] = []
+    if not delta_old and not delta_new:
+        return DiffResult(old.path, new.path, groups)
+    verdicts = _Verdicts(o, n)
+    prune = _Pruner(verdicts, delta_old, delta_new).prune
+    for action in ast.ACTIONS:
+        for cls in classes([o, n], action, prune=prune, focus=(delta_old, delta_new)):
+            verdict = verdicts.verdict(*cls.matches)
+            if verdict is None:
+                continue
+            before, after = answer(o, cls.matches[0]), answer(n, cls.matches[1])
+            group = ChangeGroup(action, cls.values, before, after, *verdict)
+            query = {**cls.representative(), "facts": None}
+            group.reasons_before = _reasons(old, query)
+            group.reasons_after = _reasons(new, query)
+            group.sentence = sentence(group, [o, n])
+            groups.append(group)
+    return DiffResult(old.path, new.path, groups)
+
+
+def _bitset(indices: Iterator[int]) -> int:
+    out = 0
+    for i in indices:
+        out |= 1 << i
+    return out
+
+
+def _reasons(loaded: Loaded, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """The engine's reasons for the question; for a term this policy does not declare, the
+    reasons for the same question about its nearest declared ancestor (or none)."""
+    vocab = loaded.compiled.vocabulary
+    assert vocab is not None
+    asked = dict(query)
+    for dim in DIMENSIONS:
+        value = asked.get(dim)
+        while value is not None and not vocab.has(dim, value):
+            value = value.rsplit(".", 1)[0] if "." in value else None
+        if value is None and query.get(dim) is not None:
+            return []
+        asked[dim] = value
+    decision = loaded.policy.decide(asked)
+    return [r.model_dump(mode="json") for r in decision.reasons]
+
+
+# ---- sentences ------------------------------------------------------------------------------
+
+
+def describe_terms(values: Sequence[str | None], candidates: Sequence[str | None]) -> str | None:
+    """`values` in few words, given every value the dimension could take (`candidates`):
+    None when they are all of them; a term stands for its narrower terms when all are in."""
+    chosen = set(values)
+    if chosen >= set(candidates):
+        return None
+    terms = [v for v in candidates if isinstance(v, str)]
+
+    def whole(t: str) -> bool:
+        return all(c in chosen for c in terms if c == t or c.startswith(t + "."))
+
+    words: list[str] = []
+    for v in values:
+        if v is None:
+            continue
+        parent_whole = any(v.startswith(p + ".") and p in chosen and whole(p) for p in terms)
+        if parent_whole:
+            continue
+        if whole(v):
+            words.append(v)
+        else:
+            left_out = [c for c in terms if c.startswith(v + ".") and c not in chosen]
+            tops = [c for c in left_out if not any(c.startswith(x + ".") for x in left_out)]
+            words.append(f"{v} (but not {', '.join(tops)})")
+    text = _join(words)
+    if None in chosen:
+        text = (text + ", or" if text else "") + " none named"
+    return text.strip()
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 2:
+        return " and ".join(words) if len(words) == 2 else (words[0] if words else "")
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def subject(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> tuple[str, str]:
+    """(`email from contact`, ` for marketing with service_provider`) for the sentence."""
+    parts: dict[str, str | None] = {}
+    for dim in DIMENSIONS:
+        parts[dim] = describe_terms(group.values[dim], dimension_values(policies, group.action, dim))
+    head = parts["data"] or "any data"
+    if parts["source"]:
+        head += f" from {parts['source']}" if parts["source"] != "none named" else " (source not named)"
+    tail = ""
+    if parts["purpose"]:
+        tail += f" for {parts['purpose']}" if parts["purpose"] != "none named" else " (purpose not named)"
+    if parts["recipient"]:
+        tail += f" with {parts['recipient']}" if parts["recipient"] != "none named" else " (recipient not named)"
+    return head, tail
+
+
+def _consent_word(reasons: list[dict[str, Any]], req: str | None) -> str:
+    bases = {r.get("basis") for r in reasons if r.get("effect") == "allow"}
+    if "consent" in bases:
+        return "without consent"
+    return "without any condition" if req else "unconditionally"
+
+
+def sentence(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> str:
+    head, tail = subject(group, policies)
+    verb = VERB[group.action]
+    b, a = group.before, group.after
+    before = {"allow": "always", "deny": "never", "conditional": f"only if {b.requires}"}[b.decision]
+    if a.decision == "allow":
+        how = _consent_word(group.reasons_before, b.requires) if b.decision == "conditional" else "unconditionally"
+        return f"{head} may now be {verb}{tail} {how} (before: {before})"
+    if a.decision == "deny":
+        return f"{head} may no longer be {verb}{tail} (before: {before})"
+    # after: conditional
+    if group.widened and not group.narrowed:
+        return f"{head} may now be {verb}{tail} if {a.requires} (before: {before})"
+    if group.narrowed and not group.widened:
+        return f"{head} may now be {verb}{tail} only if {a.requires} (before: {before})"
+    return f"{head} may now be {verb}{tail} if {a.requires}, a different condition (before: {before})"

@@ -1,0 +1,123 @@
+"""Semantic diffs in words. In: DiffResults. Out: text (terminal), JSON (scripts), markdown (a
+pull-request comment)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .diff import ChangeGroup, DiffResult
+
+MARK = {"widened": "WIDENED", "narrowed": "NARROWED", "widened and narrowed": "CHANGED"}
+
+
+def _answer(decision: str, requires: str | None) -> str:
+    return {"allow": "allowed", "deny": "denied"}.get(decision) or f"allowed only if {requires}"
+
+
+def _example(group: ChangeGroup) -> str:
+    q = group.example()
+    parts = [f"{q['action']} of {q['data']}"]
+    for name, word in (("source", "from"), ("purpose", "for"), ("recipient", "with")):
+        if q.get(name) is not None:
+            parts.append(f"{word} {q[name]}")
+    return " ".join(parts)
+
+
+def _reason_lines(reasons: list[dict[str, Any]], indent: str) -> list[str]:
+    if not reasons:
+        return [f"{indent}(no rule: denied by default)"]
+    out = []
+    for r in reasons:
+        basis = f", basis {r['basis']}" if r.get("basis") else ""
+        out.append(f"{indent}{r['effect']} at {r['file']}:{r['line']} (section \"{r['section']}\"{basis}): {r['rule']}")
+    return out
+
+
+def _totals(results: Sequence[DiffResult]) -> tuple[int, int]:
+    return sum(r.widened for r in results), sum(r.narrowed for r in results)
+
+
+def render_text(results: Sequence[DiffResult], allow_widening: bool = False, show_all: bool = False) -> str:
+    out: list[str] = []
+    for r in results:
+        n = sum(g.size() for g in r.groups)
+        if not r.groups:
+            out.append(f"{r.old_path} -> {r.new_path}: no question's answer changed")
+            continue
+        out.append(f"{r.old_path} -> {r.new_path}: {n} question{'s' * (n != 1)} changed "
+                   f"({r.widened} widened, {r.narrowed} narrowed)")
+        for g in r.groups:
+            out.append("")
+            out.append(f"  {MARK[g.mark]}: {g.sentence}")
+            more = f" and {g.size() - 1} more like it" if g.size() > 1 else ""
+            out.append(f"    e.g. {_example(g)}{more}: was {_answer(g.before.decision, g.before.requires)}, "
+                       f"now {_answer(g.after.decision, g.after.requires)}")
+            out.append("    now decided by:")
+            out += _reason_lines(g.reasons_after, "      ")
+            out.append("    before, decided by:")
+            out += _reason_lines(g.reasons_before, "      ")
+            if show_all:
+                for q in g.questions():
+                    out.append("      - " + " ".join(f"{k}={v}" for k, v in q.items() if v is not None))
+        out.append("")
+    widened, narrowed = _totals(results)
+    if widened and not allow_widening:
+        out.append("The policy now allows what it did not allow before (listed as WIDENED above). "
+                   "Review it; accept with --allow-widening.")
+    out.append(f"{widened} widened, {narrowed} narrowed")
+    return "\n".join(out)
+
+
+def render_json(results: Sequence[DiffResult]) -> str:
+    """`{"changes": [...], "widened": N, "narrowed": N}` (SPEC: one change per question), plus
+    the grouped `summary` sentences and, per change, the file it belongs to."""
+    changes: list[dict[str, Any]] = []
+    summary: list[dict[str, Any]] = []
+    files = []
+    for r in results:
+        d = r.to_dict()
+        for c in d["changes"]:
+            changes.append({"file": r.new_path, **c})
+        for s in d["summary"]:
+            summary.append({"file": r.new_path, **s})
+        files.append({"old": r.old_path, "new": r.new_path, "widened": r.widened, "narrowed": r.narrowed})
+    widened, narrowed = _totals(results)
+    return json.dumps({"changes": changes, "widened": widened, "narrowed": narrowed, "summary": summary,
+                       "files": files}, indent=2)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(results: Sequence[DiffResult], allow_widening: bool = False) -> str:
+    """A pull-request comment: the verdict first, then one row per change, rules folded away."""
+    widened, narrowed = _totals(results)
+    out = ["## Privacy policy: what this change means", ""]
+    if widened:
+        out.append(f"**:warning: Widened: {widened} question{'s' * (widened != 1)} now get{'s' * (widened == 1)} a "
+                   f"more permissive answer than before.** Narrowed: {narrowed}."
+                   + ("" if allow_widening else " A reviewer must accept the widening."))
+    elif narrowed:
+        out.append(f"Narrowed only: {narrowed} question{'s' * (narrowed != 1)} now get a stricter answer. "
+                   "Nothing is allowed that was not before.")
+    else:
+        out.append("No question's answer changed: this edit does not change what the policy allows.")
+    for r in results:
+        if not r.groups:
+            continue
+        out += ["", f"### `{r.new_path}`", "", "| | What changed | Before | Now | Questions |", "|---|---|---|---|---:|"]
+        for g in r.groups:
+            mark = {"widened": "**widened**", "narrowed": "narrowed", "widened and narrowed": "**changed**"}[g.mark]
+            out.append(f"| {mark} | {_md(g.sentence)} | {_md(_answer(g.before.decision, g.before.requires))} | "
+                       f"{_md(_answer(g.after.decision, g.after.requires))} | {g.size()} |")
+        out += ["", "<details><summary>The rules that decide each change</summary>", ""]
+        for g in r.groups:
+            out.append(f"- {_md(g.sentence)}")
+            out += [f"  - now: {line.strip()}" for line in _reason_lines(g.reasons_after, "")]
+            out += [f"  - before: {line.strip()}" for line in _reason_lines(g.reasons_before, "")]
+        out += ["", "</details>"]
+    out += ["", f"<sub>policy-engine diff: {widened} widened, {narrowed} narrowed</sub>"]
+    return "\n".join(out)

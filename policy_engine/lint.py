@@ -1,0 +1,289 @@
+"""Lint: what is legal in the language but probably not what the author meant.
+In: a Loaded policy (checked, compiled). Out: list[Finding] (a Diagnostic, plus the other
+places a finding concerns), sorted by position.
+
+  lint.shadowed_rule        an allow no question can ever get through: a deny always overrides it
+  lint.duplicate_rule       a rule that says again what an earlier rule says
+  lint.conflict             an allow and a deny on overlapping flows under conditions that can
+                            hold together (the contradiction classes of PolicyLint: the deny's
+                            data and recipient are equal to, narrower or broader than the allow's)
+  lint.unused_term          a declared term no rule names (nor a broader or narrower term)
+  lint.empty_section        a section with no rule (nor right, retention, security or invariant)
+  lint.missing_basis        an allow to use or share data that names no legal basis
+  lint.consent_without_condition  basis consent, but no condition says when consent was given
+  lint.missing_retention    data no retention statement covers
+  lint.constant_condition   a condition that is always true or always false
+
+Shadowing is exact: the allow's whole scope is walked in classes of questions (space.classes)
+and the allow is effective somewhere iff its condition can hold while no matching deny's does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import ast, logic
+from .compiler import CompiledRule, bits
+from .diagnostics import Diagnostic, Severity
+from .printer import format_condition
+from .source import Source, Span
+from .space import DIMENSIONS, classes
+from .workspace import Loaded
+
+CODES: dict[str, str] = {
+    "lint.shadowed_rule": "An allow rule that a deny always overrides: it never allows anything.",
+    "lint.duplicate_rule": "A rule that repeats an earlier rule.",
+    "lint.conflict": "An allow and a deny on overlapping flows whose conditions can hold together.",
+    "lint.unused_term": "A declared term that no rule names.",
+    "lint.empty_section": "A section without rules.",
+    "lint.missing_basis": "An allow to use or share personal data without a legal basis.",
+    "lint.consent_without_condition": "A rule with basis consent but no condition saying when consent was given.",
+    "lint.missing_retention": "Data that no retention statement covers.",
+    "lint.constant_condition": "A condition that is always true or always false.",
+}
+
+
+@dataclass(frozen=True)
+class Related:
+    source: Source
+    span: Span | None
+    message: str
+
+    @property
+    def line(self) -> int | None:
+        return self.source.position(self.span.start)[0] if self.span is not None else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    diagnostic: Diagnostic
+    related: tuple[Related, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return self.diagnostic.code
+
+    def render(self) -> str:
+        text = self.diagnostic.render()
+        for r in self.related:
+            text += f"\n  note: {r.source.path}:{r.line}: {r.message}"
+        return text
+
+    def to_dict(self) -> dict[str, object]:
+        out = self.diagnostic.to_dict()
+        out["related"] = [{"file": r.source.path, "line": r.line, "message": r.message} for r in self.related]
+        return out
+
+
+def lint(loaded: Loaded) -> list[Finding]:
+    return _Linter(loaded).run()
+
+
+def _covers(broad: Sequence[str] | None, narrow: Sequence[str] | None) -> bool:
+    """Whether every term under `narrow` lies under `broad` (None / empty: open, everything)."""
+    if not broad:
+        return True
+    if not narrow:
+        return False
+    return all(any(n == b or n.startswith(b + ".") for b in broad) for n in narrow)
+
+
+def _overlap(a: Sequence[str] | None, b: Sequence[str] | None) -> bool:
+    if not a or not b:
+        return True
+    return any(x == y or x.startswith(y + ".") or y.startswith(x + ".") for x in a for y in b)
+
+
+def _relation(allow: Sequence[str] | None, deny: Sequence[str] | None) -> str:
+    wide, narrow = _covers(deny, allow), _covers(allow, deny)
+    if wide and narrow:
+        return "equal"
+    if narrow:
+        return "narrower"
+    if wide:
+        return "broader"
+    return "overlapping"
+
+
+def _sat_and(conds: list[ast.Condition | None]) -> bool:
+    names = sorted(logic.facts_of_all(conds))
+    t = logic.truth_table(None, names)
+    for c in conds:
+        t &= logic.truth_table(c, names)
+    return t != 0
+
+
+class _Linter:
+    def __init__(self, loaded: Loaded):
+        self.loaded = loaded
+        self.source = loaded.source
+        self.cp = loaded.compiled
+        self.ast_rules: list[tuple[ast.Section, ast.Rule]] = loaded.tree.rules()
+        self.findings: list[Finding] = []
+
+    def add(self, code: str, message: str, span: Span | None, help: str | None = None,
+            severity: Severity = Severity.WARNING, related: Sequence[Related] = ()) -> None:
+        self.findings.append(Finding(Diagnostic(code, message, self.source, span, help, severity), tuple(related)))
+
+    def span(self, rule: CompiledRule) -> Span | None:
+        return self.ast_rules[rule.index][1].span
+
+    def related(self, rule: CompiledRule, message: str) -> Related:
+        return Related(self.source, self.span(rule), message)
+
+    def run(self) -> list[Finding]:
+        self.shadowed()
+        self.duplicates()
+        self.conflicts()
+        self.unused_terms()
+        self.empty_sections()
+        self.bases()
+        self.retention()
+        self.constant_conditions()
+        return sorted(self.findings, key=lambda f: f.diagnostic.sort_key())
+
+    # ---- rule against rule ----------------------------------------------------------------
+
+    def shadowed(self) -> None:
+        for rule in self.cp.rules:
+            if rule.effect != "allow":
+                continue
+            scope = {dim: list(rule.terms(dim) or ()) for dim in DIMENSIONS if rule.terms(dim)}
+            blockers: dict[int, CompiledRule] = {}
+            effective = False
+            for cls in classes([self.cp], rule.action, scope):
+                denies = [self.cp.rules[i] for i in bits(cls.matches[0]) if self.cp.rules[i].effect == "deny"]
+                conds = [d.condition for d in denies]
+                if any(c is None for c in conds):
+                    blockers.update((d.index, d) for d in denies if d.condition is None)
+                    continue
+                names = sorted(logic.facts_of_all([rule.condition, *conds]))
+                d_table = 0
+                for c in conds:
+                    d_table |= logic.truth_table(c, names)
+                if logic.truth_table(rule.condition, names) & ~d_table:
+                    effective = True
+                    break
+                blockers.update((d.index, d) for d in denies)
+            if effective:
+                continue
+            related = [self.related(d, "this deny overrides it") for d in sorted(blockers.values(),
+                                                                                 key=lambda d: d.index)]
+            lines = ", ".join(str(d.line) for d in sorted(blockers.values(), key=lambda d: d.index))
+            self.add("lint.shadowed_rule", "this allow never takes effect: a deny overrides it for every question "
+                     f"it covers (line{'s' * (len(blockers) > 1)} {lines})" if blockers else
+                     "this allow never takes effect", self.span(rule),
+                     help="remove the allow, or narrow the deny that overrides it", severity=Severity.ERROR,
+                     related=related)
+
+    def duplicates(self) -> None:
+        seen: dict[tuple[object, ...], CompiledRule] = {}
+        for rule in self.cp.rules:
+            cond = logic.simplify(rule.condition)
+            key = (rule.effect, rule.action, None if rule.data is None else frozenset(rule.data),
+                   frozenset(rule.sources), frozenset(rule.purposes), frozenset(rule.recipients), cond)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = rule
+                continue
+            extra = "" if first.basis == rule.basis else f" (only the basis differs: {first.basis} and {rule.basis})"
+            self.add("lint.duplicate_rule", f"this rule says again what the rule on line {first.line} says{extra}",
+                     self.span(rule), help="remove one of the two", related=[self.related(first, "the first rule")])
+
+    def conflicts(self) -> None:
+        by_action: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
+        for rule in self.cp.rules:
+            allows, denies = by_action.setdefault(rule.action, ([], []))
+            (allows if rule.effect == "allow" else denies).append(rule)
+        for allows, denies in by_action.values():
+            for a, d in itertools.product(allows, denies):
+                if not all(_overlap(a.terms(dim), d.terms(dim)) for dim in DIMENSIONS):
+                    continue
+                if not _sat_and([a.condition, d.condition]):
+                    continue
+                data = _relation(a.data, d.data)
+                recipient = _relation(a.recipients, d.recipients)
+                when = logic.requirement([d.condition], []) if d.condition is not None else True
+                when_text = "always" if when is True else f"when {logic.to_text(when)}"
+                self.add("lint.conflict",
+                         f"this allow and the deny on line {d.line} cover the same flow; the deny wins {when_text} "
+                         f"(the deny's data is {data}, its recipient {recipient})", self.span(a),
+                         help="if the deny is an intended exception, say so in a comment; otherwise narrow one "
+                         "of the two rules", related=[self.related(d, "the deny that overrides it")])
+
+    # ---- vocabulary and structure -----------------------------------------------------------
+
+    def unused_terms(self) -> None:
+        named: dict[str, set[str]] = {dim: set() for dim in DIMENSIONS}
+        all_data = False
+        facts: set[str] = set()
+        for rule in self.cp.rules:
+            if rule.data is None:
+                all_data = True
+            for dim in DIMENSIONS:
+                named[dim].update(rule.terms(dim) or ())
+            facts |= rule.facts
+        for decl in self.loaded.tree.terms:
+            if decl.kind == "fact":
+                if decl.id not in facts:
+                    self.add("lint.unused_term", f"fact `{decl.id}` is declared but no rule's condition uses it",
+                             decl.id_span, help="use it in a condition, or remove the declaration")
+                continue
+            if decl.kind == "data" and all_data:
+                continue
+            used = any(t == decl.id or t.startswith(decl.id + ".") or decl.id.startswith(t + ".")
+                       for t in named[decl.kind])
+            if not used:
+                self.add("lint.unused_term", f"{decl.kind} `{decl.id}` is declared but no rule names it "
+                         f"(nor a broader or narrower {decl.kind})", decl.id_span,
+                         help="write the rule the text gives for it, or remove the declaration")
+
+    def empty_sections(self) -> None:
+        for section in self.loaded.tree.sections:
+            if not any(not isinstance(i, ast.Expectation) for i in section.items):
+                self.add("lint.empty_section", f"section \"{section.title}\" has no rules", section.title_span,
+                         help="encode what this part of the text says, or note in a comment why it cannot be")
+
+    def bases(self) -> None:
+        for rule in self.cp.rules:
+            if rule.effect != "allow":
+                continue
+            if rule.basis is None and rule.action in ("use", "share"):
+                self.add("lint.missing_basis", f"this rule allows to {rule.action} personal data without a legal basis",
+                         self.span(rule), help="add `basis consent`, `basis contract`, `basis legal_obligation`, "
+                         "`basis legitimate_interests`, ... (GDPR Art. 6)")
+            if rule.basis == "consent" and rule.condition is None:
+                self.add("lint.consent_without_condition", "basis consent, but no condition says when consent was "
+                         "given", self.span(rule), help="add `if FACT`, the fact that records the consent")
+
+    def retention(self) -> None:
+        covered: list[str] = []
+        everything = False
+        for section in self.loaded.tree.sections:
+            for item in section.items:
+                if isinstance(item, ast.Retention):
+                    if item.data is None:
+                        everything = True
+                    else:
+                        covered.extend(r.id for r in item.data)
+        if everything:
+            return
+        for decl in self.loaded.tree.terms:
+            if decl.kind == "data" and not any(decl.id == c or decl.id.startswith(c + ".") for c in covered):
+                self.add("lint.missing_retention", f"no retention statement says how long `{decl.id}` is kept",
+                         decl.id_span, help=f'add `retention of {decl.id}: "..."` with the period the text gives')
+
+    def constant_conditions(self) -> None:
+        for section, rule in self.ast_rules:
+            if rule.condition is None:
+                continue
+            value = logic.simplify(rule.condition)
+            if value is True:
+                self.add("lint.constant_condition", f"this condition is always true: `{format_condition(rule.condition)}`",
+                         rule.condition.span, help="drop the condition, or correct it")
+            elif value is False:
+                self.add("lint.constant_condition", "this condition is always false: the rule never applies",
+                         rule.condition.span, help="correct the condition, or remove the rule",
+                         severity=Severity.ERROR)

@@ -1,0 +1,269 @@
+"""The test runner behind `policy-engine test`. In: policy files. Out: a Report of every
+expectation (`expect ...`) and every invariant (`never` / `every` / `no ...`), rendered as
+text, JSON or JUnit XML.
+
+An expectation asks the engine its question (`Policy.decide`) and compares the decision; an
+expected `requires` is compared as a condition (same truth under every fact set), not as text.
+Invariants are checked over the whole question space (`invariants.py`). A file that does not
+check counts as one failure, with its diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from . import ast, logic
+from .diagnostics import Diagnostic, PolicyError
+from .diagnostics import render_text as render_diagnostics
+from .invariants import InvariantResult, check_invariants
+from .printer import format_condition, format_item
+from .source import display_path
+from .workspace import Loaded, load_path
+
+
+@dataclass
+class CaseResult:
+    kind: str  # expect | invariant
+    file: str
+    line: int
+    section: str
+    statement: str
+    ok: bool
+    query: dict[str, Any] | None = None
+    wanted: str = ""
+    actual: str = ""
+    requires: str | None = None
+    message: str = ""
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class FileReport:
+    path: str
+    results: list[CaseResult] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.ok for r in self.results) + (1 if self.errors else 0)
+
+
+@dataclass
+class Report:
+    files: list[FileReport]
+
+    @property
+    def passed(self) -> int:
+        return sum(f.passed for f in self.files)
+
+    @property
+    def failed(self) -> int:
+        return sum(f.failed for f in self.files)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def summary(self) -> str:
+        return f"{self.passed} passed, {self.failed} failed"
+
+
+# ---- running ------------------------------------------------------------------------------
+
+
+def query_dict(q: ast.Query) -> dict[str, Any]:
+    return {"action": q.action, "data": q.data.id,
+            "source": q.source.id if q.source else None,
+            "purpose": q.purpose.id if q.purpose else None,
+            "recipient": q.recipient.id if q.recipient else None,
+            "facts": None if q.facts is None else [f.id for f in q.facts]}
+
+
+def same_condition(a: ast.Condition, b: ast.Condition) -> bool:
+    names = sorted(logic.facts_of_all([a, b]))
+    return logic.truth_table(a, names) == logic.truth_table(b, names)
+
+
+def run_expectation(loaded: Loaded, section: ast.Section, exp: ast.Expectation) -> CaseResult:
+    line = loaded.source.position(exp.span.start)[0] if exp.span is not None else 0
+    query = query_dict(exp.query)
+    decision = loaded.policy.decide(query)
+    wanted = exp.decision + (f", requires {format_condition(exp.requires)}" if exp.requires is not None else "")
+    actual = decision.decision + (f", requires {decision.requires}" if decision.requires else "")
+    ok = decision.decision == exp.decision
+    message = ""
+    if not ok:
+        message = f"the policy answers {decision.decision}, the expectation wants {exp.decision}"
+    elif exp.requires is not None and decision.requires is not None:
+        ok = same_condition(exp.requires, logic.parse_condition(decision.requires))
+        if not ok:
+            message = f"the condition differs: the policy requires {decision.requires}, the expectation wants " \
+                      f"{format_condition(exp.requires)}"
+    return CaseResult("expect", loaded.path, line, section.title, format_item(exp), ok, query, wanted, actual,
+                      decision.requires, message, [r.model_dump(mode="json") for r in decision.reasons])
+
+
+def invariant_case(result: InvariantResult) -> CaseResult:
+    case = CaseResult("invariant", result.file, result.line, result.section, result.text, result.ok,
+                      wanted=result.wanted)
+    if result.ok:
+        case.actual = f"holds for all {result.checked} questions in scope"
+        return case
+    first = result.violations[0]
+    case.query = first.query
+    case.actual = first.actual + (f", requires {first.requires}" if first.requires else "")
+    case.requires = first.requires
+    case.message = first.message
+    case.reasons = first.reasons
+    case.violations = [v.__dict__ for v in result.violations]
+    if result.more:
+        case.violations.append({"more": result.more})
+    return case
+
+
+def run_file(path: str | os.PathLike[str]) -> FileReport:
+    shown = display_path(path)
+    try:
+        loaded = load_path(path)
+    except PolicyError as err:
+        return FileReport(shown, errors=err.diagnostics)
+    report = FileReport(loaded.path)
+    for section, exp in loaded.tree.expectations():
+        report.results.append(run_expectation(loaded, section, exp))
+    for inv in check_invariants(loaded):
+        report.results.append(invariant_case(inv))
+    report.results.sort(key=lambda r: r.line)
+    return report
+
+
+def run(paths: Iterable[str | os.PathLike[str]]) -> Report:
+    return Report([run_file(p) for p in paths])
+
+
+# ---- rendering ------------------------------------------------------------------------------
+
+
+def describe_query(query: dict[str, Any] | None) -> str:
+    if not query:
+        return ""
+    parts = [f"{query['action']} of {query['data']}"]
+    for name, word in (("source", "from"), ("purpose", "for"), ("recipient", "with")):
+        if query.get(name) is not None:
+            parts.append(f"{word} {query[name]}")
+    facts = query.get("facts")
+    if facts is None:
+        parts.append("(facts unknown)")
+    else:
+        parts.append("given " + (", ".join(facts) if facts else "nothing"))
+    return " ".join(parts)
+
+
+def _reason_lines(reasons: list[dict[str, Any]], indent: str) -> list[str]:
+    if not reasons:
+        return [f"{indent}no rule: nothing allows it (default deny)"]
+    out = []
+    for r in reasons:
+        basis = f", basis {r['basis']}" if r.get("basis") else ""
+        out.append(f"{indent}{r['effect']:<5}  {r['file']}:{r['line']}  (section \"{r['section']}\"{basis})")
+        out.append(f"{indent}       {r['rule']}")
+    return out
+
+
+def render_case(case: CaseResult) -> str:
+    kind = "expectation" if case.kind == "expect" else "invariant"
+    lines = [f"FAIL {case.file}:{case.line}: {kind} in section \"{case.section}\"", f"  {case.statement}"]
+    if case.kind == "expect":
+        lines += [f"  question: {describe_query(case.query)}",
+                  f"  wanted:   {case.wanted}",
+                  f"  actual:   {case.actual}"]
+        if case.message:
+            lines.append(f"  why:      {case.message}")
+        lines.append("  decided by:")
+        lines += _reason_lines(case.reasons, "    ")
+        return "\n".join(lines)
+    lines.append(f"  promise:  {case.wanted}")
+    for i, v in enumerate(case.violations):
+        if "more" in v:
+            lines.append(f"  ... and {v['more']} more questions that break it")
+            continue
+        more = f" (and {v['questions'] - 1} more questions like it)" if v["questions"] > 1 else ""
+        actual = v["actual"] + (f", requires {v['requires']}" if v.get("requires") else "")
+        lines += (["  ---"] if i else []) + [f"  question: {describe_query(v['query'])}{more}",
+                  f"  actual:   {actual}",
+                  f"  broken:   {v['message']}"]
+        if v.get("rule"):
+            r = v["rule"]
+            basis = f"basis {r['basis']}" if r.get("basis") else "no basis"
+            lines += [f"  the rule: {r['file']}:{r['line']} (section \"{r['section']}\", {basis})",
+                      f"            {r['rule']}"]
+        lines.append("  decided by:")
+        lines += _reason_lines(v["reasons"], "    ")
+    return "\n".join(line for line in lines if line is not None)
+
+
+def render_text(report: Report, verbose: bool = False) -> str:
+    out: list[str] = []
+    for f in report.files:
+        if f.errors:
+            out.append(f"ERROR {f.path}: the policy does not check, so nothing in it was tested")
+            out.append(render_diagnostics(f.errors))
+            out.append("")
+        for case in f.results:
+            if not case.ok:
+                out.append(render_case(case))
+                out.append("")
+            elif verbose:
+                out.append(f"ok   {case.file}:{case.line}: {case.statement}")
+        if verbose and f.results:
+            out.append("")
+    for f in report.files:
+        out.append(f"{f.path}: {f.passed} passed, {f.failed} failed")
+    out.append(report.summary())
+    return "\n".join(out)
+
+
+def render_json(report: Report) -> str:
+    return json.dumps({
+        "files": [{"path": f.path, "passed": f.passed, "failed": f.failed,
+                   "errors": [d.to_dict() for d in f.errors]} for f in report.files],
+        "results": [c.to_dict() for f in report.files for c in f.results],
+        "passed": report.passed,
+        "failed": report.failed,
+    }, indent=2)
+
+
+def render_junit(report: Report) -> str:
+    suites = ET.Element("testsuites", name="policy-engine test", tests=str(report.passed + report.failed),
+                        failures=str(report.failed))
+    for f in report.files:
+        suite = ET.SubElement(suites, "testsuite", name=f.path, tests=str(f.passed + f.failed),
+                              failures=str(f.failed), errors="0")
+        if f.errors:
+            case = ET.SubElement(suite, "testcase", classname=f.path, name="check")
+            failure = ET.SubElement(case, "failure", message="the policy does not check")
+            failure.text = render_diagnostics(f.errors)
+        for c in f.results:
+            case = ET.SubElement(suite, "testcase", classname=f.path, name=f"line {c.line}: {c.statement}")
+            case.set("file", c.file)
+            case.set("line", str(c.line))
+            if not c.ok:
+                failure = ET.SubElement(case, "failure", message=c.message or f"wanted {c.wanted}, got {c.actual}")
+                failure.text = render_case(c)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+__all__ = ["CaseResult", "FileReport", "Report", "run", "run_file", "render_text", "render_json", "render_junit"]

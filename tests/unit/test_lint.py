@@ -1,0 +1,193 @@
+"""lint.py: one small policy per finding class (code, line, column, and for rule-against-rule
+findings the other rule's location), and a clean policy that gives none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policy_engine.diagnostics import Severity
+from policy_engine.lint import CODES, Finding, lint
+from policy_engine.workspace import load_path, load_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+HEAD = """\
+data email "E-mail address"
+source contact "Contact form"
+purpose marketing "Marketing"
+fact newsletter_form "Subscribed"
+section "Retention":
+  retention of all data: "a year"
+section "S":
+"""
+LINE = HEAD.count("\n") + 1  # the first statement of section "S"
+ALLOW = "  allow use of email from contact for marketing if newsletter_form basis consent\n"
+
+
+def findings(text: str) -> list[Finding]:
+    return lint(load_text(text, "l.policy"))
+
+
+def where(f: Finding) -> tuple[str, int | None, int | None]:
+    return f.code, f.diagnostic.line, f.diagnostic.column
+
+
+def one(text: str, code: str) -> Finding:
+    out = findings(text)
+    assert [f.code for f in out] == [code], [f.render() for f in out]
+    return out[0]
+
+
+def test_clean_policy_has_no_findings() -> None:
+    assert findings(HEAD + ALLOW) == []
+
+
+def test_every_code_is_described() -> None:
+    assert set(CODES) == {"lint.shadowed_rule", "lint.duplicate_rule", "lint.conflict", "lint.unused_term",
+                          "lint.empty_section", "lint.missing_basis", "lint.consent_without_condition",
+                          "lint.missing_retention", "lint.constant_condition"}
+    assert all(text.endswith(".") for text in CODES.values())
+
+
+# ---- rule against rule ----------------------------------------------------------------------
+
+
+def test_shadowed_allow_is_an_error_naming_the_deny() -> None:
+    out = findings(HEAD + ALLOW + "  deny use of email\n")
+    shadowed = [f for f in out if f.code == "lint.shadowed_rule"]
+    assert [where(f) for f in shadowed] == [("lint.shadowed_rule", LINE, 3)]
+    (f,) = shadowed
+    assert f.diagnostic.severity is Severity.ERROR
+    assert f"line {LINE + 1}" in f.diagnostic.message
+    assert [(r.line, r.source.path) for r in f.related] == [(LINE + 1, "l.policy")]
+
+
+def test_allow_is_shadowed_by_several_denies_together() -> None:
+    text = HEAD.replace('fact newsletter_form "Subscribed"\n', 'fact newsletter_form "Subscribed"\nfact other "O"\n')
+    text += ("  allow use of email from contact for marketing if newsletter_form or other basis consent\n"
+             "  deny use of email for marketing if newsletter_form\n"
+             "  deny use of email if other\n")
+    shadowed = [f for f in findings(text) if f.code == "lint.shadowed_rule"]
+    assert len(shadowed) == 1
+    assert sorted(r.line for r in shadowed[0].related) == [LINE + 2, LINE + 3]
+    assert f"lines {LINE + 2}, {LINE + 3}" in shadowed[0].diagnostic.message
+
+
+def test_allow_a_deny_only_sometimes_overrides_is_not_shadowed() -> None:
+    out = findings(HEAD + ALLOW + "  deny use of email for marketing if not newsletter_form\n")
+    assert out == []  # the deny holds exactly when the allow does not: no conflict either
+
+
+def test_allow_overridden_on_part_of_its_scope_is_not_shadowed() -> None:
+    text = HEAD.replace('source contact "Contact form"\n', 'source contact "Contact form"\nsource forum "F"\n')
+    text += ("  allow use of email from contact, forum for marketing if newsletter_form basis consent\n"
+             "  deny use of email from forum for marketing\n")
+    assert [f.code for f in findings(text)] == ["lint.conflict"]
+
+
+def test_conflict_names_both_locations() -> None:
+    text = HEAD + ALLOW + "  deny use of email for marketing if newsletter_form\n"
+    conflict = [f for f in findings(text) if f.code == "lint.conflict"]
+    assert [where(f) for f in conflict] == [("lint.conflict", LINE, 3)]
+    (f,) = conflict
+    assert [(r.source.path, r.line) for r in f.related] == [("l.policy", LINE + 1)]
+    assert f"line {LINE + 1}" in f.diagnostic.message and "when newsletter_form" in f.diagnostic.message
+    d = f.to_dict()
+    assert (d["line"], d["related"]) == (LINE, [{"file": "l.policy", "line": LINE + 1,
+                                                 "message": "the deny that overrides it"}])
+    assert f"l.policy:{LINE + 1}" in f.render()
+
+
+@pytest.mark.parametrize(("deny", "relation"), [
+    ("  deny use of email from contact for marketing if newsletter_form\n", "the deny's data is equal"),
+    ("  deny use of all data for marketing if newsletter_form\n", "the deny's data is broader"),
+])
+def test_conflict_tells_how_the_deny_relates(deny: str, relation: str) -> None:
+    (f,) = [f for f in findings(HEAD + ALLOW + deny) if f.code == "lint.conflict"]
+    assert relation in f.diagnostic.message
+
+
+def test_no_conflict_between_different_actions_or_disjoint_flows() -> None:
+    text = HEAD.replace('source contact "Contact form"\n', 'source contact "Contact form"\nsource forum "F"\n')
+    text += ALLOW + "  deny collect of email from contact\n  deny use of email from forum\n"
+    assert [f.code for f in findings(text)] == []
+
+
+def test_duplicate_rule_written_differently_points_at_the_first() -> None:
+    f = one(HEAD + ALLOW + ALLOW.replace("if newsletter_form", "if not not newsletter_form"), "lint.duplicate_rule")
+    assert where(f) == ("lint.duplicate_rule", LINE + 1, 3)
+    assert [r.line for r in f.related] == [LINE]
+    assert f"line {LINE}" in f.diagnostic.message
+
+
+def test_duplicate_that_differs_in_basis_says_so() -> None:
+    f = one(HEAD + ALLOW + ALLOW.replace("consent", "contract"), "lint.duplicate_rule")
+    assert "only the basis differs: consent and contract" in f.diagnostic.message
+
+
+# ---- vocabulary and structure -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("decl", "column"), [('data phone "P"\n', 6), ('purpose support "S"\n', 9),
+                                              ('fact other "O"\n', 6)])
+def test_unused_term_at_its_declaration(decl: str, column: int) -> None:
+    f = one(decl + HEAD + ALLOW, "lint.unused_term")
+    assert where(f) == ("lint.unused_term", 1, column)
+
+
+def test_term_used_through_its_child_or_parent_is_not_unused() -> None:
+    child = HEAD.replace('purpose marketing "Marketing"\n',
+                         'purpose marketing "Marketing"\npurpose marketing.news "N"\n')
+    assert findings(child + ALLOW) == []  # the child is covered by the rule on its parent
+    assert findings(child + ALLOW.replace("for marketing", "for marketing.news")) == []
+
+
+def test_empty_section_at_its_title() -> None:
+    f = one(HEAD + ALLOW + 'section "Nothing here":\n  # only a comment\n'
+            '  expect deny: use of email from contact for marketing given nothing\n', "lint.empty_section")
+    assert where(f) == ("lint.empty_section", LINE + 1, 9)
+    assert "Nothing here" in f.diagnostic.message
+
+
+def test_missing_basis_for_use_and_share_not_collect() -> None:
+    text = HEAD.replace('fact', 'recipient partner "P"\nfact') + \
+        "  allow collect of email from contact\n  allow share of email with partner\n" + ALLOW
+    out = findings(text)
+    assert [where(f) for f in out] == [("lint.missing_basis", LINE + 2, 3)]
+    assert "share" in out[0].diagnostic.message
+
+
+def test_consent_without_condition() -> None:
+    f = one(HEAD + ALLOW + "  allow use of email from contact basis consent\n", "lint.consent_without_condition")
+    assert where(f) == ("lint.consent_without_condition", LINE + 1, 3)
+
+
+def test_missing_retention_at_the_data_declaration() -> None:
+    text = ('data email "E"\ndata phone "P"\ndata phone.mobile "M"\nsource contact "C"\nsection "S":\n'
+            '  allow collect of email, phone from contact\n  retention of email: "a year"\n')
+    out = findings(text)
+    assert [where(f) for f in out] == [("lint.missing_retention", 2, 6), ("lint.missing_retention", 3, 6)]
+    covered = text.replace('retention of email: "a year"', 'retention of email, phone: "a year"')
+    assert findings(covered) == []  # a retention of the parent covers the child
+
+
+def test_constant_condition_always_true() -> None:
+    f = one(HEAD + ALLOW.replace("if newsletter_form", "if newsletter_form or not newsletter_form"),
+            "lint.constant_condition")
+    column = ALLOW.index("newsletter_form") + 1
+    assert where(f) == ("lint.constant_condition", LINE, column)
+    assert "always true" in f.diagnostic.message and f.diagnostic.severity is Severity.WARNING
+
+
+def test_findings_are_sorted_by_position() -> None:
+    text = 'data phone "P"\n' + HEAD + ALLOW + "  allow use of email from contact basis consent\n" + ALLOW
+    lines = [f.diagnostic.line for f in findings(text)]
+    assert lines == sorted(lines) and len(lines) == 3
+
+
+def test_open_e_has_no_errors() -> None:
+    out = lint(load_path(REPO / "policies" / "open_e.policy"))
+    assert [f.render() for f in out if f.diagnostic.is_error] == []
+    assert {f.code for f in out} <= set(CODES)

@@ -1,0 +1,241 @@
+"""render: the policy as a document for lawyers, and the coverage of the published text."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from policy_engine import api, render
+from policy_engine.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+POLICY = '''# header note, above the first section
+policy "Shop Privacy Policy"
+  controller "Shop Ltd., 1 Main Street"
+  contact "privacy@shop.example"
+  updated 2024-01-31
+
+data email "E-mail address"
+data name "Name"
+source checkout "Buying: the checkout form"
+source forum "Forum"
+purpose orders "Process your orders"
+purpose marketing "Marketing"
+purpose marketing.newsletter "Newsletter"
+recipient courier "Courier companies"
+fact opt_in "Ticked the newsletter box"
+fact consent_withdrawn "Withdrew consent"
+
+# ---- rules -------------------------------------------------------------------------
+
+section "Using your data":
+  # "We use your e-mail address and name to process your orders."
+  allow use of email, name from checkout for orders basis contract
+  # "We send the newsletter only if you ticked the box,
+  #  and never to forum members."
+  allow use of email from checkout for marketing if opt_in and not consent_withdrawn basis consent
+  deny use of email from forum for marketing
+  expect allow: use of email from checkout for marketing given opt_in
+  expect conditional: use of email from checkout for marketing requires opt_in and not consent_withdrawn
+  never use of email from forum for marketing
+  # not encodable (a wish, no processing): "We hope you enjoy shopping with us."
+
+section "Sharing":
+  # "We give your name to the courier."
+  allow share of name with courier basis contract
+  right erasure via "privacy@shop.example"
+  retention of all data: "for six years after your last order"
+  security "encryption"
+
+section "Not in the text":
+  allow collect of email from checkout
+'''
+
+TEXT = '''Shop Privacy Policy
+The controller is Shop Ltd., 1 Main Street.
+Using your data
+We use your e-mail address and name to process your orders. We send the newsletter only if you ticked the box, and never to forum members.
+We hope you enjoy shopping with us.
+We also read your e-mail address and name for other purposes, which this policy does not cite.
+Sharing
+- We give your name to the courier.
+- We keep everything for six years after your last order (i.e. the retention period).
+Cookies
+We use no cookies.
+'''
+
+
+@pytest.fixture(scope="module")
+def shop():
+    result = api.check_text(POLICY, "shop.policy")
+    assert result.ok, [d.render() for d in result.diagnostics]
+    return result.policy, result.source
+
+
+def test_rules_read_as_sentences(shop):
+    md = render.render(*shop, "markdown")
+    assert md.startswith("# Shop Privacy Policy\n")
+    assert "We **may** use E-mail address (`email`) and Name (`name`) collected from Buying (`checkout`) " \
+           "for Process your orders (`orders`). *Legal basis: contract.*" in md
+    assert "**only if** “Ticked the newsletter box” (`opt_in`) **and** **not** “Withdrew consent” " \
+           "(`consent_withdrawn`)" in md
+    assert "We **never** use E-mail address (`email`) collected from Forum (`forum`) for Marketing" in md
+    assert "We **may** share Name (`name`) with Courier companies (`courier`)" in md
+    assert "Right of **erasure**, exercised via “privacy@shop.example”." in md
+    assert "Retention of all personal data: “for six years after your last order”." in md
+    assert "Security measures: “encryption”." in md
+
+
+def test_expectations_and_invariants_are_listed_as_tests_and_promises(shop):
+    md = render.render(*shop, "markdown")
+    assert "Test: *use* `email` from `checkout` for `marketing`, given `opt_in` → must be **allow**" in md
+    assert "must be **conditional**, requiring `opt_in and not consent_withdrawn`" in md
+    assert "**Promise** (checked over every question, not by examples): never use of E-mail address (`email`) " \
+           "from Forum (`forum`) for Marketing (`marketing`)." in md
+    assert "3 sections, 5 rules (4 allow, 1 deny), 2 tests, 1 invariant, 1 right." in md
+
+
+def test_notes_are_comment_paragraphs_in_order(shop):
+    md = render.render(*shop, "markdown")
+    # continuation lines (`#  more`) join their paragraph; rulers are not notes
+    assert '> "We send the newsletter only if you ticked the box, and never to forum members."' in md
+    assert "---- rules" not in md
+    sharing = md[md.index("### Sharing"):]
+    assert sharing.index("We give your name") < sharing.index("We **may** share")
+    assert "(line 22)" in md  # every statement names its line
+
+
+def test_markdown_escapes_what_would_be_markup():
+    result = api.check_text('data a_b "Star *and* pipe | <b>"\nsection "S":\n  allow use of a_b\n')
+    md = render.render(result.policy, result.source, "markdown")
+    assert r"Star \*and\* pipe \| \<b\>" in md
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag not in {"meta", "br"}:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+def test_html_is_a_whole_balanced_document(shop):
+    page = render.render(*shop, "html", TEXT, "shop.txt")
+    assert page.startswith("<!DOCTYPE html>") and "<title>Shop Privacy Policy</title>" in page
+    parser = _Collect()
+    parser.feed(page)
+    assert not parser.errors and not parser.stack
+    assert {"h1", "h2", "h3", "blockquote", "ul", "table"} <= set(parser.tags)
+    assert '<tr class="uncited">' in page and '<tr class="encoded">' in page
+
+
+def test_unknown_format_is_refused(shop):
+    with pytest.raises(ValueError):
+        render.render(*shop, "pdf")
+
+
+# ---- coverage --------------------------------------------------------------------------------
+
+
+def test_sentences_are_split_with_care():
+    assert render.split_sentences("One here. Two (i.e. 2) there. e.g. three.") == \
+        ["One here.", "Two (i.e. 2) there. e.g. three."]
+    assert render.split_sentences("Customer service (i.e. Smart Receptionist, Live Chat etc.) for you.") == \
+        ["Customer service (i.e. Smart Receptionist, Live Chat etc.) for you."]
+
+
+def test_headings_come_from_the_section_titles():
+    sentences, headings = render.published_sentences(
+        "Intro line.\nWebsite\nWhat we collect\n- E-mail address\nForum\nWhat we collect\nNames.\n",
+        ["Website / What we collect", "Forum / What we collect"])
+    assert headings == ["Website", "Website / What we collect", "Forum", "Forum / What we collect"]
+    assert [(s.heading, s.text) for s in sentences] == [
+        (None, "Intro line."), ("Website / What we collect", "E-mail address"), ("Forum / What we collect", "Names.")]
+
+
+def test_coverage_classifies_every_sentence(shop):
+    cov = render.coverage(*shop, TEXT)
+    status = {s.text: s.status for s in cov.sentences}
+    assert status["We use your e-mail address and name to process your orders."] == "encoded"
+    assert status["We send the newsletter only if you ticked the box, and never to forum members."] == "encoded"
+    assert status["We hope you enjoy shopping with us."] == "noted"
+    # shares six words with a note (`your e mail address and name`), but no run of eight: not cited
+    assert status["We also read your e-mail address and name for other purposes, which this policy does not cite."] \
+        == "uncited"
+    assert status["We give your name to the courier."] == "encoded"
+    # cited through a statement's text (the retention period), not a comment
+    assert status["We keep everything for six years after your last order (i.e. the retention period)."] == "encoded"
+    # a heading no section cites is not a heading: its lines are sentences no one cites
+    assert status["Cookies"] == "uncited" and status["We use no cookies."] == "uncited"
+    # the opening lines are cited by the header: comments above the first section and metadata texts
+    assert status["Shop Privacy Policy"] == "uncited"
+    assert status["The controller is Shop Ltd., 1 Main Street."] == "encoded"
+    assert cov.unknown_sections == ["Not in the text"]
+    assert cov.count("encoded") == 5 and cov.count("noted") == 1 and cov.count("uncited") == 4
+    assert cov.figure == pytest.approx(5 / 10)
+    assert cov.summary() == "5 of 10 sentences encoded (50%); 1 noted as not encodable; 4 not cited"
+
+
+def test_coverage_cites_the_lines_of_the_statements_below_a_note(shop):
+    cov = render.coverage(*shop, TEXT)
+    by_text = {s.text: s for s in cov.sentences}
+    assert by_text["We use your e-mail address and name to process your orders."].cited_by == [22]
+    # every statement between the note and the next one
+    assert by_text["We give your name to the courier."].cited_by == [34, 35, 36, 37]
+
+
+def test_a_quote_counts_only_in_the_section_citing_its_heading(shop):
+    moved = TEXT.replace("Sharing\n", "Elsewhere\n")
+    cov = render.coverage(*shop, moved)
+    assert {s.text: s.status for s in cov.sentences}["We give your name to the courier."] == "uncited"
+
+
+def test_open_e_every_sentence_is_encoded_or_noted():
+    """The Open-E policy's own claim: every statement of the text is encoded or noted as not encodable."""
+    source, policy = api.parse_policy(ROOT / "policies" / "open_e.policy")
+    text = (ROOT / "policies" / "open_e_privacy_policy.txt").read_text(encoding="utf-8")
+    cov = render.coverage(policy, source, text)
+    assert [s.text for s in cov.sentences if s.status == "uncited"] == []
+    assert cov.unknown_sections == []
+    assert all(cited for _, cited in cov.headings)
+    assert cov.figure >= 0.75
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+def test_cli_render_writes_the_document_and_reports_coverage(tmp_path):
+    out = tmp_path / "open_e.html"
+    result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / "open_e.policy"), "--format", "html",
+                                      "--source-text", str(ROOT / "policies" / "open_e_privacy_policy.txt"),
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert result.output.startswith("coverage: ") and "sentences encoded" in result.output
+
+
+def test_cli_render_refuses_a_policy_that_does_not_check(tmp_path):
+    bad = tmp_path / "bad.policy"
+    bad.write_text('section "S":\n  allow use of nothing_declared\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["render", str(bad)])
+    assert result.exit_code == 1
+    assert "check.unknown_term" in result.output
+
+
+def test_cli_render_missing_source_text_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / "open_e.policy"),
+                                      "--source-text", str(tmp_path / "missing.txt")])
+    assert result.exit_code == 2

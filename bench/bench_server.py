@@ -209,15 +209,15 @@ def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figu
         try:
             load(server.port, singles[:8], 4, min(1.0, args.duration))  # warm up
             answered_before = server.flushed() if log_on else 0.0
-            runs = [("single", singles, 1, args.concurrency), (f"batch of {args.batch}", batches, args.batch,
-                                                               args.concurrency)]
-            if not log_on:
-                runs.insert(0, ("single, 1 connection", singles, 1, 1))
+            # One connection: the latency a lone caller sees (does logging slow an answer?); then
+            # saturation, where the writer thread competes for the same cores as the server.
+            runs = [("single, 1 connection", singles, 1, 1), ("single", singles, 1, args.concurrency),
+                    (f"batch of {args.batch}", batches, args.batch, args.concurrency)]
             for kind, requests, per, conns in runs:
                 timings, n, errors, elapsed = load(server.port, requests, conns, args.duration)
                 fig = Figures(f"server {kind}, log {'on' if log_on else 'off'}", n * per / elapsed,
                               pct(timings, 0.5) * 1e6, pct(timings, 0.99) * 1e6, n, errors)
-                if log_on:  # (the 1-connection run happens with the log off only)
+                if log_on:
                     answered = answered_before + n * per
                     answered_before = answered
                     fig.note = f"log had {server.flushed() / answered:.0%} committed at the end of the load"

@@ -144,8 +144,8 @@ def _expected_words(expected: set[str]) -> str:
     if len(names & STATEMENT_STARTS) >= 3:
         names -= STATEMENT_STARTS
         names.discard("$END")
-        words.append("a new statement (a declaration, `section`, `allow`, `deny`, `expect`, `right`, "
-                      "`retention` or `security`)")
+        words.append("a new statement (a declaration, `section`, `allow`, `deny`, `expect`, `never`, `every`, "
+                      "`no`, `right`, `retention` or `security`)")
     words = sorted({_terminal_word(n) for n in names}) + words
     if not words:
         return "nothing more here"

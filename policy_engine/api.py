@@ -49,16 +49,17 @@ def decode(data: bytes, path: str) -> Source:
 
 def read_source(path: str | os.PathLike[str]) -> Source:
     shown = display_path(path)
+    named = Source("", shown)  # no text to point into, but the diagnostic still names the file
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise PolicyError([Diagnostic("source.not_found", f"no such file: {shown}", None, None,
+        raise PolicyError([Diagnostic("source.not_found", f"no such file: {shown}", named, None,
                                       help="check the path; policy files end in .policy")]) from None
     except IsADirectoryError:
-        raise PolicyError([Diagnostic("source.unreadable", f"{shown} is a folder, not a policy file", None, None,
+        raise PolicyError([Diagnostic("source.unreadable", f"{shown} is a folder, not a policy file", named, None,
                                       help="name a .policy file")]) from None
     except OSError as err:
-        raise PolicyError([Diagnostic("source.unreadable", f"cannot read {shown}: {err.strerror or err}", None,
+        raise PolicyError([Diagnostic("source.unreadable", f"cannot read {shown}: {err.strerror or err}", named,
                                       None, help="check that the file exists and that you may read it")]) from None
     return decode(data, shown)
 

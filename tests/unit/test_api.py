@@ -36,6 +36,8 @@ def test_read_source_missing_file(in_tmp: Path) -> None:
     assert info.value.code == "source.not_found"
     assert "nope.policy" in info.value.first.message
     assert info.value.first.help
+    assert info.value.first.file == "nope.policy"  # the rendered line starts with the file, not a placeholder
+    assert info.value.first.render().startswith("nope.policy: error: source.not_found: ")
 
 
 def test_read_source_folder(in_tmp: Path) -> None:

@@ -20,6 +20,7 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 
 from . import ast
+from .checker import evaluate as _evaluate  # one evaluator of a condition for the whole package
 
 Requirement = bool | ast.Condition
 Cube = tuple[int, int]  # (positive literals, negative literals) as bitmasks over fact indices
@@ -50,16 +51,6 @@ def evaluate(cond: Requirement | None, true_facts: Iterable[str]) -> bool:
         return False
     held = true_facts if isinstance(true_facts, (set, frozenset)) else frozenset(true_facts)
     return _evaluate(cond, held)
-
-
-def _evaluate(cond: ast.Condition, held: set[str] | frozenset[str]) -> bool:
-    if isinstance(cond, ast.FactRef):
-        return cond.name in held
-    if isinstance(cond, ast.Not):
-        return not _evaluate(cond.operand, held)
-    if isinstance(cond, ast.And):
-        return all(_evaluate(o, held) for o in cond.operands)
-    return any(_evaluate(o, held) for o in cond.operands)
 
 
 def _python(cond: ast.Condition) -> str:
@@ -247,6 +238,21 @@ def _absorb(cubes: Iterable[Cube]) -> list[Cube]:
     return out
 
 
+def _cubes_and(left: list[Cube], right: list[Cube]) -> list[Cube]:
+    """The conjunction of two sums of products, contradictory products dropped, absorbed; raises
+    _TooLarge past SYMBOLIC_CUBE_LIMIT (the caller then keeps the condition as written)."""
+    product = []
+    for a in left:
+        for b in right:
+            pos, neg = a[0] | b[0], a[1] | b[1]
+            if not pos & neg:
+                product.append((pos, neg))
+    out = _absorb(product)
+    if len(out) > SYMBOLIC_CUBE_LIMIT:
+        raise _TooLarge
+    return out
+
+
 def _dnf(cond: Requirement | None, index: dict[str, int], negate: bool = False) -> list[Cube]:
     if cond is None or cond is True:
         return [] if negate else [(0, 0)]
@@ -263,15 +269,7 @@ def _dnf(cond: Requirement | None, index: dict[str, int], negate: bool = False) 
         return _absorb(c for p in parts for c in p)
     out: list[Cube] = [(0, 0)]
     for part in parts:
-        product = []
-        for a in out:
-            for b in part:
-                pos, neg = a[0] | b[0], a[1] | b[1]
-                if not pos & neg:
-                    product.append((pos, neg))
-        out = _absorb(product)
-        if len(out) > SYMBOLIC_CUBE_LIMIT:
-            raise _TooLarge
+        out = _cubes_and(out, part)
     return out
 
 
@@ -409,16 +407,7 @@ def _symbolic(allows: Sequence[ast.Condition | None], denies: Sequence[ast.Condi
         cubes = [(0, 0)] if any(c is None for c in allows) else _absorb(
             c for cond in allows for c in _dnf(cond, index))
         for cond in denies:
-            negated = _dnf(cond, index, negate=True)
-            product = []
-            for a in cubes:
-                for b in negated:
-                    pos, neg = a[0] | b[0], a[1] | b[1]
-                    if not pos & neg:
-                        product.append((pos, neg))
-            cubes = _absorb(product)
-            if len(cubes) > SYMBOLIC_CUBE_LIMIT:
-                raise _TooLarge
+            cubes = _cubes_and(cubes, _dnf(cond, index, negate=True))
         if not cubes:
             return False
         cubes = _consensus_closure(cubes)

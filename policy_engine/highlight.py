@@ -45,9 +45,9 @@ def grammar_keywords() -> list[str]:
 
     text = "\n".join(line.split("//", 1)[0] for line in grammar_text().splitlines())
     found = set(re.findall(r'"([a-z][a-z_]*)"', text))
-    for alternatives in re.findall(r"/\(?([a-z][a-z|]*)\)?\\b/", text):
+    for alternatives in re.findall(r"/\(?([a-z][a-z|]*)\)?\\b(?:\(\?!\\\.\))?/", text):
         found.update(alternatives.split("|"))
-    for phrase in re.findall(r"/([a-z]+)\\s\+([a-z]+)\\b/", text):
+    for phrase in re.findall(r"/([a-z]+)\\s\+([a-z]+)\\b(?:\(\?!\\\.\))?/", text):
         found.update(phrase)
     return sorted(found)
 

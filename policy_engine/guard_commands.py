@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -73,6 +75,18 @@ def _source(side: Side, name: str) -> Source:
     return api.read_source(side) if isinstance(side, Path) else Source(side or "", name)
 
 
+T = TypeVar("T")
+
+
+def _from_git(read: Callable[..., T], *args: Any) -> T:
+    """A workspace read at a revision; its errors (not a repository, no such revision, no git)
+    already name the problem, so they become usage errors as they are."""
+    try:
+        return read(*args)
+    except (RuntimeError, ValueError) as err:
+        raise click.UsageError(str(err)) from None
+
+
 def _pairs_at_base(rev: str, paths: tuple[str, ...]) -> list[tuple[str, Side, str, Side]]:
     """(old name, old text, new name, new file) for each policy file at REV and in the working tree."""
     from .workspace import at_revision, default_paths, files_at_revision
@@ -86,24 +100,13 @@ def _pairs_at_base(rev: str, paths: tuple[str, ...]) -> list[tuple[str, Side, st
         if root.is_dir():
             for f in api.policy_files([root]):
                 names.setdefault(display_path(f))
-            try:
-                at_base = files_at_revision(root, rev)
-            except RuntimeError as err:
-                raise click.UsageError(str(err)) from None
-            except ValueError:
-                raise click.UsageError(f"{display_path(root)} is not inside a git repository") from None
-            for f in at_base:
+            for f in _from_git(files_at_revision, root, rev):
                 names.setdefault(f)
         else:
             names.setdefault(display_path(root))
     out = []
     for name in names:
-        try:
-            old = at_revision(name, rev)
-        except RuntimeError as err:
-            raise click.UsageError(str(err)) from None
-        except ValueError:
-            raise click.UsageError(f"{name} is not inside a git repository") from None
+        old = _from_git(at_revision, name, rev)
         p = Path(name)
         if old is None and not p.is_file():
             raise click.UsageError(f"{name} exists neither at {rev} nor in the working tree")

@@ -26,8 +26,8 @@ import random  # noqa: E402
 
 from generate import generate as generate_dense  # noqa: E402
 
-from policy_engine.diff import semantic_diff  # noqa: E402
-from policy_engine.workspace import load_text  # noqa: E402
+from policy_engine.guard.diff import semantic_diff  # noqa: E402
+from policy_engine.guard.workspace import load_text  # noqa: E402
 
 
 def generate(rules: int, seed: int = 7) -> str:
@@ -78,8 +78,8 @@ def generate(rules: int, seed: int = 7) -> str:
 def widens(old, line_no: int) -> bool:  # type: ignore[no-untyped-def]
     """Whether deleting the condition of the allow on `line_no` changes the answer to the question
     made of its first terms (facts unknown), computed on the old policy's own index."""
-    from policy_engine import logic
-    from policy_engine.compiler import bits
+    from policy_engine.language import logic
+    from policy_engine.engine.compiler import bits
 
     rule = next(r for r in old.compiled.rules if r.line == line_no)
     terms = old.compiled.vocabulary.terms

@@ -34,9 +34,10 @@ sys.path.insert(0, str(HERE))
 
 import policy_engine  # noqa: E402
 from generate import generate, queries as generated_queries  # noqa: E402
-from policy_engine import api, ast  # noqa: E402
-from policy_engine.compiler import CompiledPolicy, compile_policy  # noqa: E402
-from policy_engine.policy import Policy  # noqa: E402
+from policy_engine import api  # noqa: E402
+from policy_engine.language import ast
+from policy_engine.engine.compiler import CompiledPolicy, compile_policy  # noqa: E402
+from policy_engine.engine.policy import Policy  # noqa: E402
 
 OPEN_E = REPO / "policies" / "open_e.policy"
 

@@ -1,5 +1,5 @@
 """`python -m policy_engine` is the `policy-engine` command."""
 
-from .cli import main
+from policy_engine.cli.app import main
 
 main()

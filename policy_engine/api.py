@@ -8,11 +8,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ast
-from .checker import check
-from .diagnostics import Diagnostic, PolicyError, has_errors, sort_diagnostics
-from .parser import parse
-from .source import Source, Span, display_path
+from policy_engine.language import ast
+from policy_engine.language.checker import check
+from policy_engine.language.diagnostics import Diagnostic, PolicyError, has_errors, sort_diagnostics
+from policy_engine.language.parser import parse
+from policy_engine.language.source import Source, Span, display_path
 
 POLICY_SUFFIX = ".policy"
 
@@ -119,8 +119,8 @@ def _digest(data: bytes) -> str:
 def _compile(source: Source, digest: str) -> "Policy":
     import gc
 
-    from .compiler import compile_policy
-    from .policy import Policy
+    from policy_engine.engine.compiler import compile_policy
+    from policy_engine.engine.policy import Policy
 
     # Parsing and compiling allocate hundreds of thousands of long-lived objects and almost no
     # cyclic garbage: the cycle collector would rescan the growing heap again and again.
@@ -152,6 +152,6 @@ def loads(text: str, path: str = "<string>") -> "Policy":
     return _compile(Source(text[1:] if text.startswith("\ufeff") else text, path), _digest(text.encode("utf-8")))
 
 
-from .policy import Policy  # noqa: E402  (after the front end: the import order is the pipeline's)
-from .query import Decision, Query, QueryError, parse_json  # noqa: E402
+from policy_engine.engine.policy import Policy  # noqa: E402  (after the front end: the import order is the pipeline's)
+from policy_engine.engine.query import Decision, Query, QueryError, parse_json  # noqa: E402
 

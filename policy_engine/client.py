@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from . import Decision, Query, QueryError, __version__
+from policy_engine import Decision, Query, QueryError, __version__
 
 
 class APIError(Exception):

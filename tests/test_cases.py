@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from policy_engine import api
-from policy_engine.grammar import lark_parser
+from policy_engine.language.grammar import lark_parser
 
 TESTS = Path(__file__).resolve().parent
 CHECK_CASES = sorted((TESTS / "cases" / "check").rglob("*.policy"))

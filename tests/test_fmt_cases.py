@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.formatter import format_text
-from policy_engine.parser import parse_text, scan_comments
+from policy_engine.language.formatter import format_text
+from policy_engine.language.parser import parse_text, scan_comments
 
 TESTS = Path(__file__).resolve().parent
 CASES = sorted(p for p in (TESTS / "cases" / "fmt").glob("*.policy") if not p.name.endswith(".formatted.policy"))

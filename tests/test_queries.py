@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 import policy_engine
-from policy_engine import QueryError, logic
+from policy_engine import QueryError
+from policy_engine.language import logic
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -71,7 +72,7 @@ def _expectations() -> list:  # type: ignore[type-arg]
     if not path.exists():
         return []
     from policy_engine.api import check_file
-    from policy_engine.printer import format_query
+    from policy_engine.language.printer import format_query
 
     result = check_file(path)
     if result.policy is None:

@@ -81,7 +81,7 @@ def run(command: str) -> tuple[str, int]:
     """(what the terminal shows, exit code) of one `policy-engine ...` command line."""
     from click.testing import CliRunner
 
-    from policy_engine.cli import cli
+    from policy_engine.cli.app import cli
 
     words = shlex.split(command)
     if not words or words[0] != "policy-engine":

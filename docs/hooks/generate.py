@@ -76,7 +76,7 @@ def _command_doc(name: str, cmd: Any, parent: Any, level: int = 3) -> str:
 def cli_reference() -> str:
     import click
 
-    from policy_engine import cli as cli_module
+    from policy_engine.cli import app as cli_module
 
     group = cli_module.cli
     root = click.Context(group, info_name="policy-engine")
@@ -202,7 +202,8 @@ def openapi_markdown(spec: dict[str, Any]) -> str:
 
 
 def rendered_policy(args: list[str]) -> str:
-    from policy_engine import api, render
+    from policy_engine import api
+    from policy_engine.render import document as render
 
     path = args[0]
     text_path = args[args.index("--source-text") + 1] if "--source-text" in args else None

@@ -14,7 +14,6 @@ One job per module:
     reload.py        PolicyHolder: swap in a new version only when it checks
     watch.py         --watch: poll the policy file, reload on change
     schemas.py       body shapes for the OpenAPI document
-    cli_commands.py  the `serve` and `log` commands
 
 Importing this package is cheap (the CLI does it on every run); the app and its web stack are
 imported by `serve` only.
@@ -29,11 +28,11 @@ __all__ = ["create_app", "ServerConfig"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from .app import create_app
+        from policy_engine.server.app import create_app
 
         return create_app
     if name == "ServerConfig":
-        from .config import ServerConfig
+        from policy_engine.server.config import ServerConfig
 
         return ServerConfig
     raise AttributeError(name)

@@ -23,18 +23,18 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from .. import Decision, PolicyError, Query, __version__
-from . import schemas, views
-from .auth import TokenCheck, read_token_file
-from .config import ServerConfig
-from .decision_log import DecisionSink, NullDecisionLog, open_decision_log
-from .encode import Encoder
-from .errors import ApiError, dumps, install as install_error_handlers, json_response, query_error_body
-from .errors import query_error_status
-from .limits import parse_json, read_body
-from .metrics import Metrics, MetricsMiddleware
-from .reload import PolicyHolder, ReloadResult, Served
-from .watch import FileWatcher
+from policy_engine import Decision, PolicyError, Query, __version__
+from policy_engine.server import schemas, views
+from policy_engine.server.auth import TokenCheck, read_token_file
+from policy_engine.server.config import ServerConfig
+from policy_engine.server.decision_log import DecisionSink, NullDecisionLog, open_decision_log
+from policy_engine.server.encode import Encoder
+from policy_engine.server.errors import ApiError, dumps, install as install_error_handlers, json_response, query_error_body
+from policy_engine.server.errors import query_error_status
+from policy_engine.server.limits import parse_json, read_body
+from policy_engine.server.metrics import Metrics, MetricsMiddleware
+from policy_engine.server.reload import PolicyHolder, ReloadResult, Served
+from policy_engine.server.watch import FileWatcher
 
 log = logging.getLogger("policy_engine.server")
 

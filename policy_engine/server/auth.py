@@ -13,7 +13,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 
-from .errors import ApiError
+from policy_engine.server.errors import ApiError
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="policy-engine"'}
 

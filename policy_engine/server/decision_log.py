@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from .encode import Encoded
+from policy_engine.server.encode import Encoded
 
 log = logging.getLogger("policy_engine.server")
 

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ..diagnostics import PolicyError
+from policy_engine.language.diagnostics import PolicyError
 
 log = logging.getLogger("policy_engine.server")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
-from .errors import ApiError
+from policy_engine.server.errors import ApiError
 
 # A JSON string literal; what is left after removing them holds only structure and scalars.
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)

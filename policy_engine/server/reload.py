@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ..diagnostics import Diagnostic, PolicyError
+from policy_engine.language.diagnostics import Diagnostic, PolicyError
 
 log = logging.getLogger("policy_engine.server")
 

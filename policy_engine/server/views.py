@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import ServerConfig
-from .errors import ApiError
-from .reload import Served
+from policy_engine.server.config import ServerConfig
+from policy_engine.server.errors import ApiError
+from policy_engine.server.reload import Served
 
 
 def policy_info(served: Served, config: ServerConfig) -> dict[str, Any]:

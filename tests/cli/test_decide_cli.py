@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import policy_engine
-from policy_engine.cli import cli
+from policy_engine.cli.app import cli
 
 REPO = Path(__file__).resolve().parents[2]
 OPEN_E = str(REPO / "policies" / "open_e.policy")

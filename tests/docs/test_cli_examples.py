@@ -30,7 +30,7 @@ def test_cli_example(example):
 
 
 def test_examples_only_use_commands_that_exist():
-    from policy_engine.cli import cli
+    from policy_engine.cli.app import cli
 
     for example in EXAMPLES:
         name = example.command.split()[1]

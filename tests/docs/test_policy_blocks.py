@@ -15,7 +15,7 @@ from functools import cache
 import pytest
 
 from policy_engine import api
-from policy_engine.printer import quote
+from policy_engine.language.printer import quote
 
 from .conftest import ROOT, CodeBlock, code_blocks
 
@@ -61,6 +61,6 @@ def test_policy_block(block: CodeBlock):
 def test_policy_block_highlights_without_error_tokens(block: CodeBlock):
     from pygments.token import Error
 
-    from policy_engine.highlight import PolicyLexer
+    from policy_engine.language.highlight import PolicyLexer
 
     assert not [v for t, v in PolicyLexer().get_tokens(block.text) if t in Error]

@@ -44,7 +44,7 @@ def test_policy_blocks_are_highlighted_by_the_policy_lexer(site):
 
 
 def test_generated_pages(site):
-    from policy_engine.cli import cli
+    from policy_engine.cli.app import cli
 
     reference = (site / "cli" / "index.html").read_text(encoding="utf-8")
     for name in cli.commands:

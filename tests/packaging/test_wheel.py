@@ -76,8 +76,8 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contents(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    assert "policy_engine/grammar/policy.lark" in names
-    assert "policy_engine/__init__.py" in names and "policy_engine/cli.py" in names
+    assert "policy_engine/language/policy.lark" in names
+    assert "policy_engine/__init__.py" in names and "policy_engine/cli/__init__.py" in names
     assert not [n for n in names if n.startswith("tests/")]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "policy-engine = policy_engine.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
@@ -90,7 +90,7 @@ def test_installed_package_parses_outside_the_repo(venv: Path, tmp_path: Path) -
     script = (
         "import sys, policy_engine\n"
         "from policy_engine import api\n"
-        "from policy_engine.grammar import grammar_text\n"
+        "from policy_engine.language.grammar import grammar_text\n"
         "assert 'TERM_ID' in grammar_text()\n"
         "result = api.check_file('p.policy')\n"
         "assert result.ok and result.diagnostics == [], result.diagnostics\n"

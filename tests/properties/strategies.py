@@ -13,8 +13,8 @@ import string
 
 from hypothesis import strategies as st
 
-from policy_engine import ast
-from policy_engine.grammar import grammar_text, lark_parser
+from policy_engine.language import ast
+from policy_engine.language.grammar import grammar_text, lark_parser
 
 # Keywords as of this writing; the grammar is read below too, so new keywords are excluded
 # automatically.

@@ -17,10 +17,12 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_engine import ast, logic
-from policy_engine.diff import semantic_diff
-from policy_engine.printer import format_condition
-from policy_engine.workspace import Loaded, load_text
+from policy_engine.language import ast
+
+from policy_engine.language import logic
+from policy_engine.guard.diff import semantic_diff
+from policy_engine.language.printer import format_condition
+from policy_engine.guard.workspace import Loaded, load_text
 
 UNIVERSE: dict[str, list[str]] = {
     "data": ["d", "d.a", "e"],

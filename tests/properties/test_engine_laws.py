@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import policy_engine
-from policy_engine import ast, logic
-from policy_engine.printer import format_policy
+from policy_engine.language import ast
+from policy_engine.language import logic
+from policy_engine.language.printer import format_policy
 
 # ---- the reference interpreter: SPEC section 1, plainly -------------------------------------
 
@@ -209,7 +210,7 @@ def _cited(decision) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _texts(rule_list: list[ast.Rule]) -> list[str]:
-    from policy_engine.printer import format_rule
+    from policy_engine.language.printer import format_rule
 
     return sorted(format_rule(r) for r in rule_list)
 

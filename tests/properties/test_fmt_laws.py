@@ -13,12 +13,12 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy_engine import ast
-from policy_engine.diff import semantic_diff
-from policy_engine.formatter import format_text
-from policy_engine.parser import parse_text, scan_comments
-from policy_engine.printer import format_policy
-from policy_engine.workspace import load_text
+from policy_engine.language import ast
+from policy_engine.guard.diff import semantic_diff
+from policy_engine.language.formatter import format_text
+from policy_engine.language.parser import parse_text, scan_comments
+from policy_engine.language.printer import format_policy
+from policy_engine.guard.workspace import load_text
 
 from .strategies import policies
 from .test_diff_laws import policy_pairs, questions, union_vocab

@@ -18,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policy_engine import api
-from policy_engine.diagnostics import Diagnostic, PolicyError
-from policy_engine.parser import parse_text
-from policy_engine.printer import format_policy
+from policy_engine.language.diagnostics import Diagnostic, PolicyError
+from policy_engine.language.parser import parse_text
+from policy_engine.language.printer import format_policy
 
 from .strategies import KEYWORDS
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from policy_engine import ast
-from policy_engine.parser import parse_text
-from policy_engine.printer import format_condition, format_policy, format_rule
+from policy_engine.language import ast
+from policy_engine.language.parser import parse_text
+from policy_engine.language.printer import format_condition, format_policy, format_rule
 
 from .strategies import KEYWORDS, conditions, policies, rules, term_ids
 

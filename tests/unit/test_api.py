@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from policy_engine import api
-from policy_engine.diagnostics import PolicyError
+from policy_engine.language.diagnostics import PolicyError
 
 CLEAN = 'data email "E"\npurpose m "M"\nsection "S":\n  allow use of email for m\n'
 

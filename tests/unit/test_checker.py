@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from policy_engine import ast
-from policy_engine.checker import check, evaluate, satisfiable, suggest
-from policy_engine.diagnostics import Diagnostic, Severity
-from policy_engine.parser import parse_text
-from policy_engine.source import Source
+from policy_engine.language import ast
+from policy_engine.language.checker import check, evaluate, satisfiable, suggest
+from policy_engine.language.diagnostics import Diagnostic, Severity
+from policy_engine.language.parser import parse_text
+from policy_engine.language.source import Source
 
 
 def diags(text: str) -> list[Diagnostic]:

@@ -6,7 +6,7 @@ import networkx as nx
 import pytest
 
 from policy_engine import api
-from policy_engine.compiler import ALL_DATA_NODE, PASSES, bits, compile_policy
+from policy_engine.engine.compiler import ALL_DATA_NODE, PASSES, bits, compile_policy
 
 TEXT = """policy "Small"
 data email "E-mail"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policy_engine.diagnostics import (
+from policy_engine.language.diagnostics import (
     Diagnostic,
     PolicyError,
     Severity,
@@ -15,7 +15,7 @@ from policy_engine.diagnostics import (
     render_text,
     sort_diagnostics,
 )
-from policy_engine.source import Source, Span
+from policy_engine.language.source import Source, Span
 
 TEXT = 'data email "E"\nsection "S":\n  allow use of emial for marketing\n'
 SRC = Source(TEXT, "policies/x.policy")

@@ -257,7 +257,7 @@ def test_decide_many_names_the_bad_query(small: Policy) -> None:
 
 
 def test_invalid_json_is_a_query_error() -> None:
-    from policy_engine.query import parse_json
+    from policy_engine.engine.query import parse_json
 
     with pytest.raises(QueryError) as info:
         parse_json("{not json")

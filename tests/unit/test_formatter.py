@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policy_engine.formatter import format_text
-from policy_engine.parser import parse_text
+from policy_engine.language.formatter import format_text
+from policy_engine.language.parser import parse_text
 
 VOCAB = 'data email "E"\npurpose marketing "M"\nfact a "A"\nfact b "B"\n'
 

@@ -15,7 +15,7 @@ import pytest
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import Comment, Error, Keyword, Literal, Name, Operator, String, Text
 
-from policy_engine.highlight import PolicyLexer, grammar_keywords
+from policy_engine.language.highlight import PolicyLexer, grammar_keywords
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN_E = (ROOT / "policies" / "open_e.policy").read_text(encoding="utf-8")

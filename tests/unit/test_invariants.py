@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
-from policy_engine import api, ast
-from policy_engine.diagnostics import Diagnostic, PolicyError
-from policy_engine.invariants import MAX_EXAMPLES, InvariantResult, check_invariants
-from policy_engine.parser import parse_text
-from policy_engine.printer import format_invariant
-from policy_engine.workspace import Loaded, load_path, load_text
+from policy_engine import api
+
+from policy_engine.language import ast
+from policy_engine.language.diagnostics import Diagnostic, PolicyError
+from policy_engine.guard.invariants import MAX_EXAMPLES, InvariantResult, check_invariants
+from policy_engine.language.parser import parse_text
+from policy_engine.language.printer import format_invariant
+from policy_engine.guard.workspace import Loaded, load_path, load_text
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,10 @@ import random
 
 import pytest
 
-from policy_engine import ast, logic
-from policy_engine.diagnostics import PolicyError
+from policy_engine.language import ast
+
+from policy_engine.language import logic
+from policy_engine.language.diagnostics import PolicyError
 
 P = logic.parse_condition
 

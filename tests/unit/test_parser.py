@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from policy_engine import ast
-from policy_engine.parser import parse, parse_text
-from policy_engine.source import Source
+from policy_engine.language import ast
+from policy_engine.language.parser import parse, parse_text
+from policy_engine.language.source import Source
 
 DECLS = """\
 data email "E-mail address"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine import ast
-from policy_engine.parser import parse_text
-from policy_engine.printer import format_condition, format_item, format_policy, format_query, format_rule, quote
+from policy_engine.language import ast
+from policy_engine.language.parser import parse_text
+from policy_engine.language.printer import format_condition, format_item, format_policy, format_query, format_rule, quote
 
 TESTS = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from policy_engine import api, render
-from policy_engine.cli import cli
+from policy_engine import api
+
+from policy_engine.render import document as render
+from policy_engine.cli.app import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

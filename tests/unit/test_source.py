@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.source import Source, Span, display_path
+from policy_engine.language.source import Source, Span, display_path
 
 
 @pytest.mark.parametrize(

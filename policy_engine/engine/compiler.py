@@ -23,9 +23,10 @@ from typing import Any
 
 import networkx as nx
 
-from . import ast, logic
-from .printer import format_condition, format_rule
-from .source import Source
+from policy_engine.language import ast
+from policy_engine.language import logic
+from policy_engine.language.printer import format_condition, format_rule
+from policy_engine.language.source import Source
 
 DIMENSIONS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
 ALL_DATA_NODE = "data:*"

@@ -19,8 +19,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Sequence
 
-from . import ast
-from .checker import evaluate as _evaluate  # one evaluator of a condition for the whole package
+from policy_engine.language import ast
+from policy_engine.language.checker import evaluate as _evaluate  # one evaluator of a condition for the whole package
 
 Requirement = bool | ast.Condition
 Cube = tuple[int, int]  # (positive literals, negative literals) as bitmasks over fact indices
@@ -423,7 +423,7 @@ def _symbolic(allows: Sequence[ast.Condition | None], denies: Sequence[ast.Condi
 
 def to_text(req: Requirement) -> str:
     """The language's condition syntax (`printer.format_condition`); constants as words."""
-    from .printer import format_condition
+    from policy_engine.language.printer import format_condition
 
     if req is True:
         return "true"
@@ -435,8 +435,8 @@ def to_text(req: Requirement) -> str:
 def parse_condition(text: str) -> ast.Condition:
     """A condition in the language's syntax, read with the language's own parser (wrapped in a
     one-rule policy). Raises PolicyError when it does not parse."""
-    from .diagnostics import PolicyError
-    from .parser import parse_text
+    from policy_engine.language.diagnostics import PolicyError
+    from policy_engine.language.parser import parse_text
 
     result = parse_text(f'section "condition":\n  allow use of all data if {text}\n', "<condition>")
     if result.policy is None or result.diagnostics:

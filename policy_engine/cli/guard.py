@@ -1,4 +1,4 @@
-"""The CI guardrail commands: `test`, `diff`, `fmt`, `lint` (registered by cli.py).
+"""The CI guardrail commands: `test`, `diff`, `fmt`, `lint` (registered by cli/app.py).
 
 Exit codes, as for every command: 0 success, 1 the policy has a problem (a failed test, a
 widening, a file fmt would change, a lint error), 2 usage error.
@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 
 import click
 
-from . import api
-from .diagnostics import PolicyError, Severity, render_text
-from .source import Source, display_path
+from policy_engine import api
+from policy_engine.language.diagnostics import PolicyError, Severity, render_text
+from policy_engine.language.source import Source, display_path
 
 
 def _files(paths: tuple[str, ...]) -> list[Path]:
     """The given files and folders (folders: every *.policy below), default `policies/` of the repo."""
-    from .workspace import default_paths
+    from policy_engine.guard.workspace import default_paths
 
     try:
         roots: list[str | Path] = list(paths) if paths else list(default_paths())
@@ -51,7 +51,7 @@ def test_command(paths: tuple[str, ...], fmt: str, verbose: bool, output: str | 
 
     Each failure shows file:line, the question, the wanted and the actual decision, and the rules
     that decided it. The last line reads `N passed, M failed`; exit 1 on any failure."""
-    from . import testing
+    from policy_engine.guard import testing
 
     report = testing.run(_files(paths))
     text = {"text": lambda: testing.render_text(report, verbose), "json": lambda: testing.render_json(report),
@@ -89,7 +89,7 @@ def _from_git(read: Callable[..., T], *args: Any) -> T:
 
 def _pairs_at_base(rev: str, paths: tuple[str, ...]) -> list[tuple[str, Side, str, Side]]:
     """(old name, old text, new name, new file) for each policy file at REV and in the working tree."""
-    from .workspace import at_revision, default_paths, files_at_revision
+    from policy_engine.guard.workspace import at_revision, default_paths, files_at_revision
 
     try:
         roots = [Path(p) for p in paths] if paths else default_paths()
@@ -126,9 +126,9 @@ def diff_command(paths: tuple[str, ...], base: str | None, fmt: str, allow_widen
 
     `policy-engine diff OLD NEW`, or `policy-engine diff --base REV [PATH...]`. Exit 1 when
     anything is allowed now that was not before (widened), unless --allow-widening."""
-    from . import diff as semantic
-    from .diff_report import render_json, render_markdown, render_text as render_diff_text
-    from .workspace import load_source
+    from policy_engine.guard import diff as semantic
+    from policy_engine.guard.diff_report import render_json, render_markdown, render_text as render_diff_text
+    from policy_engine.guard.workspace import load_source
 
     if base is not None:
         pairs = _pairs_at_base(base, paths)
@@ -175,7 +175,7 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> No
 
     `-` formats stdin to stdout. With --check nothing is written and the exit code is 1 when a
     file would change. A file that does not parse is left alone and reported (exit 1)."""
-    from .formatter import format_source
+    from policy_engine.language.formatter import format_source
 
     if paths == ("-",):
         result = format_source(Source(sys.stdin.read(), "<stdin>"))
@@ -231,9 +231,9 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> No
 def lint_command(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Find rules that never take effect, duplicates, allow/deny conflicts, unused terms, empty
     sections, uses without a legal basis, data without retention, constant conditions."""
-    from . import lint as linting
-    from .sarif import render_github, render_sarif
-    from .workspace import load_source
+    from policy_engine.guard import lint as linting
+    from policy_engine.guard.sarif import render_github, render_sarif
+    from policy_engine.guard.workspace import load_source
 
     findings: list = []  # type: ignore[type-arg]
     files = _files(paths)

@@ -30,10 +30,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Literal, Union
 
-from . import ast
-from .parser import scan_comments
-from .printer import format_condition
-from .source import Source
+from policy_engine.language import ast
+from policy_engine.language.parser import scan_comments
+from policy_engine.language.printer import format_condition
+from policy_engine.language.source import Source
 
 Format = Literal["markdown", "html"]
 FORMATS: tuple[str, ...] = ("markdown", "html")

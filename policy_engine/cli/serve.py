@@ -1,4 +1,4 @@
-"""`policy-engine serve` and `policy-engine log`, registered in cli.py.
+"""`policy-engine serve` and `policy-engine log`, registered by cli/app.py.
 
 serve: check the policy (diagnostics and exit 1 if it does not check), then run the ASGI app on
 uvicorn; with `--workers N` a supervisor runs N processes and passes SIGHUP on to each of them.
@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from ..diagnostics import PolicyError, render_text
-from .config import (DEFAULT_HOST, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, DEFAULT_PORT, ENV_VAR, ServerConfig,
+from policy_engine.language.diagnostics import PolicyError, render_text
+from policy_engine.server.config import (DEFAULT_HOST, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, DEFAULT_PORT, ENV_VAR, ServerConfig,
                      default_decision_log, parse_size)
 
 
@@ -79,7 +79,7 @@ def serve(policy: str, host: str, port: int, workers: int, decision_log: str | N
     """Serve the decision API for POLICY (default http://127.0.0.1:8181; docs at /docs)."""
     import uvicorn
 
-    from .auth import read_token_file
+    from policy_engine.server.auth import read_token_file
 
     if no_decision_log and decision_log:
         raise click.UsageError("--decision-log and --no-decision-log contradict each other")
@@ -103,7 +103,7 @@ def serve(policy: str, host: str, port: int, workers: int, decision_log: str | N
                                   access_log=access_log, lifespan="on", server_header=False,
                                   timeout_graceful_shutdown=30)
     if workers == 1:
-        from .app import create_app
+        from policy_engine.server.app import create_app
 
         app = create_app(config, loaded)
         uvicorn.Server(uvicorn.Config(app, **common)).run()
@@ -172,7 +172,7 @@ def log_command(db: str | None, since: str | None, until: str | None, decision: 
     """Query the decision log written by `serve`."""
     import sqlite3
 
-    from .log_query import LogFilter, count_log, parse_time, query_log, render_row
+    from policy_engine.server.log_query import LogFilter, count_log, parse_time, query_log, render_row
 
     path = db or default_decision_log()
     try:

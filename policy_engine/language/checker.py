@@ -11,9 +11,9 @@ import difflib
 import itertools
 from collections.abc import Iterable, Iterator
 
-from . import ast
-from .diagnostics import Diagnostic, Severity, sort_diagnostics
-from .source import Source, Span
+from policy_engine.language import ast
+from policy_engine.language.diagnostics import Diagnostic, Severity, sort_diagnostics
+from policy_engine.language.source import Source, Span
 
 # Beyond this many distinct facts in one condition the truth table is not enumerated.
 MAX_FACTS_FOR_SATISFIABILITY = 16

@@ -22,9 +22,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import logic
-from .compiler import CompiledPolicy, CompiledRule, bits
-from .query import Decision, Key, PolicyRef, Reason
+from policy_engine.language import logic
+from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
+from policy_engine.engine.query import Decision, Key, PolicyRef, Reason
 
 MEMO_LIMIT = 65_536
 

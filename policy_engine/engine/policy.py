@@ -12,11 +12,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import ast, graph_export
-from .compiler import CompiledPolicy, FrozenDict, Term
-from .datamap import DataMap, MapRow, RuleRef
-from .engine import Engine
-from .query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, describe, validate
+from policy_engine.language import ast
+from policy_engine.engine import graph_export
+from policy_engine.engine.compiler import CompiledPolicy, FrozenDict, Term
+from policy_engine.engine.datamap import DataMap, MapRow, RuleRef
+from policy_engine.engine.engine import Engine
+from policy_engine.engine.query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, describe, validate
 
 CACHE_LIMIT = 100_000
 _UNCACHEABLE = object()  # facts given as something other than a list: never a cache key

@@ -11,8 +11,8 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 from typing import Any
 
-from . import __version__
-from .diagnostics import Diagnostic, Severity
+from policy_engine import __version__
+from policy_engine.language.diagnostics import Diagnostic, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

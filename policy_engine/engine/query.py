@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, WithJsonSchema, model_serializer
 
-from . import ast
-from .compiler import Vocabulary
-from .diagnostics import Diagnostic, PolicyError
+from policy_engine.language import ast
+from policy_engine.engine.compiler import Vocabulary
+from policy_engine.language.diagnostics import Diagnostic, PolicyError
 
 FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "facts"})
 FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "facts")

@@ -16,10 +16,10 @@ from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
-from . import ast
-from .diagnostics import Diagnostic
-from .grammar import lark_parser
-from .source import Source, Span
+from policy_engine.language import ast
+from policy_engine.language.diagnostics import Diagnostic
+from policy_engine.language.grammar import lark_parser
+from policy_engine.language.source import Source, Span
 
 
 @dataclass(frozen=True)

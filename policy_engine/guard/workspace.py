@@ -16,11 +16,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import api, ast
-from .compiler import CompiledPolicy, compile_policy
-from .diagnostics import Diagnostic, PolicyError
-from .policy import Policy
-from .source import Source, display_path
+from policy_engine import api
+from policy_engine.language import ast
+from policy_engine.engine.compiler import CompiledPolicy, compile_policy
+from policy_engine.language.diagnostics import Diagnostic, PolicyError
+from policy_engine.engine.policy import Policy
+from policy_engine.language.source import Source, display_path
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Where the grammar lives and the one Lark parser built from it.
 
 The grammar is `grammar/policy.lark` at the top of the repository; the wheel carries a
-copy as `policy_engine/grammar/policy.lark`, so an installed copy finds it too.
+copy as `policy_engine/language/policy.lark`, so an installed copy finds it too.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ GRAMMAR_NAME = "policy.lark"
 
 
 def grammar_text() -> str:
-    packaged = resources.files("policy_engine").joinpath("grammar").joinpath(GRAMMAR_NAME)
+    packaged = resources.files("policy_engine.language").joinpath(GRAMMAR_NAME)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    in_repo = Path(__file__).resolve().parent.parent / "grammar" / GRAMMAR_NAME
+    in_repo = Path(__file__).resolve().parents[2] / "grammar" / GRAMMAR_NAME
     return in_repo.read_text(encoding="utf-8")
 
 

@@ -24,13 +24,14 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import ast, logic
-from .compiler import CompiledRule, bits
-from .diagnostics import Diagnostic, Severity
-from .printer import format_condition
-from .source import Source, Span
-from .space import DIMENSIONS, classes
-from .workspace import Loaded
+from policy_engine.language import ast
+from policy_engine.language import logic
+from policy_engine.engine.compiler import CompiledRule, bits
+from policy_engine.language.diagnostics import Diagnostic, Severity
+from policy_engine.language.printer import format_condition
+from policy_engine.language.source import Source, Span
+from policy_engine.engine.space import DIMENSIONS, classes
+from policy_engine.guard.workspace import Loaded
 
 CODES: dict[str, str] = {
     "lint.shadowed_rule": "An allow rule that a deny always overrides: it never allows anything.",

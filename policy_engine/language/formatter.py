@@ -18,10 +18,11 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from . import ast, printer
-from .diagnostics import Diagnostic
-from .parser import Comment, parse
-from .source import Source
+from policy_engine.language import ast
+from policy_engine.language import printer
+from policy_engine.language.diagnostics import Diagnostic
+from policy_engine.language.parser import Comment, parse
+from policy_engine.language.source import Source
 
 INDENT = printer.INDENT
 WIDTH = 80  # the printer's: a statement longer than this is wrapped

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Iterable
 
-from .source import Source, Span
+from policy_engine.language.source import Source, Span
 
 
 class Severity(str, Enum):

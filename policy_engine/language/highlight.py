@@ -41,7 +41,7 @@ KNOWN = set(TERM_KINDS + EFFECTS + ACTIONS + HEADER_KEYWORDS + STATEMENT_KEYWORD
 
 def grammar_keywords() -> list[str]:
     """Every keyword of grammar/policy.lark: its literal words and the words of its keyword patterns."""
-    from .grammar import grammar_text
+    from policy_engine.language.grammar import grammar_text
 
     text = "\n".join(line.split("//", 1)[0] for line in grammar_text().splitlines())
     found = set(re.findall(r'"([a-z][a-z_]*)"', text))

@@ -7,7 +7,7 @@ in the order written, then sections with their statements indented. `parse(print
 
 from __future__ import annotations
 
-from . import ast
+from policy_engine.language import ast
 
 INDENT = "  "
 CONTINUATION = INDENT * 2

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from . import ast
-from .compiler import CompiledPolicy
+from policy_engine.language import ast
+from policy_engine.engine.compiler import CompiledPolicy
 
 DIMENSIONS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
 

@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from . import __version__, api
-from .diagnostics import Severity, render_text
+from policy_engine import __version__, api
+from policy_engine.language.diagnostics import Severity, render_text
 
 
 class _Group(click.Group):
@@ -48,7 +48,7 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     warnings = len(diags) - errors
     failed = errors > 0 or (strict and warnings > 0)
     if fmt in ("sarif", "github"):
-        from . import sarif
+        from policy_engine.guard import sarif
 
         click.echo(sarif.render_sarif(diags) if fmt == "sarif" else sarif.render_github(diags))
     elif fmt == "json":
@@ -333,8 +333,8 @@ def graph(policy_path: str, fmt: str, output) -> None:  # type: ignore[no-untype
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the document here, not to stdout.")
 def render_command(policy: str, fmt: str, source_text: str | None, output: str | None) -> None:
     """Render a policy as a readable document for lawyers."""
-    from . import render as rendering
-    from .source import display_path
+    from policy_engine.render import document as rendering
+    from policy_engine.language.source import display_path
 
     result = api.check_file(policy)
     if not result.ok or result.policy is None or result.source is None:
@@ -361,11 +361,11 @@ def render_command(policy: str, fmt: str, source_text: str | None, output: str |
 # ---- the commands of the service and of the CI guardrails (their own modules) ---------------
 
 
-from .server import cli_commands as _server  # noqa: E402  (serve, log: the decision API)
+from policy_engine.cli import serve as _server  # noqa: E402  (serve, log: the decision API)
 cli.add_command(_server.serve)
 cli.add_command(_server.log_command)
 
-from . import guard_commands as _guard  # noqa: E402  (test, diff, fmt, lint: the CI guardrails)
+from policy_engine.cli import guard as _guard  # noqa: E402  (test, diff, fmt, lint: the CI guardrails)
 for _command in _guard.COMMANDS:
     cli.add_command(_command)
 

@@ -27,10 +27,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast, logic
-from .compiler import CompiledPolicy, CompiledRule, bits
-from .space import DIMENSIONS, QuestionClass, classes, dimension_values
-from .workspace import Loaded
+from policy_engine.language import ast
+from policy_engine.language import logic
+from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
+from policy_engine.engine.space import DIMENSIONS, QuestionClass, classes, dimension_values
+from policy_engine.guard.workspace import Loaded
 
 VERB = {"collect": "collected", "use": "used", "share": "shared", "retain": "retained"}
 

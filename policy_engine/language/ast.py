@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .source import Span
+from policy_engine.language.source import Span
 
 TermKind = Literal["data", "source", "purpose", "recipient", "fact"]
 Action = Literal["collect", "use", "share", "retain"]

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from . import ast, logic
-from .diagnostics import Diagnostic, PolicyError
-from .diagnostics import render_text as render_diagnostics
-from .invariants import InvariantResult, check_invariants
-from .printer import format_condition, format_item
-from .source import display_path
-from .workspace import Loaded, load_path
+from policy_engine.language import ast
+from policy_engine.language import logic
+from policy_engine.language.diagnostics import Diagnostic, PolicyError
+from policy_engine.language.diagnostics import render_text as render_diagnostics
+from policy_engine.guard.invariants import InvariantResult, check_invariants
+from policy_engine.language.printer import format_condition, format_item
+from policy_engine.language.source import display_path
+from policy_engine.guard.workspace import Loaded, load_path
 
 
 @dataclass

@@ -23,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast, logic
-from .compiler import CompiledPolicy, CompiledRule, bits
-from .printer import format_condition, format_invariant
-from .space import QuestionClass, classes
-from .workspace import Loaded
+from policy_engine.language import ast
+from policy_engine.language import logic
+from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
+from policy_engine.language.printer import format_condition, format_invariant
+from policy_engine.engine.space import QuestionClass, classes
+from policy_engine.guard.workspace import Loaded
 
 MAX_EXAMPLES = 5  # failing question classes reported per invariant
 

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .compiler import CompiledPolicy, CompiledRule, node_id
-from .engine import Engine
-from .query import Key, Reason
+from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, node_id
+from policy_engine.engine.engine import Engine
+from policy_engine.engine.query import Key, Reason
 
 
 @dataclass(frozen=True)

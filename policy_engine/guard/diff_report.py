@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .diff import ChangeGroup, DiffResult
+from policy_engine.guard.diff import ChangeGroup, DiffResult
 
 MARK = {"widened": "WIDENED", "narrowed": "NARROWED", "widened and narrowed": "CHANGED"}
 

@@ -196,4 +196,4 @@ def log_command(db: str | None, since: str | None, until: str | None, decision: 
         sys.exit(1)
 
 
-COMMANDS = (serve, log_command)
+

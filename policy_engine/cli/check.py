@@ -1,0 +1,54 @@
+"""`policy-engine check`: diagnostics for policy files, as text, JSON, SARIF or GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from policy_engine import api
+from policy_engine.language.diagnostics import Severity, render_text
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True, help="sarif: for code scanning; github: GitHub Actions annotations.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Check policy files (or every *.policy file in the given folders)."""
+    try:
+        files = api.policy_files(list(paths))
+    except FileNotFoundError as err:
+        raise click.UsageError(f"no such file or folder: {err}") from None
+    if not files:
+        raise click.UsageError("no .policy files found in " + ", ".join(paths))
+    results = [api.check_file(f) for f in files]
+    diags = [d for r in results for d in r.diagnostics]
+    errors = sum(d.severity is Severity.ERROR for d in diags)
+    warnings = len(diags) - errors
+    failed = errors > 0 or (strict and warnings > 0)
+    if fmt in ("sarif", "github"):
+        from policy_engine.guard import sarif
+
+        click.echo(sarif.render_sarif(diags) if fmt == "sarif" else sarif.render_github(diags))
+    elif fmt == "json":
+        click.echo(json.dumps({
+            "files": [r.path for r in results],
+            "diagnostics": [d.to_dict() for d in diags],
+            "errors": errors,
+            "warnings": warnings,
+            "ok": not failed,
+        }, indent=2))
+    else:
+        if diags:
+            click.echo(render_text(diags))
+            click.echo()
+        noun = "file" if len(results) == 1 else "files"
+        if not diags:
+            click.echo(f"{len(results)} {noun} checked: no problems found")
+        else:
+            click.echo(f"{len(results)} {noun} checked: {errors} error{'s' * (errors != 1)}, "
+                       f"{warnings} warning{'s' * (warnings != 1)}")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,110 @@
+"""`policy-engine diff`: what changed in meaning between two policies, or against a git revision."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from policy_engine import api
+from policy_engine.language.diagnostics import PolicyError, render_text
+from policy_engine.language.source import Source, display_path
+
+
+Side = str | Path | None  # a policy's text, the file to read it from, or None: no such file (an empty policy)
+
+
+def _source(side: Side, name: str) -> Source:
+    """Raises PolicyError for a file that cannot be read (so it is reported like a policy error)."""
+    return api.read_source(side) if isinstance(side, Path) else Source(side or "", name)
+
+
+T = TypeVar("T")
+
+
+def _from_git(read: Callable[..., T], *args: Any) -> T:
+    """A workspace read at a revision; its errors (not a repository, no such revision, no git)
+    already name the problem, so they become usage errors as they are."""
+    try:
+        return read(*args)
+    except (RuntimeError, ValueError) as err:
+        raise click.UsageError(str(err)) from None
+
+
+def _pairs_at_base(rev: str, paths: tuple[str, ...]) -> list[tuple[str, Side, str, Side]]:
+    """(old name, old text, new name, new file) for each policy file at REV and in the working tree."""
+    from policy_engine.guard.workspace import at_revision, default_paths, files_at_revision
+
+    try:
+        roots = [Path(p) for p in paths] if paths else default_paths()
+    except FileNotFoundError as err:
+        raise click.UsageError(f"no policies/ folder in this repository ({err}); name the policy files") from None
+    names: dict[str, None] = {}
+    for root in roots:
+        if root.is_dir():
+            for f in api.policy_files([root]):
+                names.setdefault(display_path(f))
+            for f in _from_git(files_at_revision, root, rev):
+                names.setdefault(f)
+        else:
+            names.setdefault(display_path(root))
+    out = []
+    for name in names:
+        old = _from_git(at_revision, name, rev)
+        p = Path(name)
+        if old is None and not p.is_file():
+            raise click.UsageError(f"{name} exists neither at {rev} nor in the working tree")
+        out.append((f"{name}@{rev}", old, name, p if p.is_file() else None))
+    return out
+
+
+@click.command("diff")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--base", "base", metavar="REV", help="Compare the working tree's policies (PATHS, default "
+              "policies/) with the same files at git revision REV.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--allow-widening", is_flag=True, help="Exit 0 even when something is allowed now that was not.")
+@click.option("--all", "show_all", is_flag=True, help="Text: list every question, not only the summary.")
+def diff_command(paths: tuple[str, ...], base: str | None, fmt: str, allow_widening: bool, show_all: bool) -> None:
+    """What changed in meaning between two policies: every question whose answer changed.
+
+    `policy-engine diff OLD NEW`, or `policy-engine diff --base REV [PATH...]`. Exit 1 when
+    anything is allowed now that was not before (widened), unless --allow-widening."""
+    from policy_engine.guard import diff as semantic
+    from policy_engine.guard.diff_report import render_json, render_markdown, render_text as render_diff_text
+    from policy_engine.guard.workspace import load_source
+
+    if base is not None:
+        pairs = _pairs_at_base(base, paths)
+    else:
+        if len(paths) != 2:
+            raise click.UsageError("name two policy files (OLD NEW), or use --base REV")
+        for p in paths:
+            if not Path(p).is_file():
+                raise click.UsageError(f"no such file: {p}")
+        pairs = [(display_path(paths[0]), Path(paths[0]), display_path(paths[1]), Path(paths[1]))]
+    results = []
+    failed = False
+    for old_name, old_side, new_name, new_side in pairs:
+        try:
+            old = load_source(_source(old_side, old_name))
+            new = load_source(_source(new_side, new_name))
+        except PolicyError as err:
+            click.echo(render_text(err.diagnostics), err=True)
+            failed = True
+            continue
+        results.append(semantic.semantic_diff(old, new))
+    if failed:
+        click.echo("cannot compare: a policy does not check (fix the errors above)", err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(render_json(results))
+    elif fmt == "markdown":
+        click.echo(render_markdown(results, allow_widening))
+    else:
+        click.echo(render_diff_text(results, allow_widening, show_all))
+    widened = sum(r.widened for r in results)
+    sys.exit(1 if widened and not allow_widening else 0)

@@ -1,0 +1,68 @@
+"""`policy-engine fmt`: the one canonical layout, comments kept."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+
+import click
+
+from policy_engine import api
+from policy_engine.cli.common import policy_paths
+from policy_engine.language.diagnostics import PolicyError, render_text
+from policy_engine.language.source import Source
+
+
+@click.command("fmt")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file is not formatted.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show what would change, as a unified diff.")
+def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
+    """Format policy files in the one canonical layout, keeping every comment.
+
+    `-` formats stdin to stdout. With --check nothing is written and the exit code is 1 when a
+    file would change. A file that does not parse is left alone and reported (exit 1)."""
+    from policy_engine.language.formatter import format_source
+
+    if paths == ("-",):
+        result = format_source(Source(sys.stdin.read(), "<stdin>"))
+        if not result.ok:
+            click.echo(render_text(result.diagnostics), err=True)
+            sys.exit(1)
+        assert result.text is not None
+        if check_only:
+            sys.exit(1 if result.changed else 0)
+        click.echo(result.text, nl=False)
+        sys.exit(0)
+    files = policy_paths(paths)
+    changed, broken = [], 0
+    for f in files:
+        try:
+            source = api.read_source(f)
+        except PolicyError as err:
+            click.echo(render_text(err.diagnostics), err=True)
+            broken += 1
+            continue
+        result = format_source(source)
+        if not result.ok:
+            click.echo(render_text(result.diagnostics), err=True)
+            broken += 1
+            continue
+        if not result.changed:
+            continue
+        assert result.text is not None
+        changed.append(source.path)
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(source.text.splitlines(keepends=True),
+                                                    result.text.splitlines(keepends=True),
+                                                    f"{source.path} (as written)", f"{source.path} (formatted)")))
+        if check_only:
+            click.echo(f"would reformat {source.path}")
+        else:
+            Path(f).write_text(result.text, encoding="utf-8")
+            click.echo(f"reformatted {source.path}")
+    n = len(files)
+    verb = "would be reformatted" if check_only else "reformatted"
+    click.echo(f"{len(changed)} of {n} file{'s' * (n != 1)} {verb}" + (f", {broken} not parsed" if broken else ""))
+    sys.exit(1 if broken or (check_only and changed) else 0)

@@ -1,0 +1,60 @@
+"""`policy-engine lint`: what is legal in the language but probably not what the author meant."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from policy_engine import api
+from policy_engine.cli.common import policy_paths
+from policy_engine.language.diagnostics import Severity
+from policy_engine.language.source import display_path
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def lint_command(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Find rules that never take effect, duplicates, allow/deny conflicts, unused terms, empty
+    sections, uses without a legal basis, data without retention, constant conditions."""
+    from policy_engine.guard import lint as linting
+    from policy_engine.guard.sarif import render_github, render_sarif
+    from policy_engine.guard.workspace import load_source
+
+    findings: list = []  # type: ignore[type-arg]
+    files = policy_paths(paths)
+    for f in files:
+        result = api.check_file(f)
+        errors = [d for d in result.diagnostics if d.is_error]
+        if errors or result.source is None:
+            findings.extend(errors)  # a policy that does not check cannot be linted
+            continue
+        findings.extend(linting.lint(load_source(result.source)))
+    errors = sum(_severity(x) is Severity.ERROR for x in findings)
+    warnings = len(findings) - errors
+    if fmt == "sarif":
+        click.echo(render_sarif(findings, linting.CODES))
+    elif fmt == "github":
+        if findings:
+            click.echo(render_github(findings))
+    elif fmt == "json":
+        click.echo(json.dumps({"files": [display_path(f) for f in files],
+                               "findings": [x.to_dict() for x in findings],
+                               "errors": errors, "warnings": warnings}, indent=2))
+    else:
+        for x in findings:
+            click.echo(x.render())
+            click.echo()
+        n = len(files)
+        click.echo(f"{n} file{'s' * (n != 1)} linted: {errors} error{'s' * (errors != 1)}, "
+                   f"{warnings} warning{'s' * (warnings != 1)}")
+    sys.exit(1 if errors or (strict and warnings) else 0)
+
+
+def _severity(item: object) -> Severity:
+    d = getattr(item, "diagnostic", item)
+    return d.severity  # type: ignore[attr-defined,no-any-return]

@@ -27,7 +27,7 @@ import random  # noqa: E402
 from generate import generate as generate_dense  # noqa: E402
 
 from policy_engine.guard.diff import semantic_diff  # noqa: E402
-from policy_engine.guard.workspace import load_text  # noqa: E402
+from policy_engine.engine.loader import load_text  # noqa: E402
 
 
 def generate(rules: int, seed: int = 7) -> str:

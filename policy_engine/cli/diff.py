@@ -11,15 +11,15 @@ import click
 
 from policy_engine import api
 from policy_engine.language.diagnostics import PolicyError, render_text
-from policy_engine.language.source import Source, display_path
+from policy_engine.language.source import display_path
 
 
-Side = str | Path | None  # a policy's text, the file to read it from, or None: no such file (an empty policy)
+Side = bytes | Path | None  # a policy's bytes, the file to read them from, or None: no such file (an empty policy)
 
 
-def _source(side: Side, name: str) -> Source:
-    """Raises PolicyError for a file that cannot be read (so it is reported like a policy error)."""
-    return api.read_source(side) if isinstance(side, Path) else Source(side or "", name)
+def _load(side: Side, name: str) -> api.Policy:
+    """Raises PolicyError for a file that cannot be read or does not check (reported like a policy error)."""
+    return api.load_path(side) if isinstance(side, Path) else api.load_bytes(side or b"", name)
 
 
 T = TypeVar("T")
@@ -75,7 +75,6 @@ def diff_command(paths: tuple[str, ...], base: str | None, fmt: str, allow_widen
     anything is allowed now that was not before (widened), unless --allow-widening."""
     from policy_engine.guard import diff as semantic
     from policy_engine.guard.diff_report import render_json, render_markdown, render_text as render_diff_text
-    from policy_engine.guard.workspace import load_source
 
     if base is not None:
         pairs = _pairs_at_base(base, paths)
@@ -90,8 +89,8 @@ def diff_command(paths: tuple[str, ...], base: str | None, fmt: str, allow_widen
     failed = False
     for old_name, old_side, new_name, new_side in pairs:
         try:
-            old = load_source(_source(old_side, old_name))
-            new = load_source(_source(new_side, new_name))
+            old = _load(old_side, old_name)
+            new = _load(new_side, new_name)
         except PolicyError as err:
             click.echo(render_text(err.diagnostics), err=True)
             failed = True

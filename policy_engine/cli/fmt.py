@@ -17,7 +17,7 @@ from policy_engine.language.source import Source
 @click.command("fmt")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file is not formatted.")
-@click.option("--diff", "show_diff", is_flag=True, help="Show what would change, as a unified diff.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show what would change, as a unified diff; change nothing.")
 def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     """Format policy files in the one canonical layout, keeping every comment.
 
@@ -57,12 +57,12 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> No
             click.echo("".join(difflib.unified_diff(source.text.splitlines(keepends=True),
                                                     result.text.splitlines(keepends=True),
                                                     f"{source.path} (as written)", f"{source.path} (formatted)")))
-        if check_only:
+        if check_only or show_diff:  # --diff shows the change, as `black --diff` and `gofmt -d` do
             click.echo(f"would reformat {source.path}")
         else:
             Path(f).write_text(result.text, encoding="utf-8")
             click.echo(f"reformatted {source.path}")
     n = len(files)
-    verb = "would be reformatted" if check_only else "reformatted"
+    verb = "would be reformatted" if check_only or show_diff else "reformatted"
     click.echo(f"{len(changed)} of {n} file{'s' * (n != 1)} {verb}" + (f", {broken} not parsed" if broken else ""))
     sys.exit(1 if broken or (check_only and changed) else 0)

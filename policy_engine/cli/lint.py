@@ -23,17 +23,15 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     sections, uses without a legal basis, data without retention, constant conditions."""
     from policy_engine.guard import lint as linting
     from policy_engine.guard.sarif import render_github, render_sarif
-    from policy_engine.guard.workspace import load_source
 
     findings: list = []  # type: ignore[type-arg]
     files = policy_paths(paths)
     for f in files:
         result = api.check_file(f)
-        errors = [d for d in result.diagnostics if d.is_error]
-        if errors or result.source is None:
-            findings.extend(errors)  # a policy that does not check cannot be linted
+        if not result.ok:
+            findings.extend(result.errors)  # a policy that does not check cannot be linted
             continue
-        findings.extend(linting.lint(load_source(result.source)))
+        findings.extend(linting.lint(api.compile_checked(result)))  # parsed and checked once
     errors = sum(_severity(x) is Severity.ERROR for x in findings)
     warnings = len(findings) - errors
     if fmt == "sarif":

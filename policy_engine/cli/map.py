@@ -8,6 +8,7 @@ import sys
 import click
 
 from policy_engine import api
+from policy_engine.engine import words
 from policy_engine.cli.common import load_or_exit, query_error
 
 
@@ -53,10 +54,7 @@ def _map_call(ctx: click.Context, call, fmt: str) -> None:  # type: ignore[no-un
 def _row_text(row) -> str:  # type: ignore[no-untyped-def]
     if hasattr(row, "relation"):
         return f"{row.relation:<8} {row.file}:{row.line} [{row.section}]  {row.rule}"
-    question = f"{row.action} of {row.data}"
-    for word, value in (("from", row.source), ("for", row.purpose), ("with", row.recipient)):
-        if value is not None:
-            question += f" {word} {value}"
+    question = words.question(row.to_dict(), facts=False)
     answer = row.decision + (f" if {row.requires}" if row.requires else "")
     lines = ", ".join(str(r.line) for r in row.reasons)
     return f"{question}: {answer}" + (f"  (lines {lines})" if lines else "")

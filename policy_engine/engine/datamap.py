@@ -86,13 +86,20 @@ class DataMap:
                                    "recipient": [None]}, facts, vary=("source", "purpose"))
 
     def recipients(self, data: str, source: str | None = None, facts: Iterable[str] | None = None) -> list[MapRow]:
+        """A share rule may name the purpose it serves (`allow share of email for delivery with courier`):
+        the purpose is a dimension of the question too, so every purpose is asked as well as none."""
         sources = [source] if source is not None else self._with_none("source")
-        return self._table("share", {"data": [data], "source": sources, "purpose": [None],
-                                     "recipient": self._ids("recipient")}, facts, vary=("source", "recipient"))
+        return self._table("share", {"data": [data], "source": sources, "purpose": self._with_none("purpose"),
+                                     "recipient": self._ids("recipient")}, facts,
+                           vary=("source", "purpose", "recipient"))
 
     def data_for(self, recipient: str, facts: Iterable[str] | None = None) -> list[MapRow]:
+        """Which data reach the recipient or one of its narrower recipients (a rule sharing with
+        `service_provider.payment` answers `data --recipient service_provider` too)."""
+        recipients = [recipient, *self.vocab.descendants("recipient", recipient)]
         return self._table("share", {"data": self._ids("data"), "source": self._with_none("source"),
-                                     "purpose": [None], "recipient": [recipient]}, facts, vary=("data", "source"))
+                                     "purpose": self._with_none("purpose"), "recipient": recipients}, facts,
+                           vary=("data", "source", "purpose", "recipient"))
 
     def rules_for_purpose(self, purpose: str) -> list[RuleRef]:
         """Read off the graph: rule edges into the purpose, its ancestors and its descendants."""
@@ -142,7 +149,7 @@ class DataMap:
         parent = self.vocab.terms[dim][term].parent
         if parent is not None:
             return parent
-        return None if dim in ("source", "recipient") else False
+        return None if dim in ("source", "purpose", "recipient") else False
 
     def _table(self, action: str, axes: dict[str, list[str | None]], facts: Iterable[str] | None,
                vary: tuple[str, ...]) -> list[MapRow]:

@@ -1,5 +1,6 @@
-"""A loaded policy: compile once, decide many. In: a CompiledPolicy and the digest of its text.
-Out: Policy, the object callers hold (immutable; safe to share between threads).
+"""A loaded policy: compile once, decide many. In: a CompiledPolicy, the digest of its text and
+the checker's warnings. Out: Policy, the object callers hold (immutable; safe to share between
+threads). The guardrails read the same object: its `source`, `tree` (the AST) and `compiled` form.
 
 `decide` has a fast path for dict queries: the query's six fields are the key of a bounded
 memo of finished (immutable) Decisions, so a repeated question costs a few dict lookups;
@@ -17,7 +18,9 @@ from policy_engine.engine import graph_export
 from policy_engine.engine.compiler import CompiledPolicy, FrozenDict, Term
 from policy_engine.engine.datamap import DataMap, MapRow, RuleRef
 from policy_engine.engine.engine import Engine
-from policy_engine.engine.query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, describe, validate
+from policy_engine.engine.explain import explanation_text
+from policy_engine.engine.query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, validate
+from policy_engine.language.diagnostics import Diagnostic
 
 CACHE_LIMIT = 100_000
 _UNCACHEABLE = object()  # facts given as something other than a list: never a cache key
@@ -25,7 +28,8 @@ _UNCACHEABLE = object()  # facts given as something other than a list: never a c
 
 class Policy:
     """`name`, `digest` ("sha256:<hex>" of the policy text), `path`, `terms` (kind -> id -> Term,
-    read-only), `rule_count`, `term_counts`, `metadata` (name, controller, contact, updated).
+    read-only), `rule_count`, `term_counts`, `metadata` (name, controller, contact, updated);
+    `source`, `tree` (the checked AST), `compiled` and `warnings` (the checker's) for the guardrails.
 
     Deciding: `decide(query)`, `decide_many(queries)`, `explain(query)`.
     The data map: `uses(data, source=None, facts=None)`, `recipients(data, source=None,
@@ -34,19 +38,22 @@ class Policy:
     retention and security; `graph` is the frozen networkx graph, `export_graph(fmt)` its text.
     """
 
-    __slots__ = ("name", "digest", "path", "terms", "rule_count", "term_counts", "metadata", "_compiled",
-                 "_engine", "_map", "_cache", "_lock")
+    __slots__ = ("name", "digest", "path", "terms", "rule_count", "term_counts", "metadata", "source", "tree",
+                 "compiled", "warnings", "_compiled", "_engine", "_map", "_cache", "_lock")
 
-    def __init__(self, compiled: CompiledPolicy, digest: str):
-        assert compiled.vocabulary is not None
+    def __init__(self, compiled: CompiledPolicy, digest: str, warnings: tuple[Diagnostic, ...] = ()):
         put = super().__setattr__
+        put("source", compiled.source)
+        put("tree", compiled.tree)
+        put("compiled", compiled)
+        put("warnings", tuple(warnings))
         put("name", compiled.name)
         put("digest", digest)
         put("path", compiled.source.path)
         put("terms", compiled.vocabulary.terms)
         put("rule_count", len(compiled.rules))
         put("term_counts", FrozenDict(compiled.vocabulary.counts()))
-        put("metadata", FrozenDict(compiled.metadata))
+        put("metadata", compiled.metadata)
         put("_compiled", compiled)
         put("_engine", Engine(compiled, PolicyRef(name=compiled.name, digest=digest)))
         put("_map", DataMap(compiled, self._engine))
@@ -111,7 +118,7 @@ class Policy:
         return out
 
     def _decide(self, query: Any) -> Decision:
-        key = validate(query, self._compiled.vocabulary)  # type: ignore[arg-type]
+        key = validate(query, self._compiled.vocabulary)
         decision = self._engine.decide(key)
         raw = query if isinstance(query, Mapping) else query.model_dump()
         facts = raw.get("facts")
@@ -125,42 +132,11 @@ class Policy:
 
     def key(self, query: Mapping[str, Any] | Query) -> Key:
         """The validated form of a query (raises QueryError)."""
-        return validate(query, self._compiled.vocabulary)  # type: ignore[arg-type]
+        return validate(query, self._compiled.vocabulary)
 
     def explain(self, query: Mapping[str, Any] | Query) -> str:
         """The decision as sentences, with the rules cited and, for a deny, what would lift it."""
-        ex = self._engine.explain(self.key(query))
-        d = ex.decision
-        lines = [f"Question: {describe(ex.key)}" + ("" if ex.key.facts is not None else " (facts unknown)") + "."]
-        if d.decision == "allow":
-            lines.append("Answer: allowed.")
-        elif d.decision == "conditional":
-            lines.append(f"Answer: allowed only if {d.requires}.")
-        elif d.reasons:
-            lines.append("Answer: denied by the rule" + ("s" if len(d.reasons) > 1 else "") + " below.")
-        else:
-            many = len(ex.allows) > 1
-            lines.append("Answer: denied by default: " + (
-                f"the matching allow rule{'s' * many} need{'s' * (not many)} a condition that does not hold."
-                if ex.allows else "no rule allows this."))
-        if d.would_allow_if:
-            lines.append(f"It would be allowed if {d.would_allow_if}.")
-        if d.reasons:
-            lines.append("Because:" if d.decision != "conditional" else "The rules that decide it:")
-            for r in d.reasons:
-                basis = f", basis {r.basis}" if r.basis else ""
-                lines.append(f"  - {r.effect}, {r.file}:{r.line} (section \"{r.section}\"{basis}):")
-                lines.append(f"      {r.rule}")
-        cited = {(r.line, r.rule) for r in d.reasons}
-        lifting = [r for r in ex.allows if (r.line, r.text) not in cited]
-        if d.decision == "deny" and lifting:
-            lines.append("Matching allows whose conditions do not hold:" if ex.key.facts is not None
-                         else "Matching allows, overridden:")
-            for r in lifting:
-                lines.append(f"  - {r.file}:{r.line} (section \"{r.section}\"): {r.text}")
-        if d.decision == "deny" and not d.reasons and not ex.allows:
-            lines.append("No allow rule matches this question.")
-        return "\n".join(lines)
+        return explanation_text(self._engine.explain(self.key(query)))
 
     # ---- the data map -----------------------------------------------------------------
 

@@ -118,6 +118,9 @@ class QueryError(PolicyError):
     def code(self) -> str:  # type: ignore[override]
         return self._code
 
+    def __str__(self) -> str:  # a query has no file: no compiler prefix (`<input>: error: ...`)
+        return self.one_line()
+
     def one_line(self) -> str:
         text = f"{self.code}: {self.message}"
         if self.suggestions:
@@ -226,16 +229,3 @@ def unknown_term(vocab: Vocabulary, kind: str, value: str, field: str) -> QueryE
     else:
         message = f"unknown {kind} `{value}`"
     return QueryError("query.unknown_term", message, field, suggestions)
-
-
-def describe(key: Key | Mapping[str, Any]) -> str:
-    """The query in the language's words: `use of email from forum for marketing given nothing`."""
-    get = key._asdict().get if isinstance(key, Key) else key.get
-    parts = [f"{get('action')} of {get('data')}"]
-    for name, word in (("source", "from"), ("purpose", "for"), ("recipient", "with")):
-        if get(name) is not None:
-            parts.append(f"{word} {get(name)}")
-    facts = get("facts")
-    if facts is not None:
-        parts.append("given " + (", ".join(sorted(facts)) if facts else "nothing"))
-    return " ".join(parts)

@@ -1,4 +1,4 @@
-"""Semantic diff of two compiled policies. In: two Loaded policies. Out: DiffResult, the
+"""Semantic diff of two compiled policies. In: two loaded Policies. Out: DiffResult, the
 questions whose answer changed, grouped and told as sentences, each widened or narrowed.
 
 The question space is every action with every data term, and every source, purpose and
@@ -29,11 +29,11 @@ from typing import Any
 
 from policy_engine.language import ast
 from policy_engine.language import logic
+from policy_engine.engine import words
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
 from policy_engine.engine.space import DIMENSIONS, QuestionClass, classes, dimension_values
-from policy_engine.guard.workspace import Loaded
+from policy_engine.engine.policy import Policy
 
-VERB = {"collect": "collected", "use": "used", "share": "shared", "retain": "retained"}
 
 
 def rule_key(rule: CompiledRule) -> tuple[Any, ...]:
@@ -256,7 +256,7 @@ class _Pruner:
         return not (~deny_c & ((x_allow & ~allow_c) | (x_deny & allow_any)))
 
 
-def semantic_diff(old: Loaded, new: Loaded) -> DiffResult:
+def semantic_diff(old: Policy, new: Policy) -> DiffResult:
     o, n = old.compiled, new.compiled
     assert o.index is not None and n.index is not None
     listed_old = [rule_key(r) for r in o.rules]
@@ -291,7 +291,7 @@ def _bitset(indices: Iterator[int]) -> int:
     return out
 
 
-def _reasons(loaded: Loaded, query: dict[str, Any]) -> list[dict[str, Any]]:
+def _reasons(loaded: Policy, query: dict[str, Any]) -> list[dict[str, Any]]:
     """The engine's reasons for the question; for a term this policy does not declare, the
     reasons for the same question about its nearest declared ancestor (or none)."""
     vocab = loaded.compiled.vocabulary
@@ -304,7 +304,7 @@ def _reasons(loaded: Loaded, query: dict[str, Any]) -> list[dict[str, Any]]:
         if value is None and query.get(dim) is not None:
             return []
         asked[dim] = value
-    decision = loaded.policy.decide(asked)
+    decision = loaded.decide(asked)
     return [r.model_dump(mode="json") for r in decision.reasons]
 
 
@@ -322,7 +322,7 @@ def describe_terms(values: Sequence[str | None], candidates: Sequence[str | None
     def whole(t: str) -> bool:
         return all(c in chosen for c in terms if c == t or c.startswith(t + "."))
 
-    words: list[str] = []
+    parts: list[str] = []
     for v in values:
         if v is None:
             continue
@@ -330,21 +330,15 @@ def describe_terms(values: Sequence[str | None], candidates: Sequence[str | None
         if parent_whole:
             continue
         if whole(v):
-            words.append(v)
+            parts.append(v)
         else:
             left_out = [c for c in terms if c.startswith(v + ".") and c not in chosen]
             tops = [c for c in left_out if not any(c.startswith(x + ".") for x in left_out)]
-            words.append(f"{v} (but not {', '.join(tops)})")
-    text = _join(words)
+            parts.append(f"{v} (but not {', '.join(tops)})")
+    text = words.join(parts)
     if None in chosen:
         text = (text + ", or" if text else "") + " none named"
     return text.strip()
-
-
-def _join(words: list[str]) -> str:
-    if len(words) <= 2:
-        return " and ".join(words) if len(words) == 2 else (words[0] if words else "")
-    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def subject(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> tuple[str, str]:
@@ -372,7 +366,7 @@ def _consent_word(reasons: list[dict[str, Any]], req: str | None) -> str:
 
 def sentence(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> str:
     head, tail = subject(group, policies)
-    verb = VERB[group.action]
+    verb = words.VERB[group.action]
     b, a = group.before, group.after
     before = {"allow": "always", "deny": "never", "conditional": f"only if {b.requires}"}[b.decision]
     if a.decision == "allow":

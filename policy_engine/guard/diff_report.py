@@ -7,32 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from policy_engine.guard.diff import ChangeGroup, DiffResult
+from policy_engine.engine import words
+from policy_engine.guard.diff import DiffResult
 
 MARK = {"widened": "WIDENED", "narrowed": "NARROWED", "widened and narrowed": "CHANGED"}
-
-
-def _answer(decision: str, requires: str | None) -> str:
-    return {"allow": "allowed", "deny": "denied"}.get(decision) or f"allowed only if {requires}"
-
-
-def _example(group: ChangeGroup) -> str:
-    q = group.example()
-    parts = [f"{q['action']} of {q['data']}"]
-    for name, word in (("source", "from"), ("purpose", "for"), ("recipient", "with")):
-        if q.get(name) is not None:
-            parts.append(f"{word} {q[name]}")
-    return " ".join(parts)
-
-
-def _reason_lines(reasons: list[dict[str, Any]], indent: str) -> list[str]:
-    if not reasons:
-        return [f"{indent}(no rule: denied by default)"]
-    out = []
-    for r in reasons:
-        basis = f", basis {r['basis']}" if r.get("basis") else ""
-        out.append(f"{indent}{r['effect']} at {r['file']}:{r['line']} (section \"{r['section']}\"{basis}): {r['rule']}")
-    return out
 
 
 def _totals(results: Sequence[DiffResult]) -> tuple[int, int]:
@@ -52,12 +30,12 @@ def render_text(results: Sequence[DiffResult], allow_widening: bool = False, sho
             out.append("")
             out.append(f"  {MARK[g.mark]}: {g.sentence}")
             more = f" and {g.size() - 1} more like it" if g.size() > 1 else ""
-            out.append(f"    e.g. {_example(g)}{more}: was {_answer(g.before.decision, g.before.requires)}, "
-                       f"now {_answer(g.after.decision, g.after.requires)}")
+            out.append(f"    e.g. {words.question(g.example(), facts=False)}{more}: was {words.answer(g.before.decision, g.before.requires)}, "
+                       f"now {words.answer(g.after.decision, g.after.requires)}")
             out.append("    now decided by:")
-            out += _reason_lines(g.reasons_after, "      ")
+            out += words.reason_lines(g.reasons_after, "      ", inline=True)
             out.append("    before, decided by:")
-            out += _reason_lines(g.reasons_before, "      ")
+            out += words.reason_lines(g.reasons_before, "      ", inline=True)
             if show_all:
                 for q in g.questions():
                     out.append("      - " + " ".join(f"{k}={v}" for k, v in q.items() if v is not None))
@@ -111,13 +89,13 @@ def render_markdown(results: Sequence[DiffResult], allow_widening: bool = False)
         out += ["", f"### `{r.new_path}`", "", "| | What changed | Before | Now | Questions |", "|---|---|---|---|---:|"]
         for g in r.groups:
             mark = {"widened": "**widened**", "narrowed": "narrowed", "widened and narrowed": "**changed**"}[g.mark]
-            out.append(f"| {mark} | {_md(g.sentence)} | {_md(_answer(g.before.decision, g.before.requires))} | "
-                       f"{_md(_answer(g.after.decision, g.after.requires))} | {g.size()} |")
+            out.append(f"| {mark} | {_md(g.sentence)} | {_md(words.answer(g.before.decision, g.before.requires))} | "
+                       f"{_md(words.answer(g.after.decision, g.after.requires))} | {g.size()} |")
         out += ["", "<details><summary>The rules that decide each change</summary>", ""]
         for g in r.groups:
             out.append(f"- {_md(g.sentence)}")
-            out += [f"  - now: {line.strip()}" for line in _reason_lines(g.reasons_after, "")]
-            out += [f"  - before: {line.strip()}" for line in _reason_lines(g.reasons_before, "")]
+            out += [f"  - now: {line.strip()}" for line in words.reason_lines(g.reasons_after, "", inline=True)]
+            out += [f"  - before: {line.strip()}" for line in words.reason_lines(g.reasons_before, "", inline=True)]
         out += ["", "</details>"]
     out += ["", f"<sub>policy-engine diff: {widened} widened, {narrowed} narrowed</sub>"]
     return "\n".join(out)

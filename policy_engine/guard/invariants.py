@@ -1,4 +1,4 @@
-"""Invariants, checked over the whole question space. In: a Loaded policy. Out: one
+"""Invariants, checked over the whole question space. In: a loaded Policy. Out: one
 InvariantResult per `never` / `every` / `no` statement, with the questions that break it.
 
 The scope of an invariant is every question with its action whose terms lie under the terms it
@@ -28,7 +28,7 @@ from policy_engine.language import logic
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
 from policy_engine.language.printer import format_condition, format_invariant
 from policy_engine.engine.space import QuestionClass, classes
-from policy_engine.guard.workspace import Loaded
+from policy_engine.engine.policy import Policy
 
 MAX_EXAMPLES = 5  # failing question classes reported per invariant
 
@@ -91,7 +91,7 @@ def scope_of(inv: ast.Invariant) -> dict[str, list[str]]:
     return scope
 
 
-def check_invariants(loaded: Loaded) -> list[InvariantResult]:
+def check_invariants(loaded: Policy) -> list[InvariantResult]:
     out = []
     for section, inv in loaded.tree.invariants():
         line = loaded.source.position(inv.span.start)[0] if inv.span is not None else 0
@@ -109,7 +109,7 @@ def _table(conds: list[ast.Condition | None], names: list[str]) -> int:
 
 
 class _Checker:
-    def __init__(self, loaded: Loaded, inv: ast.Invariant, result: InvariantResult):
+    def __init__(self, loaded: Policy, inv: ast.Invariant, result: InvariantResult):
         self.loaded = loaded
         self.cp: CompiledPolicy = loaded.compiled
         self.inv = inv
@@ -183,7 +183,7 @@ class _Checker:
             self.result.more += cls.size()
             return
         query = {**cls.representative(), "facts": None}
-        decision = self.loaded.policy.decide(query)
+        decision = self.loaded.decide(query)
         self.result.violations.append(Violation(
             query=query,
             questions=cls.size(),

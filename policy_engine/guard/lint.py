@@ -1,5 +1,5 @@
 """Lint: what is legal in the language but probably not what the author meant.
-In: a Loaded policy (checked, compiled). Out: list[Finding] (a Diagnostic, plus the other
+In: a loaded Policy (checked, compiled). Out: list[Finding] (a Diagnostic, plus the other
 places a finding concerns), sorted by position.
 
   lint.shadowed_rule        an allow no question can ever get through: a deny always overrides it
@@ -31,7 +31,7 @@ from policy_engine.language.diagnostics import Diagnostic, Severity
 from policy_engine.language.printer import format_condition
 from policy_engine.language.source import Source, Span
 from policy_engine.engine.space import DIMENSIONS, classes
-from policy_engine.guard.workspace import Loaded
+from policy_engine.engine.policy import Policy
 
 CODES: dict[str, str] = {
     "lint.shadowed_rule": "An allow rule that a deny always overrides: it never allows anything.",
@@ -78,7 +78,7 @@ class Finding:
         return out
 
 
-def lint(loaded: Loaded) -> list[Finding]:
+def lint(loaded: Policy) -> list[Finding]:
     return _Linter(loaded).run()
 
 
@@ -117,7 +117,7 @@ def _sat_and(conds: list[ast.Condition | None]) -> bool:
 
 
 class _Linter:
-    def __init__(self, loaded: Loaded):
+    def __init__(self, loaded: Policy):
         self.loaded = loaded
         self.source = loaded.source
         self.cp = loaded.compiled

@@ -24,7 +24,9 @@ from policy_engine.language.diagnostics import render_text as render_diagnostics
 from policy_engine.guard.invariants import InvariantResult, check_invariants
 from policy_engine.language.printer import format_condition, format_item
 from policy_engine.language.source import display_path
-from policy_engine.guard.workspace import Loaded, load_path
+from policy_engine.engine import words
+from policy_engine.engine.loader import load_path
+from policy_engine.engine.policy import Policy
 
 
 @dataclass
@@ -98,10 +100,10 @@ def same_condition(a: ast.Condition, b: ast.Condition) -> bool:
     return logic.truth_table(a, names) == logic.truth_table(b, names)
 
 
-def run_expectation(loaded: Loaded, section: ast.Section, exp: ast.Expectation) -> CaseResult:
+def run_expectation(loaded: Policy, section: ast.Section, exp: ast.Expectation) -> CaseResult:
     line = loaded.source.position(exp.span.start)[0] if exp.span is not None else 0
     query = query_dict(exp.query)
-    decision = loaded.policy.decide(query)
+    decision = loaded.decide(query)
     wanted = exp.decision + (f", requires {format_condition(exp.requires)}" if exp.requires is not None else "")
     actual = decision.decision + (f", requires {decision.requires}" if decision.requires else "")
     ok = decision.decision == exp.decision
@@ -157,43 +159,17 @@ def run(paths: Iterable[str | os.PathLike[str]]) -> Report:
 # ---- rendering ------------------------------------------------------------------------------
 
 
-def describe_query(query: dict[str, Any] | None) -> str:
-    if not query:
-        return ""
-    parts = [f"{query['action']} of {query['data']}"]
-    for name, word in (("source", "from"), ("purpose", "for"), ("recipient", "with")):
-        if query.get(name) is not None:
-            parts.append(f"{word} {query[name]}")
-    facts = query.get("facts")
-    if facts is None:
-        parts.append("(facts unknown)")
-    else:
-        parts.append("given " + (", ".join(facts) if facts else "nothing"))
-    return " ".join(parts)
-
-
-def _reason_lines(reasons: list[dict[str, Any]], indent: str) -> list[str]:
-    if not reasons:
-        return [f"{indent}no rule: nothing allows it (default deny)"]
-    out = []
-    for r in reasons:
-        basis = f", basis {r['basis']}" if r.get("basis") else ""
-        out.append(f"{indent}{r['effect']:<5}  {r['file']}:{r['line']}  (section \"{r['section']}\"{basis})")
-        out.append(f"{indent}       {r['rule']}")
-    return out
-
-
 def render_case(case: CaseResult) -> str:
     kind = "expectation" if case.kind == "expect" else "invariant"
     lines = [f"FAIL {case.file}:{case.line}: {kind} in section \"{case.section}\"", f"  {case.statement}"]
     if case.kind == "expect":
-        lines += [f"  question: {describe_query(case.query)}",
+        lines += [f"  question: {words.question(case.query or {}, unknown=words.FACTS_UNKNOWN)}",
                   f"  wanted:   {case.wanted}",
                   f"  actual:   {case.actual}"]
         if case.message:
             lines.append(f"  why:      {case.message}")
         lines.append("  decided by:")
-        lines += _reason_lines(case.reasons, "    ")
+        lines += words.reason_lines(case.reasons, "    ")
         return "\n".join(lines)
     lines.append(f"  promise:  {case.wanted}")
     for i, v in enumerate(case.violations):
@@ -202,7 +178,7 @@ def render_case(case: CaseResult) -> str:
             continue
         more = f" (and {v['questions'] - 1} more questions like it)" if v["questions"] > 1 else ""
         actual = v["actual"] + (f", requires {v['requires']}" if v.get("requires") else "")
-        lines += (["  ---"] if i else []) + [f"  question: {describe_query(v['query'])}{more}",
+        lines += (["  ---"] if i else []) + [f"  question: {words.question(v['query'], unknown=words.FACTS_UNKNOWN)}{more}",
                   f"  actual:   {actual}",
                   f"  broken:   {v['message']}"]
         if v.get("rule"):
@@ -211,7 +187,7 @@ def render_case(case: CaseResult) -> str:
             lines += [f"  the rule: {r['file']}:{r['line']} (section \"{r['section']}\", {basis})",
                       f"            {r['rule']}"]
         lines.append("  decided by:")
-        lines += _reason_lines(v["reasons"], "    ")
+        lines += words.reason_lines(v["reasons"], "    ")
     return "\n".join(line for line in lines if line is not None)
 
 

@@ -1,58 +1,20 @@
-"""Where the guardrails' policies come from. In: paths, git revisions. Out: Loaded policies.
+"""Where the guardrails' policies come from. In: paths, git revisions. Out: paths and bytes
+(loading them is the engine's loader's job, so a file at a revision gets the digest it gets on disk).
 
 - `repo_root()` / `default_paths()`: the repository around the working directory and the
   policies under its `policies/` folder (what `test`, `lint` and `diff --base` read by default);
-- `at_revision(path, rev)`: a file's text at a git revision (`git show REV:PATH`), None when it
-  did not exist there;
-- `load_source(source)`: check and compile, keeping the compiled form beside the Policy, since
-  diff, invariants and lint read the decision index the engine decides with.
+- `at_revision(path, rev)`: a file's bytes at a git revision (`git show REV:PATH`), None when it
+  did not exist there.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-from policy_engine import api
-from policy_engine.language import ast
-from policy_engine.engine.compiler import CompiledPolicy, compile_policy
-from policy_engine.language.diagnostics import Diagnostic, PolicyError
-from policy_engine.engine.policy import Policy
-from policy_engine.language.source import Source, display_path
-
-
-@dataclass(frozen=True)
-class Loaded:
-    source: Source
-    tree: ast.Policy
-    compiled: CompiledPolicy
-    policy: Policy
-    diagnostics: tuple[Diagnostic, ...] = ()  # warnings (a Loaded policy has no errors)
-
-    @property
-    def path(self) -> str:
-        return self.source.path
-
-
-def load_source(source: Source) -> Loaded:
-    """Check and compile; raises PolicyError carrying the errors."""
-    result = api.check_source(source)
-    if not result.ok or result.policy is None:
-        raise PolicyError([d for d in result.diagnostics if d.is_error])
-    compiled = compile_policy(result.policy, source)
-    digest = "sha256:" + hashlib.sha256(source.text.encode("utf-8")).hexdigest()
-    return Loaded(source, result.policy, compiled, Policy(compiled, digest), tuple(result.diagnostics))
-
-
-def load_path(path: str | os.PathLike[str]) -> Loaded:
-    return load_source(api.read_source(path))
-
-
-def load_text(text: str, path: str = "<string>") -> Loaded:
-    return load_source(Source(text, path))
+from policy_engine.engine.loader import POLICY_SUFFIX
+from policy_engine.language.source import display_path
 
 
 def repo_root(start: str | os.PathLike[str] | None = None) -> Path:
@@ -86,8 +48,8 @@ def _verify_revision(root: Path, rev: str) -> None:
         raise RuntimeError(f"git cannot find revision `{rev}` in {display_path(root) or '.'}")
 
 
-def at_revision(path: str | os.PathLike[str], rev: str) -> str | None:
-    """The file's text at git revision `rev`; None when the file did not exist there.
+def at_revision(path: str | os.PathLike[str], rev: str) -> bytes | None:
+    """The file's bytes at git revision `rev`; None when the file did not exist there.
     Raises ValueError when the file is not inside a git repository, RuntimeError when git cannot
     read the revision."""
     p = Path(path).resolve()
@@ -99,8 +61,7 @@ def at_revision(path: str | os.PathLike[str], rev: str) -> str | None:
     shown = _git("-C", str(root), "show", f"{rev}:{rel}", text=False)
     if shown.returncode != 0:
         return None
-    text = shown.stdout.decode("utf-8", errors="replace")
-    return text[1:] if text.startswith("\ufeff") else text
+    return bytes(shown.stdout)
 
 
 def files_at_revision(folder: str | os.PathLike[str], rev: str) -> list[str]:
@@ -114,4 +75,4 @@ def files_at_revision(folder: str | os.PathLike[str], rev: str) -> list[str]:
     listed = _git("-C", str(root), "ls-tree", "-r", "--name-only", rev, "--", rel or ".")
     if listed.returncode != 0:
         return []
-    return [display_path(root / name) for name in listed.stdout.splitlines() if name.endswith(api.POLICY_SUFFIX)]
+    return [display_path(root / name) for name in listed.stdout.splitlines() if name.endswith(POLICY_SUFFIX)]

@@ -217,7 +217,9 @@ class Section(Node):
         return (self.title, self.items)
 
 
-class Policy(Node):
+class PolicyFile(Node):
+    """One parsed .policy file (the engine's loaded form is `policy_engine.Policy`)."""
+
     meta: Metadata | None = None
     terms: tuple[TermDecl, ...] = ()
     sections: tuple[Section, ...] = ()

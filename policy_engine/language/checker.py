@@ -1,4 +1,4 @@
-"""AST -> diagnostics. In: ast.Policy (+ its Source). Out: list[Diagnostic], sorted.
+"""AST -> diagnostics. In: ast.PolicyFile (+ its Source). Out: list[Diagnostic], sorted.
 
 Pure and total: collects every fault it finds and never raises. What it guarantees is what
 the compiler relies on: every term a rule or expectation names is declared with the kind
@@ -64,7 +64,7 @@ def _did_you_mean(options: list[str]) -> str:
 
 
 class Checker:
-    def __init__(self, policy: ast.Policy, source: Source):
+    def __init__(self, policy: ast.PolicyFile, source: Source):
         self.policy = policy
         self.source = source
         self.diags: list[Diagnostic] = []
@@ -243,5 +243,5 @@ class Checker:
                              decl.id_span, help="use it in a rule or expectation, or remove the declaration")
 
 
-def check(policy: ast.Policy, source: Source) -> list[Diagnostic]:
+def check(policy: ast.PolicyFile, source: Source) -> list[Diagnostic]:
     return Checker(policy, source).run()

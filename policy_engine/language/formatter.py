@@ -79,7 +79,7 @@ def format_text(text: str, path: str = "<string>") -> FormatResult:
 
 
 class _Formatter:
-    def __init__(self, source: Source, policy: ast.Policy, comments: list[Comment]):
+    def __init__(self, source: Source, policy: ast.PolicyFile, comments: list[Comment]):
         self.text = source.text
         self.policy = policy
         self.comments = comments
@@ -246,7 +246,7 @@ class _Formatter:
         meta = stmt.node
         assert isinstance(meta, ast.Metadata)
         self.lead(stmt, "")
-        lines = printer.format_policy(ast.Policy(meta=meta)).rstrip("\n").split("\n")
+        lines = printer.format_policy(ast.PolicyFile(meta=meta)).rstrip("\n").split("\n")
         self.line(self.with_comments(lines[0], stmt.trailing.get("policy")))
         for text in lines[1:]:
             self.line(self.with_comments(text, stmt.trailing.get(text.split()[0])))

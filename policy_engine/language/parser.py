@@ -1,4 +1,4 @@
-"""Text -> Lark tree -> AST. In: Source. Out: ParseResult(ast.Policy | None, diagnostics).
+"""Text -> Lark tree -> AST. In: Source. Out: ParseResult(ast.PolicyFile | None, diagnostics).
 
 Lark's errors become Diagnostics phrased for the people who write policies: terminals are
 named in words (never `__ANON_3`), and a table of common mistakes adds a `help:` line.
@@ -33,7 +33,7 @@ class Comment:
 @dataclass
 class ParseResult:
     source: Source
-    policy: ast.Policy | None
+    policy: ast.PolicyFile | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -400,7 +400,7 @@ class _AstBuilder:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
 
-    def policy(self, tree: Tree) -> ast.Policy:
+    def policy(self, tree: Tree) -> ast.PolicyFile:
         meta = None
         terms: list[ast.TermDecl] = []
         sections: list[ast.Section] = []
@@ -411,7 +411,7 @@ class _AstBuilder:
                 terms.append(self.term_decl(child))
             elif child.data == "section":
                 sections.append(self.section(child))
-        return ast.Policy(meta=meta, terms=tuple(terms), sections=tuple(sections), span=Span(0, len(self.source.text)))
+        return ast.PolicyFile(meta=meta, terms=tuple(terms), sections=tuple(sections), span=Span(0, len(self.source.text)))
 
     def header(self, tree: Tree) -> ast.Metadata:
         name_tok, *metas = tree.children

@@ -79,17 +79,24 @@ def format_invariant(inv: ast.Invariant) -> str:
     return " ".join(parts)
 
 
-def format_query(query: ast.Query) -> str:
-    parts = [f"{query.action} of {query.data.id}"]
-    if query.source is not None:
-        parts.append(f"from {query.source.id}")
-    if query.purpose is not None:
-        parts.append(f"for {query.purpose.id}")
-    if query.recipient is not None:
-        parts.append(f"with {query.recipient.id}")
-    if query.facts is not None:
-        parts.append(f"given {_terms(query.facts)}" if query.facts else "given nothing")
+def question_text(action: str, data: str, source: str | None = None, purpose: str | None = None,
+                  recipient: str | None = None, facts: list[str] | None = None) -> str:
+    """A question in the language's syntax: `use of email from forum for marketing given nothing`
+    (facts None: no `given` clause)."""
+    parts = [f"{action} of {data}"]
+    for word, term in (("from", source), ("for", purpose), ("with", recipient)):
+        if term is not None:
+            parts.append(f"{word} {term}")
+    if facts is not None:
+        parts.append("given " + (", ".join(facts) if facts else "nothing"))
     return " ".join(parts)
+
+
+def format_query(query: ast.Query) -> str:
+    return question_text(query.action, query.data.id, query.source.id if query.source else None,
+                         query.purpose.id if query.purpose else None,
+                         query.recipient.id if query.recipient else None,
+                         None if query.facts is None else [f.id for f in query.facts])
 
 
 def format_item(item: ast.SectionItem) -> str:
@@ -114,7 +121,7 @@ def format_item(item: ast.SectionItem) -> str:
     raise TypeError(f"not a section item: {item!r}")
 
 
-def format_policy(policy: ast.Policy) -> str:
+def format_policy(policy: ast.PolicyFile) -> str:
     out: list[str] = []
     if policy.meta is not None:
         meta = policy.meta

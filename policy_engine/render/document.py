@@ -1,4 +1,4 @@
-"""Checked policy -> a document for lawyers. In: ast.Policy, its Source, optionally the
+"""Checked policy -> a document for lawyers. In: ast.PolicyFile, its Source, optionally the
 published text. Out: Markdown or HTML (str).
 
 Each section's statements become plain sentences (who may do what with which data, under
@@ -203,7 +203,7 @@ class Note:
         return self.text.lower().startswith("not encodable")
 
 
-def notes(policy: ast.Policy, source: Source) -> list[Note]:
+def notes(policy: ast.PolicyFile, source: Source) -> list[Note]:
     starts = [(s.span.start if s.span else 0, s) for s in policy.sections]
     out: list[Note] = []
     last_line = -2
@@ -236,7 +236,7 @@ def notes(policy: ast.Policy, source: Source) -> list[Note]:
 class Words:
     """Labels for term ids, and the plain-words form of rules, conditions and questions."""
 
-    def __init__(self, policy: ast.Policy):
+    def __init__(self, policy: ast.PolicyFile):
         self.labels = {(t.kind, t.id): t.label for t in policy.terms}
 
     def short(self, kind: str, term_id: str) -> str | None:
@@ -511,7 +511,7 @@ def _literals(item: object) -> list[str]:
     return []
 
 
-def coverage(policy: ast.Policy, source: Source, published: str) -> Coverage:
+def coverage(policy: ast.PolicyFile, source: Source, published: str) -> Coverage:
     titles = [s.title for s in policy.sections]
     sentences, heading_paths = published_sentences(published, titles)
     all_notes = notes(policy, source)
@@ -589,7 +589,7 @@ def _anchor(text: str) -> str:
     return "-".join(words_of(text)) or "section"
 
 
-def document(policy: ast.Policy, source: Source, published: str | None = None,
+def document(policy: ast.PolicyFile, source: Source, published: str | None = None,
              published_name: str | None = None) -> list[Block]:
     w = Words(policy)
     meta = policy.meta
@@ -703,7 +703,7 @@ def document(policy: ast.Policy, source: Source, published: str | None = None,
     return blocks
 
 
-def render(policy: ast.Policy, source: Source, fmt: str = "markdown", published: str | None = None,
+def render(policy: ast.PolicyFile, source: Source, fmt: str = "markdown", published: str | None = None,
            published_name: str | None = None) -> str:
     """The policy as a document for lawyers; with `published`, the coverage view too."""
     blocks = document(policy, source, published, published_name)

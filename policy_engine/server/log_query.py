@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from policy_engine.engine import words
+
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -115,12 +117,12 @@ def count_log(path: str | Path, flt: LogFilter) -> int:
 
 
 def render_row(row: dict[str, Any]) -> str:
-    """One line: time, decision, the question, the digest, and the cited rules' lines."""
-    question = " ".join(f"{k}={row[k]}" for k in ("action", "data", "source", "purpose", "recipient") if row.get(k))
-    facts = "facts=?" if row.get("facts") is None else "facts=[" + ",".join(row["facts"]) + "]"
+    """One line: time, decision, the question (in the words every report uses), the digest, and
+    the cited rules' lines."""
+    question = words.question(row, unknown=words.FACTS_UNKNOWN)
     lines = ",".join(str(r.get("line")) for r in row.get("rules") or [] if isinstance(r, dict) and r.get("line"))
     decision = row["decision"]
     if row.get("requires"):
         decision += f" (requires {row['requires']})"
     digest = str(row.get("digest", ""))[:19]
-    return f"{row['time']}  {decision:<12} {question} {facts}  {digest}" + (f"  lines {lines}" if lines else "")
+    return f"{row['time']}  {decision:<12} {question}  {digest}" + (f"  lines {lines}" if lines else "")

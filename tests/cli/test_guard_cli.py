@@ -176,7 +176,7 @@ def test_diff_widening_fails_in_words(work: Path) -> None:
     assert "The policy now allows what it did not allow before" in out and "--allow-widening" in out
     assert out.rstrip().endswith("15 widened, 0 narrowed")
     rule_line = line_of((work / "widened.policy").read_text(encoding="utf-8"), FORUM_RULE)
-    assert f"allow at widened.policy:{rule_line}" in out and f"allow at open_e.policy:{rule_line}" in out
+    assert f"allow  widened.policy:{rule_line}  (section" in out and f"allow  open_e.policy:{rule_line}  (section" in out
 
 
 def test_diff_allow_widening_exits_0(work: Path) -> None:
@@ -308,6 +308,17 @@ def test_fmt_check_then_fix(tmp_path: Path) -> None:
     text = messy.read_text(encoding="utf-8")
     assert "  allow use of email for marketing basis consent\n" in text and 'data email "E"' in text
     assert run("fmt", "--check", "messy.policy", cwd=tmp_path).returncode == 0
+
+
+def test_fmt_diff_shows_the_change_and_writes_nothing(tmp_path: Path) -> None:
+    messy = tmp_path / "messy.policy"
+    messy.write_text(MESSY, encoding="utf-8")
+    shown = run("fmt", "--diff", "messy.policy", cwd=tmp_path)
+    assert shown.returncode == 0
+    assert "--- messy.policy (as written)" in shown.stdout and "+++ messy.policy (formatted)" in shown.stdout
+    assert "+  allow use of email for marketing basis consent" in shown.stdout
+    assert shown.stdout.rstrip().endswith("1 of 1 file would be reformatted")
+    assert messy.read_text(encoding="utf-8") == MESSY  # like `black --diff` and `gofmt -d`
 
 
 def test_lint_sarif(tmp_path: Path) -> None:

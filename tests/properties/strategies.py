@@ -1,4 +1,4 @@
-"""Hypothesis strategies for random, well-formed `ast.Policy` values.
+"""Hypothesis strategies for random, well-formed `ast.PolicyFile` values.
 
 Well-formed means what the parser can produce: ids are TERM_IDs whose dot-separated parts are
 not keywords of the grammar; strings hold no newline; And/Or have >= 2 operands and never
@@ -176,7 +176,7 @@ metadata = st.builds(
 )
 
 policies = st.builds(
-    ast.Policy,
+    ast.PolicyFile,
     meta=st.one_of(st.none(), metadata),
     terms=st.lists(term_decls, max_size=6).map(tuple),
     sections=st.lists(sections, max_size=3).map(tuple),

@@ -22,7 +22,8 @@ from policy_engine.language import ast
 from policy_engine.language import logic
 from policy_engine.guard.diff import semantic_diff
 from policy_engine.language.printer import format_condition
-from policy_engine.guard.workspace import Loaded, load_text
+from policy_engine import Policy
+from policy_engine.engine.loader import load_text
 
 UNIVERSE: dict[str, list[str]] = {
     "data": ["d", "d.a", "e"],
@@ -139,9 +140,9 @@ def requires_table(requires: str) -> int:
     return logic.truth_table(logic.parse_condition(requires), FACTS)
 
 
-def table(loaded: Loaded, q: dict[str, Any]) -> int:
+def table(loaded: Policy, q: dict[str, Any]) -> int:
     """The set of fact sets the policy allows the question under (facts omitted), as an int."""
-    d = loaded.policy.decide({**q, "facts": None})
+    d = loaded.decide({**q, "facts": None})
     if d.decision == "allow":
         return logic.truth_table(True, FACTS)
     if d.decision == "deny":
@@ -150,16 +151,16 @@ def table(loaded: Loaded, q: dict[str, Any]) -> int:
     return requires_table(d.requires)
 
 
-def closed_world_allows(loaded: Loaded, q: dict[str, Any]) -> set[frozenset[str]]:
+def closed_world_allows(loaded: Policy, q: dict[str, Any]) -> set[frozenset[str]]:
     out = set()
     for n in range(len(FACTS) + 1):
         for facts in itertools.combinations(FACTS, n):
-            if loaded.policy.decide({**q, "facts": list(facts)}).decision == "allow":
+            if loaded.decide({**q, "facts": list(facts)}).decision == "allow":
                 out.add(frozenset(facts))
     return out
 
 
-def union_vocab(a: Loaded, b: Loaded) -> dict[str, list[str]]:
+def union_vocab(a: Policy, b: Policy) -> dict[str, list[str]]:
     out = {}
     for kind in DIMS:
         ids = set(a.compiled.vocabulary.terms[kind]) | set(b.compiled.vocabulary.terms[kind])  # type: ignore[union-attr]
@@ -189,8 +190,8 @@ def check_exact(old_text: str, new_text: str) -> None:
         f"missing: {sorted(set(expected) - set(listed))[:5]}, extra: {sorted(set(listed) - set(expected))[:5]}")
     for k, (q, before, after) in expected.items():
         change = listed[k]
-        d_old = ref_old.policy.decide({**q, "facts": None})
-        d_new = ref_new.policy.decide({**q, "facts": None})
+        d_old = ref_old.decide({**q, "facts": None})
+        d_new = ref_new.decide({**q, "facts": None})
         assert (change["before"], change["after"]) == (d_old.decision, d_new.decision)
         for text, got in ((change["before_requires"], d_old.requires), (change["after_requires"], d_new.requires)):
             if got is None:

@@ -45,7 +45,7 @@ def _holds(cond: ast.Condition | None, facts: frozenset[str]) -> bool:
 
 
 class Reference:
-    def __init__(self, tree: ast.Policy):
+    def __init__(self, tree: ast.PolicyFile):
         self.rules = [rule for _, rule in tree.rules()]
         self.facts = sorted(d.id for d in tree.terms if d.kind == "fact")
 
@@ -191,7 +191,7 @@ def policy_text(vocab: dict[str, list[str]], rule_list: list[ast.Rule], sections
     size = max(1, -(-len(rule_list) // sections))
     chunks = [rule_list[i:i + size] for i in range(0, len(rule_list), size)] or [[]]
     secs = tuple(ast.Section(title=f"S{n}", items=tuple(chunk)) for n, chunk in enumerate(chunks))
-    return format_policy(ast.Policy(meta=ast.Metadata(name="Generated"), terms=terms, sections=secs))
+    return format_policy(ast.PolicyFile(meta=ast.Metadata(name="Generated"), terms=terms, sections=secs))
 
 
 @st.composite
@@ -246,7 +246,7 @@ SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_to
 def test_engine_agrees_with_the_reference(scenario) -> None:  # type: ignore[no-untyped-def]
     vocab, rule_list, qs = scenario
     policy = policy_engine.loads(policy_text(vocab, rule_list), "gen.policy")
-    ref = Reference(ast.Policy(sections=(ast.Section(title="S0", items=tuple(rule_list)),)))
+    ref = Reference(ast.PolicyFile(sections=(ast.Section(title="S0", items=tuple(rule_list)),)))
     ref.facts = vocab["fact"]
     for q in qs:
         got = policy.decide(q)

@@ -18,7 +18,7 @@ from policy_engine.guard.diff import semantic_diff
 from policy_engine.language.formatter import format_text
 from policy_engine.language.parser import parse_text, scan_comments
 from policy_engine.language.printer import format_policy
-from policy_engine.guard.workspace import load_text
+from policy_engine.engine.loader import load_text
 
 from .strategies import policies
 from .test_diff_laws import policy_pairs, questions, union_vocab
@@ -56,21 +56,21 @@ def relaid(draw: st.DrawFn, text: str) -> tuple[str, list[str]]:
     return "".join(out) + draw(st.sampled_from(["", "\n", "\n\n"])), comments
 
 
-def _policy(text: str) -> ast.Policy:
+def _policy(text: str) -> ast.PolicyFile:
     result = parse_text(text)
     assert result.policy is not None, [d.render() for d in result.diagnostics]
     return result.policy
 
 
 @st.composite
-def laid_out_policies(draw: st.DrawFn) -> tuple[ast.Policy, str, list[str]]:
+def laid_out_policies(draw: st.DrawFn) -> tuple[ast.PolicyFile, str, list[str]]:
     policy = draw(policies)
     text, comments = draw(relaid(format_policy(policy)))
     return policy, text, comments
 
 
 @given(laid_out_policies())
-def test_fmt_keeps_meaning_is_idempotent_and_keeps_comments(case: tuple[ast.Policy, str, list[str]]) -> None:
+def test_fmt_keeps_meaning_is_idempotent_and_keeps_comments(case: tuple[ast.PolicyFile, str, list[str]]) -> None:
     policy, text, comments = case
     assert _policy(text) == policy  # the relayout itself is faithful
     result = format_text(text)
@@ -93,7 +93,7 @@ def test_the_compiled_policy_answers_every_question_the_same_after_fmt(case: tup
     after = load_text(result.text, "p.policy")
     assert not semantic_diff(before, after).groups
     for q in questions(union_vocab(before, after)):
-        a, b = before.policy.decide({**q, "facts": None}), after.policy.decide({**q, "facts": None})
+        a, b = before.decide({**q, "facts": None}), after.decide({**q, "facts": None})
         assert (a.decision, a.requires) == (b.decision, b.requires)
         assert [(r.effect, r.rule, r.line) for r in a.reasons] == \
             [(r.effect, r.rule, r.line) for r in b.reasons] or a.reasons == () or True

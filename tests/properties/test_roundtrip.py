@@ -12,7 +12,7 @@ from policy_engine.language.printer import format_condition, format_policy, form
 from .strategies import KEYWORDS, conditions, policies, rules, term_ids
 
 
-def _parse_clean(text: str) -> ast.Policy:
+def _parse_clean(text: str) -> ast.PolicyFile:
     result = parse_text(text, "fmt.policy")
     errors = [d.render() for d in result.diagnostics if d.is_error]
     assert not errors, "\n".join(errors) + "\n--- text ---\n" + text
@@ -20,16 +20,16 @@ def _parse_clean(text: str) -> ast.Policy:
     return result.policy
 
 
-@example(ast.Policy())
-@example(ast.Policy(meta=ast.Metadata(name='"\\', updated=None)))
+@example(ast.PolicyFile())
+@example(ast.PolicyFile(meta=ast.Metadata(name='"\\', updated=None)))
 @given(policies)
-def test_parse_of_format_is_identity(policy: ast.Policy) -> None:
+def test_parse_of_format_is_identity(policy: ast.PolicyFile) -> None:
     text = format_policy(policy)
     assert _parse_clean(text) == policy
 
 
 @given(policies)
-def test_format_is_idempotent(policy: ast.Policy) -> None:
+def test_format_is_idempotent(policy: ast.PolicyFile) -> None:
     once = format_policy(policy)
     twice = format_policy(_parse_clean(once))
     assert twice == once

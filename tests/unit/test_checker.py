@@ -217,7 +217,7 @@ def test_diagnostics_come_sorted() -> None:
 
 
 def test_checker_accepts_a_built_ast_without_spans() -> None:
-    policy = ast.Policy(
+    policy = ast.PolicyFile(
         terms=(ast.TermDecl(kind="data", id="email", label="E"), ast.TermDecl(kind="data", id="email", label="E"),
                ast.TermDecl(kind="purpose", id="m.n", label="N")),
         sections=(ast.Section(title="S", items=(

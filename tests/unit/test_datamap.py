@@ -140,3 +140,30 @@ def test_graph_exports(small: Policy) -> None:
         in mermaid
     with pytest.raises(ValueError):
         small.export_graph("png")
+
+
+COURIER = """policy "Courier"
+data email "E-mail"
+data name "Name"
+purpose delivery "Delivery"
+recipient courier "Courier"
+recipient processor "Processors"
+recipient processor.payment "Payment processor"
+
+section "Sharing":
+  allow share of email for delivery with courier basis contract
+  allow share of name with processor.payment basis contract
+"""
+
+
+def test_share_rules_that_name_a_purpose_are_on_the_map() -> None:
+    p = policy_engine.loads(COURIER, "courier.policy")
+    assert p.decide({"action": "share", "data": "email", "purpose": "delivery", "recipient": "courier",
+                     "facts": []}).decision == "allow"
+    assert rows(p.recipients("email")) == [(None, "delivery", "courier", "email", "allow", None)]
+    assert rows(p.data_for("courier")) == [(None, "delivery", "courier", "email", "allow", None)]
+
+
+def test_data_for_a_parent_recipient_lists_what_its_children_receive() -> None:
+    p = policy_engine.loads(COURIER, "courier.policy")
+    assert rows(p.data_for("processor")) == [(None, None, "processor.payment", "name", "allow", None)]

@@ -283,3 +283,12 @@ def test_explain_speaks_in_sentences(small: Policy) -> None:
     assert "small.policy:15" in text  # the allow that would lift it
     text = small.explain(q(source="contact", purpose="marketing"))
     assert "allowed only if consent and not withdrawn" in text and "small.policy:16" in text
+
+
+def test_a_query_error_reads_as_one_line_without_a_compiler_prefix(small: Policy) -> None:
+    with pytest.raises(QueryError) as caught:
+        small.decide(q(purpose="marketting"))
+    assert str(caught.value) == ("query.unknown_term: unknown purpose `marketting` "
+                                 "(did you mean `marketing` or `marketing.newsletter`?)")
+    rebuilt = QueryError(caught.value.code, caught.value.message, caught.value.field, caught.value.suggestions)
+    assert str(rebuilt) == str(caught.value)  # as the HTTP client raises it

@@ -16,7 +16,8 @@ from policy_engine.language.diagnostics import Diagnostic, PolicyError
 from policy_engine.guard.invariants import MAX_EXAMPLES, InvariantResult, check_invariants
 from policy_engine.language.parser import parse_text
 from policy_engine.language.printer import format_invariant
-from policy_engine.guard.workspace import Loaded, load_path, load_text
+from policy_engine import Policy
+from policy_engine.engine.loader import load_path, load_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +41,7 @@ VOCAB_LINES = VOCAB.count("\n")
 FIRST = VOCAB_LINES + 2  # line of the first statement after `section "S":`
 
 
-def load(body: str) -> Loaded:
+def load(body: str) -> Policy:
     return load_text(VOCAB + 'section "S":\n' + body, "t.policy")
 
 
@@ -54,8 +55,8 @@ def only(body: str) -> InvariantResult:
     return out[0]
 
 
-def decide(loaded: Loaded, query: dict[str, Any], facts: list[str] | None = None) -> str:
-    return loaded.policy.decide({**query, "facts": facts}).decision
+def decide(loaded: Policy, query: dict[str, Any], facts: list[str] | None = None) -> str:
+    return loaded.decide({**query, "facts": facts}).decision
 
 
 def rule_lines(reasons: list[dict[str, Any]]) -> list[int]:

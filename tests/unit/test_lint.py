@@ -9,7 +9,7 @@ import pytest
 
 from policy_engine.language.diagnostics import Severity
 from policy_engine.guard.lint import CODES, Finding, lint
-from policy_engine.guard.workspace import load_path, load_text
+from policy_engine.engine.loader import load_path, load_text
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -26,7 +26,7 @@ fact c "C"
 """
 
 
-def policy_of(text: str) -> ast.Policy:
+def policy_of(text: str) -> ast.PolicyFile:
     result = parse_text(text)
     assert [d.code for d in result.diagnostics] == [], [d.render() for d in result.diagnostics]
     assert result.policy is not None
@@ -63,8 +63,8 @@ def T(term_id: str) -> ast.TermRef:
 
 
 def test_empty_text_is_an_empty_policy() -> None:
-    assert policy_of("") == ast.Policy()
-    assert policy_of("\n  \n# just a comment\n") == ast.Policy()
+    assert policy_of("") == ast.PolicyFile()
+    assert policy_of("\n  \n# just a comment\n") == ast.PolicyFile()
 
 
 def test_header() -> None:

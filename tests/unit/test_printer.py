@@ -22,7 +22,7 @@ def T(term_id: str) -> ast.TermRef:
     return ast.TermRef(id=term_id)
 
 
-def reparse(text: str) -> ast.Policy:
+def reparse(text: str) -> ast.PolicyFile:
     result = parse_text(text)
     assert not [d for d in result.diagnostics if d.is_error], [d.render() for d in result.diagnostics]
     assert result.policy is not None
@@ -79,7 +79,7 @@ def test_long_rule_item_wraps_with_deeper_indentation_and_reads_back() -> None:
     first, *rest = text.split("\n")
     assert rest, "a long rule is wrapped"
     assert first.startswith("allow use of email")
-    policy = ast.Policy(sections=(ast.Section(title="S", items=(rule,)),))
+    policy = ast.PolicyFile(sections=(ast.Section(title="S", items=(rule,)),))
     lines = format_policy(policy).splitlines()
     item_indent = len(lines[1]) - len(lines[1].lstrip())
     assert all(len(line) - len(line.lstrip()) > item_indent for line in lines[2:])
@@ -113,12 +113,12 @@ def test_format_item_rejects_other_nodes() -> None:
 
 
 def test_empty_policy() -> None:
-    assert format_policy(ast.Policy()) == "\n"
-    assert reparse(format_policy(ast.Policy())) == ast.Policy()
+    assert format_policy(ast.PolicyFile()) == "\n"
+    assert reparse(format_policy(ast.PolicyFile())) == ast.PolicyFile()
 
 
 def test_policy_layout() -> None:
-    policy = ast.Policy(
+    policy = ast.PolicyFile(
         meta=ast.Metadata(name="P", contact="c@x", updated=dt.date(2018, 5, 25)),
         terms=(ast.TermDecl(kind="data", id="email", label="E"), ast.TermDecl(kind="data", id="name", label="N"),
                ast.TermDecl(kind="purpose", id="m", label="M"), ast.TermDecl(kind="data", id="late", label="L")),

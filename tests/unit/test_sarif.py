@@ -11,7 +11,7 @@ from policy_engine.language.diagnostics import Diagnostic, Severity
 from policy_engine.guard.lint import CODES, Finding, lint
 from policy_engine.guard.sarif import annotation, render_github, render_sarif, to_sarif
 from policy_engine.language.source import Source, Span
-from policy_engine.guard.workspace import load_text
+from policy_engine.engine.loader import load_text
 
 LINTED = """\
 data email "E"

@@ -1,0 +1,100 @@
+"""The one sentence writer: questions, answers, conditions and reasons in words. In: queries
+(a dict, a validated Key or an expectation's ast.Query), decisions, reasons (the engine's Reason
+or its JSON dict), requirements (a condition value or text). Out: str.
+
+Every report that tells a person what was asked and why it was answered so (explain, test,
+diff, the data map, the decision log, the rendered document) writes it with these functions, so
+one question reads the same everywhere: `use of email from forum for marketing given nothing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from policy_engine.language import ast
+from policy_engine.language.printer import format_condition, question_text
+
+FACTS_UNKNOWN = "(facts unknown)"
+DEFAULT_DENY = "no rule allows it (denied by default)"
+VERB = {"collect": "collected", "use": "used", "share": "shared", "retain": "retained"}
+
+
+def _fields(q: Any) -> Mapping[str, Any]:
+    if isinstance(q, ast.Query):
+        return {"action": q.action, "data": q.data.id, "source": q.source.id if q.source else None,
+                "purpose": q.purpose.id if q.purpose else None,
+                "recipient": q.recipient.id if q.recipient else None,
+                "facts": None if q.facts is None else [f.id for f in q.facts]}
+    if hasattr(q, "_asdict"):  # a validated Key
+        return q._asdict()  # type: ignore[no-any-return]
+    return q  # type: ignore[no-any-return]
+
+
+def question(q: Any, *, facts: bool = True, unknown: str | None = None) -> str:
+    """`use of email from forum for marketing given a, b`. With `facts=False` the facts are left
+    out; facts unknown (None) add `unknown` when given (e.g. FACTS_UNKNOWN)."""
+    f = _fields(q)
+    held = f.get("facts") if facts else None
+    if isinstance(held, (set, frozenset)):
+        held = sorted(held)
+    text = question_text(f.get("action"), f.get("data"), f.get("source"), f.get("purpose"), f.get("recipient"),
+                         None if held is None else list(held))
+    if facts and f.get("facts") is None and unknown:
+        text += " " + unknown
+    return text
+
+
+def condition(req: Any) -> str:
+    """A requirement as the language writes it; constants as `true` / `false`."""
+    if req is True or req is None:
+        return "true"
+    if req is False:
+        return "false"
+    if isinstance(req, str):
+        return req
+    return format_condition(req)
+
+
+def answer(decision: str, requires: Any = None) -> str:
+    """`allowed`, `denied`, or `allowed only if newsletter_form`."""
+    if decision == "allow":
+        return "allowed"
+    if decision == "deny":
+        return "denied"
+    return f"allowed only if {condition(requires)}"
+
+
+def _get(r: Any, name: str) -> Any:
+    return r.get(name) if isinstance(r, Mapping) else getattr(r, name, None)
+
+
+def where(r: Any) -> str:
+    """`policies/open_e.policy:42  (section "Marketing", basis consent)`: where a rule is written."""
+    basis = _get(r, "basis")
+    return f"{_get(r, 'file')}:{_get(r, 'line')}  (section \"{_get(r, 'section')}\"" \
+           + (f", basis {basis}" if basis else "") + ")"
+
+
+def reason_lines(reasons: Sequence[Any], indent: str = "", inline: bool = False) -> list[str]:
+    """The rules that decided an answer: each as its effect and place, then the rule as written
+    (on the next line, or after a colon when `inline`). None at all: the default deny."""
+    if not reasons:
+        return [f"{indent}{DEFAULT_DENY}"]
+    out: list[str] = []
+    for r in reasons:
+        head = f"{indent}{_get(r, 'effect'):<5}  {where(r)}"
+        rule = _get(r, "rule")
+        if inline:
+            out.append(f"{head}: {rule}")
+        else:
+            out += [head, f"{indent}       {rule}"]
+    return out
+
+
+def join(words: Iterable[str], last: str = "and") -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    items = list(words)
+    if len(items) <= 2:
+        return f" {last} ".join(items)
+    return ", ".join(items[:-1]) + f" {last} " + items[-1]

@@ -1,0 +1,60 @@
+"""The one loader: one digest recipe whichever way a policy arrives, and one parse per file."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from policy_engine import api
+from policy_engine.engine import loader
+from policy_engine.guard.workspace import at_revision
+
+TEXT = 'data email "E"\npurpose marketing "M"\nsection "S":\n  allow use of email for marketing basis consent\n'
+
+
+@pytest.mark.parametrize("data", [TEXT.encode(), b"\xef\xbb\xbf" + TEXT.encode()], ids=["plain", "bom"])
+def test_every_way_in_gives_the_digest_of_the_stored_bytes(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "p.policy"
+    path.write_bytes(data)
+    want = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert api.load(path).digest == want  # serve and decide
+    assert api.check_file(path).digest == want  # check, lint
+    assert loader.load_bytes(data, "p.policy").digest == want  # diff --base, from git
+    assert api.loads(data.decode("utf-8"), "p.policy").digest == want  # a caller holding the text
+
+
+def test_a_file_at_a_git_revision_gets_the_digest_it_has_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "p.policy"
+    path.write_bytes(b"\xef\xbb\xbf" + TEXT.encode())
+    for args in (["init", "-q"], ["add", "p.policy"],
+                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "p"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True)
+    stored = at_revision(path, "HEAD")
+    assert stored == path.read_bytes()
+    assert loader.load_bytes(stored, "p.policy@HEAD").digest == api.load(path).digest
+
+
+def test_loading_parses_and_checks_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[str] = []
+    real = loader.parse
+
+    def counting(source):  # type: ignore[no-untyped-def]
+        calls.append(source.path)
+        return real(source)
+
+    monkeypatch.setattr(loader, "parse", counting)
+    path = tmp_path / "p.policy"
+    path.write_text(TEXT, encoding="utf-8")
+    result = api.check_file(path)
+    policy = api.compile_checked(result)  # what lint does with the checked file
+    assert calls == [result.path] and policy.tree == result.policy and policy.warnings == tuple(result.warnings)
+
+
+def test_a_policy_carries_what_the_guardrails_read() -> None:
+    policy = api.loads(TEXT, "p.policy")
+    assert policy.source.path == "p.policy" and policy.tree.rules() and policy.compiled.rules[0].line == 4
+    with pytest.raises(Exception):
+        policy.compiled.rules = ()  # type: ignore[misc]  # frozen once compiled

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from policy_engine import api
+from policy_engine.language import ast
 from policy_engine.language.diagnostics import render_text
 
 def load_or_exit(path: str) -> api.Policy:
@@ -32,7 +33,7 @@ def query_error(err: api.QueryError, where: str = "") -> None:
 
 QUERY_FLAGS = [
     click.option("--query", "query_json", metavar="JSON", help="The query as a JSON object (SPEC section 2)."),
-    click.option("--action", type=click.Choice(["collect", "use", "share", "retain"]), help="What is done."),
+    click.option("--action", type=click.Choice(ast.ACTIONS), help="What is done."),
     click.option("--data", help="The data category, e.g. email."),
     click.option("--source", help="Where the data was collected, e.g. forum."),
     click.option("--purpose", help="What it is used (or kept) for, e.g. marketing."),

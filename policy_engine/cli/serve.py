@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from policy_engine.language import ast
 from policy_engine.language.diagnostics import PolicyError, render_text
 from policy_engine.server.config import (DEFAULT_HOST, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, DEFAULT_PORT, ENV_VAR, ServerConfig,
                      default_decision_log, parse_size)
@@ -156,7 +157,7 @@ def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -
 @click.option("--since", metavar="TIME", help="From this time: 2026-11-25, 2026-11-25T10:00:00Z, or an age (15m, 2h, 7d).")
 @click.option("--until", metavar="TIME", help="Before this time (same forms).")
 @click.option("--decision", type=click.Choice(["allow", "deny", "conditional"]))
-@click.option("--action", type=click.Choice(["collect", "use", "share", "retain"]))
+@click.option("--action", type=click.Choice(ast.ACTIONS))
 @click.option("--data", metavar="TERM", help="Data term (its descendants match too).")
 @click.option("--purpose", metavar="TERM", help="Purpose term (its descendants match too).")
 @click.option("--source", metavar="TERM", help="Source term (its descendants match too).")

@@ -21,11 +21,11 @@ def test_command(paths: tuple[str, ...], fmt: str, verbose: bool, output: str | 
 
     Each failure shows file:line, the question, the wanted and the actual decision, and the rules
     that decided it. The last line reads `N passed, M failed`; exit 1 on any failure."""
-    from policy_engine.guard import testing
+    from policy_engine.guard import test_report, testing
 
     report = testing.run(policy_paths(paths))
-    text = {"text": lambda: testing.render_text(report, verbose), "json": lambda: testing.render_json(report),
-            "junit": lambda: testing.render_junit(report)}[fmt]()
+    text = {"text": lambda: test_report.render_text(report, verbose), "json": lambda: test_report.render_json(report),
+            "junit": lambda: test_report.render_junit(report)}[fmt]()
     if output:
         Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         click.echo(report.summary())

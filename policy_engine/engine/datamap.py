@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, node_id
+from policy_engine.language import ast
 from policy_engine.engine.engine import Engine
 from policy_engine.engine.query import Key, Reason
 
@@ -67,7 +68,7 @@ class RuleRef:
         return dict(self.__dict__)
 
 
-DIMS = ("data", "source", "purpose", "recipient")
+DIMS = ast.DIMENSIONS
 
 
 class DataMap:

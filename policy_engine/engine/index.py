@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from policy_engine.engine.compiler import CompiledRule
     from policy_engine.engine.vocabulary import Vocabulary
 
-DIMENSIONS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
+DIMENSIONS = ast.DIMENSIONS
 
 
 

@@ -22,7 +22,7 @@ from policy_engine.language.diagnostics import Diagnostic, PolicyError
 
 FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "facts"})
 FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "facts")
-TERM_FIELDS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
+TERM_FIELDS: tuple[str, ...] = ast.DIMENSIONS
 
 ERROR_CODES: tuple[str, ...] = (
     "query.invalid_json", "query.missing_field", "query.wrong_type", "query.unknown_action",
@@ -36,7 +36,7 @@ class Query(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: Literal["collect", "use", "share", "retain"]
+    action: Literal[ast.ACTIONS]  # type: ignore[valid-type]
     data: str
     source: str | None = None
     purpose: str | None = None

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from policy_engine.language import ast
 from policy_engine.engine.compiler import CompiledPolicy
+from policy_engine.engine.index import open_on
 
-DIMENSIONS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
+DIMENSIONS = ast.DIMENSIONS
 
 
 def in_scope(value: str | None, terms: Sequence[str]) -> bool:
@@ -107,7 +108,7 @@ def term_bits(cp: CompiledPolicy, dim: str, values: Sequence[str | None]) -> dic
                 bits = table.get(parent)
             if bits is None:
                 if open_bits is None:
-                    open_bits = sum(1 << r.index for r in cp.rules if not r.terms(dim))
+                    open_bits = open_on(cp.rules, dim)
                 bits = open_bits
         out[v] = bits if bits is not None else 0
     return out

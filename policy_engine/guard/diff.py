@@ -23,15 +23,16 @@ what its parent was allowed before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from policy_engine.language import ast
 from policy_engine.language import logic
-from policy_engine.engine import words
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
-from policy_engine.engine.space import DIMENSIONS, QuestionClass, classes, dimension_values
+from policy_engine.engine.index import bitset, open_on
+from policy_engine.engine.space import DIMENSIONS, QuestionClass, classes
+from policy_engine.guard.diff_words import sentence
 from policy_engine.engine.policy import Policy
 
 
@@ -223,7 +224,7 @@ class _Pruner:
         self.open: list[dict[str, int]] = []
         self.denies: list[int] = []
         for cp in (o, n):
-            self.open.append({dim: _bitset(r.index for r in cp.rules if not r.terms(dim)) for dim in DIMENSIONS})
+            self.open.append({dim: open_on(cp.rules, dim) for dim in DIMENSIONS})
             assert cp.index is not None
             self.denies.append(cp.index.denies)
 
@@ -262,8 +263,8 @@ def semantic_diff(old: Policy, new: Policy) -> DiffResult:
     listed_old = [rule_key(r) for r in o.rules]
     listed_new = [rule_key(r) for r in n.rules]
     keys_old, keys_new = set(listed_old), set(listed_new)
-    delta_old = _bitset(i for i, k in enumerate(listed_old) if k not in keys_new)
-    delta_new = _bitset(i for i, k in enumerate(listed_new) if k not in keys_old)
+    delta_old = bitset((i for i, k in enumerate(listed_old) if k not in keys_new), len(listed_old))
+    delta_new = bitset((i for i, k in enumerate(listed_new) if k not in keys_old), len(listed_new))
     groups: list[ChangeGroup] = []
     if not delta_old and not delta_new:
         return DiffResult(old.path, new.path, groups)
@@ -284,13 +285,6 @@ def semantic_diff(old: Policy, new: Policy) -> DiffResult:
     return DiffResult(old.path, new.path, groups)
 
 
-def _bitset(indices: Iterator[int]) -> int:
-    out = 0
-    for i in indices:
-        out |= 1 << i
-    return out
-
-
 def _reasons(loaded: Policy, query: dict[str, Any]) -> list[dict[str, Any]]:
     """The engine's reasons for the question; for a term this policy does not declare, the
     reasons for the same question about its nearest declared ancestor (or none)."""
@@ -306,77 +300,3 @@ def _reasons(loaded: Policy, query: dict[str, Any]) -> list[dict[str, Any]]:
         asked[dim] = value
     decision = loaded.decide(asked)
     return [r.model_dump(mode="json") for r in decision.reasons]
-
-
-# ---- sentences ------------------------------------------------------------------------------
-
-
-def describe_terms(values: Sequence[str | None], candidates: Sequence[str | None]) -> str | None:
-    """`values` in few words, given every value the dimension could take (`candidates`):
-    None when they are all of them; a term stands for its narrower terms when all are in."""
-    chosen = set(values)
-    if chosen >= set(candidates):
-        return None
-    terms = [v for v in candidates if isinstance(v, str)]
-
-    def whole(t: str) -> bool:
-        return all(c in chosen for c in terms if c == t or c.startswith(t + "."))
-
-    parts: list[str] = []
-    for v in values:
-        if v is None:
-            continue
-        parent_whole = any(v.startswith(p + ".") and p in chosen and whole(p) for p in terms)
-        if parent_whole:
-            continue
-        if whole(v):
-            parts.append(v)
-        else:
-            left_out = [c for c in terms if c.startswith(v + ".") and c not in chosen]
-            tops = [c for c in left_out if not any(c.startswith(x + ".") for x in left_out)]
-            parts.append(f"{v} (but not {', '.join(tops)})")
-    text = words.join(parts)
-    if None in chosen:
-        text = (text + ", or" if text else "") + " none named"
-    return text.strip()
-
-
-def subject(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> tuple[str, str]:
-    """(`email from contact`, ` for marketing with service_provider`) for the sentence."""
-    parts: dict[str, str | None] = {}
-    for dim in DIMENSIONS:
-        parts[dim] = describe_terms(group.values[dim], dimension_values(policies, group.action, dim))
-    head = parts["data"] or "any data"
-    if parts["source"]:
-        head += f" from {parts['source']}" if parts["source"] != "none named" else " (source not named)"
-    tail = ""
-    if parts["purpose"]:
-        tail += f" for {parts['purpose']}" if parts["purpose"] != "none named" else " (purpose not named)"
-    if parts["recipient"]:
-        tail += f" with {parts['recipient']}" if parts["recipient"] != "none named" else " (recipient not named)"
-    return head, tail
-
-
-def _consent_word(reasons: list[dict[str, Any]], req: str | None) -> str:
-    bases = {r.get("basis") for r in reasons if r.get("effect") == "allow"}
-    if "consent" in bases:
-        return "without consent"
-    return "without any condition" if req else "unconditionally"
-
-
-def sentence(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> str:
-    head, tail = subject(group, policies)
-    verb = words.VERB[group.action]
-    b, a = group.before, group.after
-    before = {"allow": "always", "deny": "never", "conditional": f"only if {b.requires}"}[b.decision]
-    if a.decision == "allow":
-        how = _consent_word(group.reasons_before, b.requires) if b.decision == "conditional" else "unconditionally"
-        return f"{head} may now be {verb}{tail} {how} (before: {before})"
-    if a.decision == "deny":
-        return f"{head} may no longer be {verb}{tail} (before: {before})"
-    # after: conditional
-    if group.widened and not group.narrowed:
-        return f"{head} may now be {verb}{tail} if {a.requires} (before: {before})"
-    if group.narrowed and not group.widened:
-        return f"{head} may now be {verb}{tail} only if {a.requires} (before: {before})"
-    return f"{head} may now be {verb}{tail} if {a.requires}, a different condition (before: {before})"

@@ -21,6 +21,8 @@ Decision = Literal["allow", "deny", "conditional"]
 
 TERM_KINDS: tuple[str, ...] = ("data", "source", "purpose", "recipient", "fact")
 ACTIONS: tuple[str, ...] = ("collect", "use", "share", "retain")
+# The dimensions of a rule and of a question besides its action; each names terms of its own kind.
+DIMENSIONS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
 # GDPR Art. 6(1)(a)-(f)
 LEGAL_BASES: tuple[str, ...] = (
     "consent",

@@ -18,6 +18,8 @@ from pygments.lexer import RegexLexer, bygroups, default, include, words
 from pygments.token import (Comment, Keyword, Literal, Name, Operator, Punctuation, String, Text,
                             Whitespace)
 
+from policy_engine.language import ast
+
 __all__ = ["PolicyLexer"]
 
 TERM_ID = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
@@ -25,9 +27,9 @@ TERM_ID = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 END = r"(?![\w.])"
 START = r"(?<![\w.])"
 
-TERM_KINDS = ("data", "source", "purpose", "recipient", "fact")
+TERM_KINDS = ast.TERM_KINDS
 EFFECTS = ("allow", "deny")
-ACTIONS = ("collect", "use", "share", "retain")
+ACTIONS = ast.ACTIONS
 INVARIANT_WORDS = ("never", "every", "no")
 HEADER_KEYWORDS = ("policy", "controller", "contact", "updated")
 STATEMENT_KEYWORDS = ("section", "right", "retention", "security")

@@ -30,18 +30,24 @@ def decide(policy_path: str, query_json: str | None, action: str | None, data: s
             raise click.UsageError("--batch reads its queries from the file: give no other query")
         policy = load_or_exit(policy_path)
         sys.exit(_decide_batch(policy, batch))
+    answer = _ask(policy_path, (query_json, action, data, source, purpose, recipient, facts, no_facts),
+                  lambda policy, query: policy.decide(query))
+    click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if pretty else answer.to_json())
+
+
+def _ask(policy_path: str, flags: tuple, ask):  # type: ignore[no-untyped-def,type-arg]
+    """The query from the flags, then the policy, then the answer; a bad query exits 2 in one line."""
     try:
-        query = query_from_options(query_json, action, data, source, purpose, recipient, facts, no_facts)
+        query = query_from_options(*flags)
     except api.QueryError as err:
         query_error(err)
         sys.exit(2)
     policy = load_or_exit(policy_path)
     try:
-        answer = policy.decide(query)  # type: ignore[arg-type]
+        return ask(policy, query)
     except api.QueryError as err:
         query_error(err)
         sys.exit(2)
-    click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if pretty else answer.to_json())
 
 
 def _decide_batch(policy: api.Policy, lines) -> int:  # type: ignore[no-untyped-def]
@@ -74,14 +80,5 @@ def _decide_batch(policy: api.Policy, lines) -> int:  # type: ignore[no-untyped-
 def explain(policy_path: str, query_json: str | None, action: str | None, data: str | None, source: str | None,
             purpose: str | None, recipient: str | None, facts: tuple[str, ...], no_facts: bool) -> None:
     """Explain a decision in sentences, with the rules that made it."""
-    try:
-        query = query_from_options(query_json, action, data, source, purpose, recipient, facts, no_facts)
-    except api.QueryError as err:
-        query_error(err)
-        sys.exit(2)
-    policy = load_or_exit(policy_path)
-    try:
-        click.echo(policy.explain(query))  # type: ignore[arg-type]
-    except api.QueryError as err:
-        query_error(err)
-        sys.exit(2)
+    click.echo(_ask(policy_path, (query_json, action, data, source, purpose, recipient, facts, no_facts),
+                    lambda policy, query: policy.explain(query)))

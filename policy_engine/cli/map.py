@@ -66,26 +66,25 @@ _FACT_OPTION = click.option("--fact", "facts", multiple=True, metavar="FACT",
                             help="A fact that holds (repeatable); without any, conditions are shown.")
 
 
-@map_.command("uses")
-@click.option("--data", required=True, help="The data category.")
-@click.option("--source", help="Only data from this source.")
-@_FACT_OPTION
-@_FORMAT_OPTION
-@click.pass_context
-def map_uses(ctx: click.Context, data: str, source: str | None, facts: tuple[str, ...], fmt: str) -> None:
-    """What DATA (from SOURCE) may be used for, and under which conditions."""
-    _map_call(ctx, lambda p: p.uses(data, source, list(facts) if facts else None), fmt)
+def _data_question(name: str, doc: str, ask):  # type: ignore[no-untyped-def]
+    """A map question about one data category (from one source or each): `uses`, `recipients`."""
+
+    @map_.command(name, help=doc)
+    @click.option("--data", required=True, help="The data category.")
+    @click.option("--source", help="Only data from this source.")
+    @_FACT_OPTION
+    @_FORMAT_OPTION
+    @click.pass_context
+    def command(ctx: click.Context, data: str, source: str | None, facts: tuple[str, ...], fmt: str) -> None:
+        _map_call(ctx, lambda p: ask(p, data, source, list(facts) if facts else None), fmt)
+
+    return command
 
 
-@map_.command("recipients")
-@click.option("--data", required=True, help="The data category.")
-@click.option("--source", help="Only data from this source.")
-@_FACT_OPTION
-@_FORMAT_OPTION
-@click.pass_context
-def map_recipients(ctx: click.Context, data: str, source: str | None, facts: tuple[str, ...], fmt: str) -> None:
-    """Who may receive DATA."""
-    _map_call(ctx, lambda p: p.recipients(data, source, list(facts) if facts else None), fmt)
+map_uses = _data_question("uses", "What DATA (from SOURCE) may be used for, and under which conditions.",
+                          lambda p, data, source, facts: p.uses(data, source, facts))
+map_recipients = _data_question("recipients", "Who may receive DATA (shared from SOURCE, for which purposes).",
+                                lambda p, data, source, facts: p.recipients(data, source, facts))
 
 
 @map_.command("data")

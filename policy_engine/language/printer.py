@@ -37,14 +37,17 @@ def _data(data: tuple[ast.TermRef, ...] | None) -> str:
     return "all data" if data is None else _terms(data)
 
 
+def _scope_clauses(node: ast.Rule | ast.Invariant) -> list[str]:
+    """`from S`, `for P`, `with R`: the clauses a rule and an invariant share, in their order."""
+    parts = []
+    for word, refs in (("from", node.sources), ("for", node.purposes), ("with", node.recipients)):
+        if refs:
+            parts.append(f"{word} {_terms(refs)}")
+    return parts
+
+
 def rule_clauses(rule: ast.Rule) -> list[str]:
-    parts = [f"{rule.effect} {rule.action} of {_data(rule.data)}"]
-    if rule.sources:
-        parts.append(f"from {_terms(rule.sources)}")
-    if rule.purposes:
-        parts.append(f"for {_terms(rule.purposes)}")
-    if rule.recipients:
-        parts.append(f"with {_terms(rule.recipients)}")
+    parts = [f"{rule.effect} {rule.action} of {_data(rule.data)}", *_scope_clauses(rule)]
     if rule.condition is not None:
         parts.append(f"if {format_condition(rule.condition)}")
     if rule.basis is not None:
@@ -62,12 +65,7 @@ def format_invariant(inv: ast.Invariant) -> str:
     parts = [f"{inv.form} {inv.action}"]
     if inv.data is not None:
         parts.append(f"of {_terms(inv.data)}")
-    if inv.sources:
-        parts.append(f"from {_terms(inv.sources)}")
-    if inv.purposes:
-        parts.append(f"for {_terms(inv.purposes)}")
-    if inv.recipients:
-        parts.append(f"with {_terms(inv.recipients)}")
+    parts += _scope_clauses(inv)
     if inv.basis is not None:
         parts.append(f"has basis {inv.basis.id}")
     if inv.without is not None:

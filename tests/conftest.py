@@ -1,4 +1,5 @@
-"""Shared test setup: hypothesis profiles and a few paths.
+"""Shared test setup: hypothesis profiles, the paths (from `paths`) and the two shared policies:
+`small` (tests/fixtures/small.policy, the unit tests' small policy) and `open_e` (the real one).
 
 HYPOTHESIS_PROFILE=ci  thorough run (CI sets it through ./dev test)
 HYPOTHESIS_PROFILE=dev quick run while editing (the default)
@@ -7,10 +8,14 @@ HYPOTHESIS_PROFILE=dev quick run while editing (the default)
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+import policy_engine
+from policy_engine import Policy
+
+from paths import OPEN_E, SMALL
 
 settings.register_profile(
     "ci",
@@ -23,15 +28,19 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
 
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
+
+@pytest.fixture(scope="session")
+def small_text() -> str:
+    return SMALL.read_text(encoding="utf-8")
 
 
-@pytest.fixture
-def repo_root() -> Path:
-    return REPO
+@pytest.fixture(scope="session")
+def small(small_text: str) -> Policy:
+    """Loaded from its text under the name `small.policy`, so reasons cite `small.policy:LINE`
+    wherever the tests run from. Shared by the whole session: a Policy is immutable."""
+    return policy_engine.loads(small_text, "small.policy")
 
 
-@pytest.fixture
-def fixtures_dir() -> Path:
-    return TESTS / "fixtures"
+@pytest.fixture(scope="session")
+def open_e() -> Policy:
+    return policy_engine.load(OPEN_E)

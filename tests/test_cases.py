@@ -15,8 +15,9 @@ import yaml
 from policy_engine import api
 from policy_engine.language.grammar import lark_parser
 
-TESTS = Path(__file__).resolve().parent
-CHECK_CASES = sorted((TESTS / "cases" / "check").rglob("*.policy"))
+from paths import CASES, TESTS
+
+CHECK_CASES = sorted((CASES / "check").rglob("*.policy"))
 
 TERMINAL_NAMES = sorted({t.name for t in lark_parser().terminals} | {"$END"})
 _TERMINAL_WORD = re.compile(r"(?<![A-Za-z_$])(" + "|".join(re.escape(n) for n in TERMINAL_NAMES) + r")(?![A-Za-z_])")

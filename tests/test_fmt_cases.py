@@ -14,8 +14,9 @@ import pytest
 from policy_engine.language.formatter import format_text
 from policy_engine.language.parser import parse_text, scan_comments
 
-TESTS = Path(__file__).resolve().parent
-CASES = sorted(p for p in (TESTS / "cases" / "fmt").glob("*.policy") if not p.name.endswith(".formatted.policy"))
+from paths import CASES as CASE_DIR, OPEN_E, TESTS
+
+CASES = sorted(p for p in (CASE_DIR / "fmt").glob("*.policy") if not p.name.endswith(".formatted.policy"))
 
 
 def _id(path: Path) -> str:
@@ -57,8 +58,8 @@ def test_fmt_keeps_meaning_and_comments(case: Path) -> None:
         assert comment.text in out_comments
 
 
-def test_the_open_e_policy_formats_without_change_of_meaning(repo_root: Path) -> None:
-    path = repo_root / "policies" / "open_e.policy"
+def test_the_open_e_policy_formats_without_change_of_meaning() -> None:
+    path = OPEN_E
     source = path.read_text(encoding="utf-8")
     result = format_text(source, "policies/open_e.policy")
     assert result.ok and result.text is not None

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
+
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

@@ -23,9 +23,9 @@ import policy_engine
 from policy_engine import QueryError
 from policy_engine.language import logic
 
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
-CASES = sorted((TESTS / "cases" / "queries").glob("*.yaml"))
+from paths import CASES as CASE_DIR, OPEN_E, REPO
+
+CASES = sorted((CASE_DIR / "queries").glob("*.yaml"))
 
 
 def _load_cases() -> list:  # type: ignore[type-arg]
@@ -68,7 +68,7 @@ def test_golden_query(policy_path: str, case: dict) -> None:  # type: ignore[typ
 
 
 def _expectations() -> list:  # type: ignore[type-arg]
-    path = REPO / "policies" / "open_e.policy"
+    path = OPEN_E
     if not path.exists():
         return []
     from policy_engine.api import check_file

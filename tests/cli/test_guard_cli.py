@@ -17,11 +17,10 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from paths import OPEN_E, REPO
 
 BIN = Path(sys.executable).parent
 EXE = shutil.which("policy-engine", path=str(BIN))
-REPO = Path(__file__).resolve().parents[2]
-OPEN_E = REPO / "policies" / "open_e.policy"
 
 pytestmark = pytest.mark.skipif(EXE is None, reason=f"policy-engine is not installed in {BIN}")
 

@@ -17,7 +17,9 @@ import pytest
 from policy_engine import api
 from policy_engine.language.printer import quote
 
-from .conftest import ROOT, CodeBlock, code_blocks
+from paths import OPEN_E
+
+from .conftest import CodeBlock, code_blocks
 
 BLOCKS = code_blocks("policy")
 KNOWN_CLASSES = {"fragment", "invalid"}
@@ -25,7 +27,7 @@ KNOWN_CLASSES = {"fragment", "invalid"}
 
 @cache
 def open_e_declarations() -> str:
-    result = api.check_file(ROOT / "policies" / "open_e.policy")
+    result = api.check_file(OPEN_E)
     assert result.ok and result.policy is not None, "policies/open_e.policy must check for the docs tests"
     return "\n".join(f"{t.kind} {t.id} {quote(t.label)}" for t in result.policy.terms) + "\n"
 

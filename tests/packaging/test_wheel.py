@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from paths import REPO
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 OFFLINE_SIGNS = (
     "Could not find a version",
     "No matching distribution",

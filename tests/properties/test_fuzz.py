@@ -22,11 +22,10 @@ from policy_engine.language.diagnostics import Diagnostic, PolicyError
 from policy_engine.language.parser import parse_text
 from policy_engine.language.printer import format_policy
 
+from paths import OPEN_E, RICH
+
 from .strategies import KEYWORDS
 
-TESTS = Path(__file__).resolve().parent.parent
-OPEN_E = TESTS.parent / "policies" / "open_e.policy"
-RICH = TESTS / "fixtures" / "rich.policy"
 SEEDS = [p.read_bytes() for p in ([OPEN_E] if OPEN_E.exists() else []) + [RICH]]
 
 NOISE = [b'"', b"(", b")", b"((", b"#", b":", b",", b";", b"\\", b"\n", b"\r\n", b"\t", b" ", b".", b"&", b"|",

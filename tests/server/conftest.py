@@ -18,8 +18,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-OPEN_E = REPO / "policies" / "open_e.policy"
+from paths import OPEN_E, REPO
 SCRIPT = Path(sys.executable).parent / "policy-engine"
 ADMIN_TOKEN = "admin-token-for-tests"
 DECIDE_TOKEN = "decide-token-for-tests"

@@ -4,48 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from pathlib import Path
 
 import pytest
 
 import policy_engine
 from policy_engine import Decision, Policy, PolicyError, Query, QueryError
 
-REPO = Path(__file__).resolve().parents[2]
-OPEN_E = REPO / "policies" / "open_e.policy"
+from paths import OPEN_E, REPO, SMALL, line_of
 
-SMALL = """policy "Small"
-data email "E-mail"
-data cookie "Cookies"
-data cookie.analytics "Analytics"
-source contact "Contact"
-source forum "Forum"
-purpose marketing "Marketing"
-purpose marketing.newsletter "Newsletter"
-purpose support "Support"
-recipient partner "Partner"
-fact consent "Consent"
-fact withdrawn "Withdrawn"
-
-section "Marketing":
-  allow use of email from contact for marketing if consent basis consent
-  deny use of email for marketing if withdrawn
-  deny use of email from forum for marketing
-
-section "Support":
-  allow use of email for support
-  allow share of cookie with partner
-"""
-
-
-@pytest.fixture(scope="module")
-def small() -> Policy:
-    return policy_engine.loads(SMALL, "small.policy")
-
-
-@pytest.fixture(scope="module")
-def open_e() -> Policy:
-    return policy_engine.load(OPEN_E)
+# The rules of tests/fixtures/small.policy these tests name, and where they stand.
+CONSENT = "allow use of email from contact for marketing if consent basis consent"
+WITHDRAWN = "deny use of email for marketing if withdrawn"
+FORUM = "deny use of email from forum for marketing"
+CONSENT_LINE, WITHDRAWN_LINE, FORUM_LINE = (line_of(SMALL, rule) for rule in (CONSENT, WITHDRAWN, FORUM))
 
 
 def q(**kw):  # type: ignore[no-untyped-def]
@@ -68,9 +39,9 @@ def test_load_gives_name_digest_counts_and_terms(open_e: Policy) -> None:
     assert open_e.metadata["contact"] == "privacy@open-e.com"
 
 
-def test_loads_digest_is_of_the_text(small: Policy) -> None:
-    assert small.digest == "sha256:" + hashlib.sha256(SMALL.encode()).hexdigest()
-    assert small.path == "small.policy" and small.rule_count == 5
+def test_loads_digest_is_of_the_text(small: Policy, small_text: str) -> None:
+    assert small.digest == "sha256:" + hashlib.sha256(small_text.encode()).hexdigest()
+    assert small.path == "small.policy" and small.rule_count == 8
 
 
 def test_a_policy_with_errors_raises_policy_error_with_diagnostics() -> None:
@@ -100,10 +71,10 @@ def test_answer_json_is_exactly_the_spec_shape(small: Policy) -> None:
         "decision": "conditional",
         "requires": "consent and not withdrawn",
         "reasons": [
-            {"effect": "allow", "rule": "allow use of email from contact for marketing if consent basis consent",
-             "file": "small.policy", "line": 15, "section": "Marketing", "basis": "consent"},
-            {"effect": "deny", "rule": "deny use of email for marketing if withdrawn", "file": "small.policy",
-             "line": 16, "section": "Marketing", "basis": None},
+            {"effect": "allow", "rule": CONSENT, "file": "small.policy", "line": CONSENT_LINE,
+             "section": "Marketing", "basis": "consent"},
+            {"effect": "deny", "rule": WITHDRAWN, "file": "small.policy", "line": WITHDRAWN_LINE,
+             "section": "Marketing", "basis": None},
         ],
         "policy": {"name": "Small", "digest": small.digest},
     }
@@ -115,13 +86,13 @@ def test_answer_json_is_exactly_the_spec_shape(small: Policy) -> None:
 
 def test_closed_world_decisions_and_would_allow_if(small: Policy) -> None:
     allow = small.decide(q(source="contact", purpose="marketing.newsletter", facts=["consent"]))
-    assert allow.decision == "allow" and [r.line for r in allow.reasons] == [15]
+    assert allow.decision == "allow" and [r.line for r in allow.reasons] == [CONSENT_LINE]
     assert allow.requires is None and allow.would_allow_if is None
     default = small.decide(q(source="contact", purpose="marketing", facts=[]))
     assert default.decision == "deny" and default.reasons == ()  # a default deny cites nothing
     assert default.would_allow_if == "consent and not withdrawn"
     by_rule = small.decide(q(source="contact", purpose="marketing", facts=["consent", "withdrawn"]))
-    assert by_rule.decision == "deny" and [r.line for r in by_rule.reasons] == [16]
+    assert by_rule.decision == "deny" and [r.line for r in by_rule.reasons] == [WITHDRAWN_LINE]
     assert by_rule.would_allow_if == "consent and not withdrawn"
     never = small.decide(q(source="forum", purpose="marketing", facts=["consent"]))
     assert never.decision == "deny" and never.would_allow_if is None  # no allow could lift it
@@ -132,10 +103,10 @@ def test_closed_world_decisions_and_would_allow_if(small: Policy) -> None:
 def test_partial_evaluation_collapses_constants(small: Policy) -> None:
     assert small.decide(q(purpose="support")).decision == "allow"
     forum = small.decide(q(source="forum", purpose="marketing"))
-    assert forum.decision == "deny" and [r.line for r in forum.reasons] == [17]  # unconditional deny cited
+    assert forum.decision == "deny" and [r.line for r in forum.reasons] == [FORUM_LINE]  # unconditional deny cited
     unknown_source = small.decide(q(purpose="marketing"))
     assert unknown_source.decision == "deny"  # fail closed: the forum deny applies, the allow cannot
-    assert [r.line for r in unknown_source.reasons] == [17]
+    assert [r.line for r in unknown_source.reasons] == [FORUM_LINE]
 
 
 def test_hierarchy_children_are_covered_parents_are_not(small: Policy) -> None:
@@ -280,15 +251,15 @@ def test_explain_speaks_in_sentences(small: Policy) -> None:
     text = small.explain(q(source="contact", purpose="marketing", facts=[]))
     assert "use of email from contact for marketing given nothing" in text
     assert "denied by default" in text and "It would be allowed if consent and not withdrawn." in text
-    assert "small.policy:15" in text  # the allow that would lift it
+    assert f"small.policy:{CONSENT_LINE}" in text  # the allow that would lift it
     text = small.explain(q(source="contact", purpose="marketing"))
-    assert "allowed only if consent and not withdrawn" in text and "small.policy:16" in text
+    assert "allowed only if consent and not withdrawn" in text and f"small.policy:{WITHDRAWN_LINE}" in text
 
 
 def test_a_query_error_reads_as_one_line_without_a_compiler_prefix(small: Policy) -> None:
     with pytest.raises(QueryError) as caught:
         small.decide(q(purpose="marketting"))
-    assert str(caught.value) == ("query.unknown_term: unknown purpose `marketting` "
-                                 "(did you mean `marketing` or `marketing.newsletter`?)")
+    assert str(caught.value) == ("query.unknown_term: unknown purpose `marketting` (did you mean "
+                                 "`marketing` or `marketing.offers` or `marketing.newsletter`?)")
     rebuilt = QueryError(caught.value.code, caught.value.message, caught.value.field, caught.value.suggestions)
     assert str(rebuilt) == str(caught.value)  # as the HTTP client raises it

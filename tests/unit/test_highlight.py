@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
@@ -17,9 +16,10 @@ from pygments.token import Comment, Error, Keyword, Literal, Name, Operator, Str
 
 from policy_engine.language.highlight import PolicyLexer, grammar_keywords
 
-ROOT = Path(__file__).resolve().parents[2]
-OPEN_E = (ROOT / "policies" / "open_e.policy").read_text(encoding="utf-8")
-TM_GRAMMAR = ROOT / "editors" / "policy.tmLanguage.json"
+from paths import OPEN_E as OPEN_E_PATH, REPO
+
+OPEN_E = OPEN_E_PATH.read_text(encoding="utf-8")
+TM_GRAMMAR = REPO / "editors" / "policy.tmLanguage.json"
 
 SAMPLE = '''policy "Shop"
   controller "Shop Ltd."

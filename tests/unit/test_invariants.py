@@ -4,7 +4,6 @@ really answers that question as reported) and the rule(s) responsible."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from policy_engine.language.printer import format_invariant
 from policy_engine import Policy
 from policy_engine.engine.loader import load_path, load_text
 
-REPO = Path(__file__).resolve().parents[2]
+from paths import OPEN_E
 
 VOCAB = """\
 data email "E-mail address"
@@ -424,7 +423,7 @@ def test_an_invariant_no_question_falls_under_holds_vacuously() -> None:
 
 
 def test_every_invariant_of_open_e_holds_over_its_whole_scope() -> None:
-    loaded = load_path(REPO / "policies" / "open_e.policy")
+    loaded = load_path(OPEN_E)
     out = check_invariants(loaded)
     assert len(out) >= 10
     lines = loaded.source.text.splitlines()
@@ -436,7 +435,7 @@ def test_every_invariant_of_open_e_holds_over_its_whole_scope() -> None:
 
 
 def test_open_e_with_a_consent_condition_removed_breaks_its_invariant() -> None:
-    text = (REPO / "policies" / "open_e.policy").read_text(encoding="utf-8")
+    text = OPEN_E.read_text(encoding="utf-8")
     assert "\n    if forum_emails_opt_in\n" in text
     loaded = load_text(text.replace("\n    if forum_emails_opt_in\n", "\n", 1), "policies/open_e.policy")
     broken = [r for r in check_invariants(loaded) if not r.ok]

@@ -3,15 +3,13 @@ findings the other rule's location), and a clean policy that gives none."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from policy_engine.language.diagnostics import Severity
 from policy_engine.guard.lint import CODES, Finding, lint
 from policy_engine.engine.loader import load_path, load_text
 
-REPO = Path(__file__).resolve().parents[2]
+from paths import OPEN_E
 
 HEAD = """\
 data email "E-mail address"
@@ -188,6 +186,6 @@ def test_findings_are_sorted_by_position() -> None:
 
 
 def test_open_e_has_no_errors() -> None:
-    out = lint(load_path(REPO / "policies" / "open_e.policy"))
+    out = lint(load_path(OPEN_E))
     assert [f.render() for f in out if f.diagnostic.is_error] == []
     assert {f.code for f in out} <= set(CODES)

@@ -11,7 +11,7 @@ from policy_engine.language import ast
 from policy_engine.language.parser import parse_text
 from policy_engine.language.printer import format_condition, format_item, format_policy, format_query, format_rule, quote
 
-TESTS = Path(__file__).resolve().parent.parent
+from paths import CASES, FIXTURES, OPEN_E
 
 
 def F(name: str) -> ast.FactRef:
@@ -151,9 +151,8 @@ def _parses_cleanly(case: Path) -> bool:
 
 
 def _golden_texts() -> list[Path]:
-    cases = [p for p in sorted((TESTS / "cases" / "check").rglob("*.policy")) if _parses_cleanly(p)]
-    open_e = TESTS.parent / "policies" / "open_e.policy"
-    return cases + sorted((TESTS / "fixtures").glob("*.policy")) + ([open_e] if open_e.exists() else [])
+    cases = [p for p in sorted((CASES / "check").rglob("*.policy")) if _parses_cleanly(p)]
+    return cases + sorted(FIXTURES.glob("*.policy")) + ([OPEN_E] if OPEN_E.exists() else [])
 
 
 @pytest.mark.parametrize("path", _golden_texts(), ids=lambda p: p.name)

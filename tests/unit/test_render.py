@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +12,7 @@ from policy_engine import api
 from policy_engine.render import document as render
 from policy_engine.cli.app import cli
 
-ROOT = Path(__file__).resolve().parents[2]
+from paths import OPEN_E, REPO as ROOT
 
 POLICY = '''# header note, above the first section
 policy "Shop Privacy Policy"
@@ -207,7 +206,7 @@ def test_a_quote_counts_only_in_the_section_citing_its_heading(shop):
 
 def test_open_e_every_sentence_is_encoded_or_noted():
     """The Open-E policy's own claim: every statement of the text is encoded or noted as not encodable."""
-    source, policy = api.parse_policy(ROOT / "policies" / "open_e.policy")
+    source, policy = api.parse_policy(OPEN_E)
     text = (ROOT / "policies" / "open_e_privacy_policy.txt").read_text(encoding="utf-8")
     cov = render.coverage(policy, source, text)
     assert [s.text for s in cov.sentences if s.status == "uncited"] == []
@@ -221,7 +220,7 @@ def test_open_e_every_sentence_is_encoded_or_noted():
 
 def test_cli_render_writes_the_document_and_reports_coverage(tmp_path):
     out = tmp_path / "open_e.html"
-    result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / "open_e.policy"), "--format", "html",
+    result = CliRunner().invoke(cli, ["render", str(OPEN_E), "--format", "html",
                                       "--source-text", str(ROOT / "policies" / "open_e_privacy_policy.txt"),
                                       "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -238,6 +237,6 @@ def test_cli_render_refuses_a_policy_that_does_not_check(tmp_path):
 
 
 def test_cli_render_missing_source_text_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / "open_e.policy"),
+    result = CliRunner().invoke(cli, ["render", str(OPEN_E),
                                       "--source-text", str(tmp_path / "missing.txt")])
     assert result.exit_code == 2

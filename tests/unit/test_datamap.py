@@ -30,7 +30,8 @@ def test_uses_lists_purposes_with_conditions_and_folds_repeats(small: Policy) ->
     assert ("contact", "marketing", None, "email", "conditional", "consent and not withdrawn") in got
     assert ("contact", "marketing.newsletter", None, "email", "conditional", "consent and not withdrawn") \
         not in got  # = parent
-    assert ("contact", "marketing.offers", None, "email", "conditional", "not withdrawn") in got  # differs
+    # differs from its parent, so it is listed: its own allow needs no consent, only the withdrawal deny is left
+    assert ("contact", "marketing.offers", None, "email", "conditional", "not withdrawn") in got
     assert not any(r[0] == "forum" and r[1].startswith("marketing") for r in got)
     assert rows(small.uses("email", "contact", facts=["consent"])) == [
         ("contact", "marketing", None, "email", "allow", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from policy_engine import api
 
 from policy_engine.render import document as render
+from policy_engine.render.writers import TemplateError
 from policy_engine.cli.app import cli
 
 from paths import OPEN_E, REPO as ROOT
@@ -81,29 +83,37 @@ def test_rules_read_as_sentences(shop):
     md = render.render(*shop, "markdown")
     assert md.startswith("# Shop Privacy Policy\n")
     assert "We **may** use E-mail address (`email`) and Name (`name`) collected from Buying (`checkout`) " \
-           "for Process your orders (`orders`). *Legal basis: contract.*" in md
+           "for Process your orders (`orders`). *Legal basis: a contract with the person (GDPR Art. 6(1)(b)).*" in md
     assert "**only if** “Ticked the newsletter box” (`opt_in`) **and** **not** “Withdrew consent” " \
            "(`consent_withdrawn`)" in md
     assert "We **never** use E-mail address (`email`) collected from Forum (`forum`) for Marketing" in md
     assert "We **may** share Name (`name`) with Courier companies (`courier`)" in md
-    assert "Right of **erasure**, exercised via “privacy@shop.example”." in md
-    assert "Retention of all personal data: “for six years after your last order”." in md
+    assert "You have the right of **erasure**; use it through “privacy@shop.example”." in md
+    assert "We keep all personal data: “for six years after your last order”." in md
     assert "Security measures: “encryption”." in md
 
 
-def test_expectations_and_invariants_are_listed_as_tests_and_promises(shop):
+def test_tests_and_promises_read_with_labels_and_plain_words(shop):
     md = render.render(*shop, "markdown")
-    assert "Test: *use* `email` from `checkout` for `marketing`, given `opt_in` → must be **allow**" in md
-    assert "must be **conditional**, requiring `opt_in and not consent_withdrawn`" in md
-    assert "**Promise** (checked over every question, not by examples): never use of E-mail address (`email`) " \
-           "from Forum (`forum`) for Marketing (`marketing`)." in md
-    assert "3 sections, 5 rules (4 allow, 1 deny), 2 tests, 1 invariant, 1 right." in md
+    assert "**Test:** May we use E-mail address collected from Buying for Marketing, when “Ticked the newsletter " \
+           "box” holds (and no other condition)? The answer must be: **yes**." in md
+    assert "**Test:** May we use E-mail address collected from Buying for Marketing, not knowing which of the " \
+           "conditions hold? The answer must be: **only if** “Ticked the newsletter box” **and** **not** " \
+           "“Withdrew consent”." in md
+    assert "**We promise** (checked for every possible case): we never use E-mail address collected from Forum " \
+           "for Marketing." in md
+    assert "3 sections, 5 rules (4 that allow, 1 that forbids), 2 tests, 1 promise, 1 right." in md
+    tests = [line for line in md.splitlines() if line.startswith("- **Test:**")]
+    assert len(tests) == 2 and not any("`" in t for t in tests)  # labels, never raw ids
+    for jargon in ("facts unknown", "fail closed", "fail-closed", "given no facts", "conditional"):
+        assert jargon not in md
 
 
 def test_notes_are_comment_paragraphs_in_order(shop):
     md = render.render(*shop, "markdown")
     # continuation lines (`#  more`) join their paragraph; rulers are not notes
-    assert '> "We send the newsletter only if you ticked the box, and never to forum members."' in md
+    assert '> “We send the newsletter only if you ticked the box, and never to forum members.”' in md
+    assert "> *not encodable (a wish, no processing):* “We hope you enjoy shopping with us.”" in md
     assert "---- rules" not in md
     sharing = md[md.index("### Sharing"):]
     assert sharing.index("We give your name") < sharing.index("We **may** share")
@@ -125,7 +135,7 @@ class _Collect(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
-        if tag not in {"meta", "br"}:
+        if tag not in {"meta", "br", "link"}:
             self.stack.append(tag)
 
     def handle_endtag(self, tag):
@@ -139,8 +149,106 @@ def test_html_is_a_whole_balanced_document(shop):
     parser = _Collect()
     parser.feed(page)
     assert not parser.errors and not parser.stack
-    assert {"h1", "h2", "h3", "blockquote", "ul", "table"} <= set(parser.tags)
+    assert {"h1", "h2", "h3", "aside", "q", "nav", "ul", "table", "pre"} <= set(parser.tags)
     assert '<tr class="uncited">' in page and '<tr class="encoded">' in page
+
+
+def test_html_has_contents_whose_links_all_land(shop):
+    page = render.render(*shop, "html", TEXT, "shop.txt")
+    nav = page[page.index('<nav class="toc"'):page.index("</nav>")]
+    targets = re.findall(r'href="#([^"]+)"', nav)
+    assert "section-using-your-data" in targets and "coverage" in targets and "source" in targets
+    ids = set(re.findall(r' id="([^"]+)"', page))
+    assert set(targets) <= ids
+    # every line number links into the source view, which has every line of the policy
+    lines = set(re.findall(r'href="#(L\d+)"', page))
+    assert "L22" in lines and lines <= ids
+    assert page.count('<span class="src" id="L') == len(POLICY.splitlines())
+
+
+def test_html_styles_quotes_of_the_published_text_apart_from_the_encoders_words(shop):
+    page = render.render(*shop, "html")
+    assert '<q class="published">We give your name to the courier.</q>' in page
+    note = page[page.index('<aside class="note not-encodable">'):]
+    note = note[:note.index("</aside>")]
+    assert "not encodable (a wish, no processing): <q class=\"published\">We hope you enjoy shopping with us.</q>" \
+        in note
+    assert "@media print" in page and "q.published" in page
+
+
+def test_rules_alike_but_for_their_recipients_are_one_sentence():
+    source, policy = api.parse_policy(ROOT / "policies" / "open_e.policy")
+    md = render.render(policy, source, "markdown")
+    sentence = [line for line in md.splitlines() if "namely" in line]
+    assert sentence == ["- We **may** share E-mail address (`email`), Name (`name`), Address (`postal_address`) and "
+                        "Phone number (`phone`) with Third-party companies providing services on our behalf "
+                        "(`service_provider`), namely Order fulfillment, Payment processing, Customer service and "
+                        "E-mail delivery. *Legal basis: a contract with the person (GDPR Art. 6(1)(b)).* "
+                        "(lines 307, 311, 315 and 319)"]
+    assert "with Order fulfillment (`service_provider.order_fulfillment`)" not in md
+
+
+def test_a_firm_can_bring_its_own_template(shop, tmp_path):
+    own = tmp_path / "firm.html.j2"
+    own.write_text('{% extends "document.html.j2" %}{% block header %}<header>Firm &amp; Partners LLP</header>'
+                   '{% endblock %}', encoding="utf-8")
+    page = render.render(*shop, "html", template=str(own))
+    assert "<header>Firm &amp; Partners LLP</header>" in page and '<nav class="toc"' in page
+    bare = tmp_path / "bare.html.j2"
+    bare.write_text("<h1>{{ doc.title }}</h1>{% for t, a, c in doc.contents %}<p>{{ t }}</p>{% endfor %}",
+                    encoding="utf-8")
+    assert render.render(*shop, "html", template=str(bare)).startswith(
+        "<h1>Shop Privacy Policy</h1><p>The policy, section by section</p>")
+
+
+def test_a_broken_template_is_named_with_its_line(shop, tmp_path):
+    broken = tmp_path / "broken.html.j2"
+    broken.write_text("<h1>{{ doc.title }}</h1>\n{% for x in %}\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"broken\.html\.j2:2: template syntax error"):
+        render.render(*shop, "html", template=str(broken))
+    unknown = tmp_path / "unknown.html.j2"
+    unknown.write_text("{{ doc.no_such_thing }}", encoding="utf-8")
+    with pytest.raises(TemplateError, match="does not have"):
+        render.render(*shop, "html", template=str(unknown))
+
+
+# ---- issue 9's render bugs, each with its regression test ----------------------------------------
+
+
+def test_the_controllers_name_alone_does_not_cite_a_sentence():
+    result = api.check_text('policy "P"\n  controller "ACME Inc."\ndata email "E-mail"\n'
+                            'section "S":\n  allow use of email\n', "acme.policy")
+    text = "ACME Inc. takes your privacy very seriously.\nThe controller is ACME Inc.\n"
+    cov = render.coverage(result.policy, result.source, text)
+    status = {s.text: s.status for s in cov.sentences}
+    assert status == {"ACME Inc. takes your privacy very seriously.": "uncited",
+                      "The controller is ACME Inc.": "encoded"}
+
+
+def test_the_document_shows_no_literal_backticks(shop):
+    page = render.render(*shop, "html")
+    assert "<code>policy-engine test</code>" in page
+    assert "`" not in page
+    assert "`policy-engine test`" in render.render(*shop, "markdown")
+    assert "\\`" not in render.render(*shop, "markdown")
+
+
+def test_cli_render_computes_coverage_once(monkeypatch, tmp_path):
+    from policy_engine.render import coverage as coverage_module
+
+    calls = []
+    real = coverage_module.coverage
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coverage_module, "coverage", counting)
+    result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / "open_e.policy"), "--source-text",
+                                      str(ROOT / "policies" / "open_e_privacy_policy.txt"),
+                                      "-o", str(tmp_path / "out.md")])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1
 
 
 def test_unknown_format_is_refused(shop):

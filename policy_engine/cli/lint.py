@@ -18,7 +18,9 @@ from policy_engine.language.source import display_path
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               show_default=True)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def lint_command(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+@click.option("--completeness", is_flag=True, help="Also list what GDPR Art. 13/14 asks a notice to state "
+              "that the policy does not (codes art13.*).")
+def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, completeness: bool) -> None:
     """Find rules that never take effect, duplicates, allow/deny conflicts, unused terms, empty
     sections, uses without a legal basis, data without retention, constant conditions."""
     from policy_engine.guard import lint as linting
@@ -31,11 +33,13 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
         if not result.ok:
             findings.extend(result.errors)  # a policy that does not check cannot be linted
             continue
-        findings.extend(linting.lint(api.compile_checked(result)))  # parsed and checked once
+        findings.extend(linting.lint(api.compile_checked(result), completeness))  # parsed and checked once
     errors = sum(_severity(x) is Severity.ERROR for x in findings)
     warnings = len(findings) - errors
     if fmt == "sarif":
-        click.echo(render_sarif(findings, linting.CODES))
+        from policy_engine.guard.completeness import CODES as ART13
+
+        click.echo(render_sarif(findings, {**linting.CODES, **ART13}))
     elif fmt == "github":
         if findings:
             click.echo(render_github(findings))

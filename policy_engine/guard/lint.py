@@ -78,8 +78,9 @@ class Finding:
         return out
 
 
-def lint(loaded: Policy) -> list[Finding]:
-    return _Linter(loaded).run()
+def lint(loaded: Policy, completeness: bool = False) -> list[Finding]:
+    """`completeness`: add the GDPR Art. 13/14 findings (`art13.*`, guard.completeness)."""
+    return _Linter(loaded, completeness).run()
 
 
 def _covers(broad: Sequence[str] | None, narrow: Sequence[str] | None) -> bool:
@@ -117,8 +118,9 @@ def _sat_and(conds: list[ast.Condition | None]) -> bool:
 
 
 class _Linter:
-    def __init__(self, loaded: Policy):
+    def __init__(self, loaded: Policy, completeness: bool = False):
         self.loaded = loaded
+        self.completeness = completeness
         self.source = loaded.source
         self.cp = loaded.compiled
         self.ast_rules: list[tuple[ast.Section, ast.Rule]] = loaded.tree.rules()
@@ -143,6 +145,10 @@ class _Linter:
         self.bases()
         self.retention()
         self.constant_conditions()
+        if self.completeness:
+            from policy_engine.guard import completeness
+
+            self.findings += completeness.findings(self.loaded)
         return sorted(self.findings, key=lambda f: f.diagnostic.sort_key())
 
     # ---- rule against rule ----------------------------------------------------------------

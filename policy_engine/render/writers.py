@@ -115,7 +115,7 @@ def html_inline(parts: list[Inline]) -> Markup:
     return Markup("".join(out))
 
 
-def _environment(template: str | Path | None) -> jinja2.Environment:
+def environment(template: str | Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if template is not None:
         loaders.append(jinja2.FileSystemLoader(str(Path(template).resolve().parent)))
@@ -132,7 +132,7 @@ def stylesheet() -> str:
 
 def to_html(doc: Document, template: str | Path | None = None) -> str:
     """The document as one HTML page; `template`: a Jinja2 file of the firm's own."""
-    env = _environment(template)
+    env = environment(template)
     name = Path(template).name if template is not None else TEMPLATE
     where = str(template) if template is not None else name
     try:

@@ -36,7 +36,11 @@ def _line(source: Source, node: object) -> int | None:
 
 
 def note_block(note: Note) -> NoteBlock:
+    """The note's runs; a `not encodable` note loses those words (the writers label it)."""
     parts: list[Inline] = [("quote", text) if quoted else text for quoted, text in split_quotes(note.text)]
+    if note.not_encodable and parts and isinstance(parts[0], str):
+        rest = parts[0][len("not encodable"):].lstrip(" :")
+        parts = ([rest] if rest.strip() else []) + parts[1:]
     return NoteBlock(parts, note.not_encodable, note.line)
 
 

@@ -157,7 +157,7 @@ def fideslang(policy: Policy) -> dict[str, Any]:
 
 
 def fideslang_yaml(policy: Policy) -> str:
-    header = (f"# fideslang resources of the policy \"{policy.name}\" ({policy.digest}),\n"
+    header = (f"# fideslang resources of the policy \"{policy.name}\",\n"
               "# written by `policy-engine export --format fideslang`. The data categories and uses are the\n"
               "# policy's own terms, each under the default fideslang key it maps to.\n")
     return header + yaml.safe_dump(fideslang(policy), sort_keys=False, allow_unicode=True, width=100)

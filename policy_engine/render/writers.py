@@ -65,7 +65,7 @@ def _md_note(note: NoteBlock) -> str:
             out.append("“" + _md_text(part[1]) + "”")
         elif isinstance(part, str) and part.strip():
             out.append("*" + _md_text(part.strip()) + "*")
-    return "> " + " ".join(out)
+    return "> " + ("**Not encodable** " if note.not_encodable else "") + " ".join(out)
 
 
 def to_markdown(doc: Document) -> str:

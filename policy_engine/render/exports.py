@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from policy_engine.engine import words
 from policy_engine.engine.policy import Policy
 from policy_engine.render import vocabularies as v
 from policy_engine.render.ropa import processing
@@ -107,7 +108,7 @@ def dpv(policy: Policy, base: str | None = None) -> dict[str, Any]:
         if measures:
             handling["dpv:hasTechnicalOrganisationalMeasure"] = [_ref(m["@id"]) for m in measures]
         if use.conditions:
-            handling["rdfs:comment"] = "only if " + "; or ".join(use.conditions)
+            handling["rdfs:comment"] = "; ".join(words.answer("conditional", c) for c in use.conditions)
         graph.append(handling)
     return {"@context": context, "@graph": graph}
 

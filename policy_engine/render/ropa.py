@@ -17,11 +17,11 @@ countries with their safeguards. Those cells say so, in words, rather than stay 
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from policy_engine.engine.policy import Policy
+from policy_engine.render.sentences import labeled
 
 NOT_STATABLE_TRANSFERS = "not stated: the policy language has no statement for transfers to third countries"
 NOT_STATABLE_DPO = "not stated: the policy language has no statement for a data protection officer"
@@ -98,8 +98,7 @@ class _Labels:
 
     def condition(self, text: str) -> str:
         """A requirement as the engine states it (`a or not b`), with each fact's label quoted."""
-        facts = self.policy.terms["fact"]
-        return re.sub(r"[A-Za-z_][\w.]*", lambda m: f"“{facts[m[0]].label}”" if m[0] in facts else m[0], text)
+        return labeled(text, {f: t.label for f, t in self.policy.terms["fact"].items()})
 
 
 def _ordered(kind: str, ids: set[str], policy: Policy) -> list[str]:

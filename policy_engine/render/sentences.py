@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from policy_engine.engine import words
 from policy_engine.language import ast
 from policy_engine.render.model import Inline, code, em, strong
 
@@ -27,8 +28,14 @@ BASES: dict[str, str] = {
     "public_task": "a task in the public interest (GDPR Art. 6(1)(e))",
     "legitimate_interests": "legitimate interests (GDPR Art. 6(1)(f))",
 }
-ANSWERS = {"allow": "yes", "deny": "no"}
 VERBS = {"collect": "collect", "use": "use", "share": "share", "retain": "keep"}
+
+
+def labeled(requirement: object, fact_labels: dict[str, str]) -> str:
+    """A requirement in the engine's words (engine.words.condition), each fact by its label:
+    `“Ticked the box” or not “Withdrew consent”`."""
+    text = words.condition(requirement)
+    return re.sub(r"[A-Za-z_][\w.]*", lambda m: f"“{fact_labels[m[0]]}”" if m[0] in fact_labels else m[0], text)
 
 
 def basis_words(basis: str) -> str:
@@ -180,15 +187,12 @@ class Words:
         return out
 
     def question(self, q: ast.Query) -> list[Inline]:
-        """"May we use E-mail address collected from Forum for Marketing, when nothing is on
-        record?": labels only, and the facts in words."""
-        out: list[Inline] = ["May we ", VERBS[q.action], " "] + self.term("data", q.data, ids=False)
-        collect = q.action == "collect"
-        for word, kind, ref in (("from" if collect else "collected from", "source", q.source),
-                                ("for", "purpose", q.purpose),
-                                ("through" if collect else "with", "recipient", q.recipient)):
-            if ref is not None:
-                out += [f" {word} "] + self.term(kind, ref, ids=False)
+        """The question as engine.words writes it, with labels for ids ("use of E-mail address
+        from Forum for Marketing"), and what is known of the facts in plain words."""
+        fields: dict[str, str | None] = {"action": q.action, "data": self.short("data", q.data.id) or q.data.id}
+        for kind, ref in (("source", q.source), ("purpose", q.purpose), ("recipient", q.recipient)):
+            fields[kind] = None if ref is None else self.short(kind, ref.id) or ref.id
+        out: list[Inline] = [words.question(fields, facts=False)]
         if q.facts is None:
             out.append(", not knowing which of the conditions hold")
         elif not q.facts:
@@ -199,15 +203,14 @@ class Words:
                 out += ([" and " if i == len(q.facts) - 1 else ", "] if i else []) + self.fact(f.id, ids=False)
             out.append(" hold" if len(q.facts) > 1 else " holds")
             out.append(" (and no other condition)")
-        return out + ["?"]
+        return out
 
     def expectation(self, item: ast.Expectation) -> list[Inline]:
-        out: list[Inline] = [strong("Test:"), " "] + self.question(item.query) + [" The answer must be: "]
-        if item.decision == "conditional":
-            out += [strong("only if"), " "]
-            out += self.condition(item.requires, ids=False) if item.requires is not None else ["a condition holds"]
-            return out + ["."]
-        return out + [strong(ANSWERS[item.decision]), "."]
+        """"Test: use of ... : the answer must be allowed only if “...”." (engine.words.answer)."""
+        facts = {k[1]: v for k, v in self.labels.items() if k[0] == "fact"}
+        requires = None if item.requires is None else labeled(item.requires, facts)
+        answer = words.answer(item.decision, requires if requires is not None else "a condition holds")
+        return [strong("Test:"), " "] + self.question(item.query) + [": the answer must be ", strong(answer), "."]
 
     def item(self, item: object, source_text: str) -> list[Inline]:
         if isinstance(item, ast.Rule):

@@ -95,11 +95,10 @@ def test_rules_read_as_sentences(shop):
 
 def test_tests_and_promises_read_with_labels_and_plain_words(shop):
     md = render.render(*shop, "markdown")
-    assert "**Test:** May we use E-mail address collected from Buying for Marketing, when “Ticked the newsletter " \
-           "box” holds (and no other condition)? The answer must be: **yes**." in md
-    assert "**Test:** May we use E-mail address collected from Buying for Marketing, not knowing which of the " \
-           "conditions hold? The answer must be: **only if** “Ticked the newsletter box” **and** **not** " \
-           "“Withdrew consent”." in md
+    assert "**Test:** use of E-mail address from Buying for Marketing, when “Ticked the newsletter box” holds " \
+           "(and no other condition): the answer must be **allowed**." in md
+    assert "**Test:** use of E-mail address from Buying for Marketing, not knowing which of the conditions hold: " \
+           "the answer must be **allowed only if “Ticked the newsletter box” and not “Withdrew consent”**." in md
     assert "**We promise** (checked for every possible case): we never use E-mail address collected from Forum " \
            "for Marketing." in md
     assert "3 sections, 5 rules (4 that allow, 1 that forbids), 2 tests, 1 promise, 1 right." in md

@@ -347,3 +347,22 @@ def test_cli_render_missing_source_text_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli, ["render", str(OPEN_E),
                                       "--source-text", str(tmp_path / "missing.txt")])
     assert result.exit_code == 2
+
+
+def test_cli_render_with_a_template(tmp_path):
+    own = tmp_path / "firm.html.j2"
+    own.write_text('{% extends "document.html.j2" %}{% block footer %}<footer>Reviewed</footer>{% endblock %}',
+                   encoding="utf-8")
+    out = tmp_path / "doc.html"
+    policy = str(ROOT / "policies" / "open_e.policy")
+    result = CliRunner().invoke(cli, ["render", policy, "--format", "html", "--template", str(own), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "<footer>Reviewed</footer>" in out.read_text(encoding="utf-8")
+    markdown = CliRunner().invoke(cli, ["render", policy, "--template", str(own)])
+    assert markdown.exit_code == 2 and "--template is an HTML template: add --format html" in markdown.output
+    broken = tmp_path / "broken.html.j2"
+    broken.write_text("{% if %}", encoding="utf-8")
+    failed = CliRunner().invoke(cli, ["render", policy, "--format", "html", "--template", str(broken)])
+    assert failed.exit_code == 2 and "broken.html.j2:1: template syntax error" in failed.output
+    missing = CliRunner().invoke(cli, ["render", policy, "--format", "html", "--template", str(tmp_path / "no.j2")])
+    assert missing.exit_code == 2 and "cannot read the template" in missing.output

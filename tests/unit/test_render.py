@@ -243,6 +243,7 @@ def test_cli_render_computes_coverage_once(monkeypatch, tmp_path):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(coverage_module, "coverage", counting)
+    monkeypatch.setattr(render, "coverage", counting)  # the document module's own name for it
     result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / "open_e.policy"), "--source-text",
                                       str(ROOT / "policies" / "open_e_privacy_policy.txt"),
                                       "-o", str(tmp_path / "out.md")])

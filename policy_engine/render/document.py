@@ -10,6 +10,8 @@ coverage view (render.coverage) says which of its sentences the policy cites.
 
 from __future__ import annotations
 
+import re
+
 from policy_engine.language import ast
 from policy_engine.language.source import Source
 from policy_engine.render.coverage import Coverage, coverage, published_sentences, split_sentences, words_of
@@ -41,7 +43,18 @@ def note_block(note: Note) -> NoteBlock:
     if note.not_encodable and parts and isinstance(parts[0], str):
         rest = parts[0][len("not encodable"):].lstrip(" :")
         parts = ([rest] if rest.strip() else []) + parts[1:]
-    return NoteBlock(parts, note.not_encodable, note.line)
+    # `...: - "a" - "b" (see X) - "c"`: the encoder's own list of quotes, one item each
+    paragraphs: list[list[Inline]] = [[]]
+    for part in parts:
+        if isinstance(part, str) and re.search(r"(^|\s)-\s*$", part):
+            head = re.sub(r"\s*-\s*$", "", part)
+            if head.strip():
+                paragraphs[-1].append(head)
+            paragraphs.append([])
+        else:
+            paragraphs[-1].append(part)
+    paragraphs = [p for p in paragraphs[:1] + [p for p in paragraphs[1:] if p]]
+    return NoteBlock(paragraphs[0], note.not_encodable, note.line, paragraphs[1:])
 
 
 def document(policy: ast.PolicyFile, source: Source, coverage: Coverage | None = None,

@@ -75,12 +75,13 @@ class Bullets:
 class NoteBlock:
     """An encoder's note. `parts` are its runs in order: ("quote", text) for words quoted from
     the published text, plain text for the encoder's own words, so a writer can style them
-    apart. `not_encodable` marks a note saying why the quoted text cannot be a rule; `line`
-    is the note's line in the policy."""
+    apart; `items`, the runs of each item when the note goes on as a list. `not_encodable`
+    marks a note saying why the quoted text cannot be a rule; `line` is the note's line."""
 
     parts: list[Inline]
     not_encodable: bool = False
     line: int | None = None
+    items: list[list[Inline]] = field(default_factory=list)  # a list the note goes on with ("- “...”")
     kind: str = "note"
 
 

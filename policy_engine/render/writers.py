@@ -57,15 +57,20 @@ def md_inline(parts: list[Inline], in_table: bool = False) -> str:
     return "".join(out).replace("\n", " ")
 
 
-def _md_note(note: NoteBlock) -> str:
-    """Quotes of the published text as a block quote; the encoder's words in italics."""
+def _md_runs(parts: list[Inline]) -> str:
     out = []
-    for part in note.parts:
+    for part in parts:
         if isinstance(part, tuple) and part[0] == "quote":
             out.append("“" + _md_text(part[1]) + "”")
         elif isinstance(part, str) and part.strip():
             out.append("*" + _md_text(part.strip()) + "*")
-    return "> " + ("**Not encodable** " if note.not_encodable else "") + " ".join(out)
+    return " ".join(out)
+
+
+def _md_note(note: NoteBlock) -> str:
+    """Quotes of the published text as a block quote; the encoder's words in italics."""
+    text = "> " + ("**Not encodable** " if note.not_encodable else "") + _md_runs(note.parts)
+    return text + ("\n>" if note.items else "") + "".join("\n> - " + _md_runs(item) for item in note.items)
 
 
 def to_markdown(doc: Document) -> str:

@@ -119,6 +119,18 @@ def test_notes_are_comment_paragraphs_in_order(shop):
     assert "(line 22)" in md  # every statement names its line
 
 
+def test_a_note_that_goes_on_as_a_list_keeps_one_quote_per_item():
+    text = ('data email "E-mail"\nsection "S":\n'
+            '  # not encodable (principles): - "We are fair." - "We are lawful." (see "Security") - "We are open."\n'
+            '  allow use of email\n')
+    result = api.check_text(text, "list.policy")
+    md = render.render(result.policy, result.source, "markdown")
+    assert "> **Not encodable** *(principles):*\n>\n> - “We are fair.”\n> - “We are lawful.” *(see* “Security” " \
+           "*)*\n> - “We are open.”" in md
+    page = render.render(result.policy, result.source, "html")
+    assert '<li><q class="published">We are lawful.</q> (see <q class="published">Security</q>)</li>' in page
+
+
 def test_markdown_escapes_what_would_be_markup():
     result = api.check_text('data a_b "Star *and* pipe | <b>"\nsection "S":\n  allow use of a_b\n')
     md = render.render(result.policy, result.source, "markdown")

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from click.testing import CliRunner
 
 from policy_engine.cli.app import cli
 from policy_engine.guard.completeness import CANNOT, CODES
 from policy_engine.guard.lint import lint
-from policy_engine.engine.loader import load_path, load_text
+from policy_engine.engine.loader import load_text
 
-ROOT = Path(__file__).resolve().parents[2]
-OPEN_E = ROOT / "policies" / "open_e.policy"
+from paths import OPEN_E
+
 
 BARE = '''data email "E-mail address"
 purpose orders "Orders"
@@ -89,8 +88,8 @@ def test_legitimate_interests_name_their_purposes():
     assert CANNOT in finding.diagnostic.message and "`orders`" in finding.diagnostic.help
 
 
-def test_open_e_findings():
-    findings = [f for f in lint(load_path(OPEN_E), completeness=True) if f.code.startswith("art13.")]
+def test_open_e_findings(open_e):
+    findings = [f for f in lint(open_e, completeness=True) if f.code.startswith("art13.")]
     codes = sorted({f.code for f in findings})
     assert codes == ["art13.automated_decisions", "art13.complaint", "art13.dpo", "art13.legitimate_interests",
                      "art13.purpose_basis", "art13.right", "art13.transfers", "art13.withdraw_consent"]

@@ -4,7 +4,6 @@ the default fideslang taxonomy keys)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,13 +11,12 @@ from click.testing import CliRunner
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS
 
-from policy_engine import api
 from policy_engine.cli.app import cli
 from policy_engine.render import exports
 from policy_engine.render.ropa import processing
 
-ROOT = Path(__file__).resolve().parents[2]
-OPEN_E = ROOT / "policies" / "open_e.policy"
+from paths import FIXTURES, OPEN_E
+
 DPV = Namespace("https://w3id.org/dpv#")
 PD = Namespace("https://w3id.org/dpv/pd#")
 GDPR = Namespace("https://w3id.org/dpv/legal/eu/gdpr#")
@@ -26,13 +24,8 @@ SKOS = Namespace("http://www.w3.org/2004/02/skos/core#")
 
 
 def taxonomy_keys() -> set[str]:
-    lines = (ROOT / "tests" / "fixtures" / "fideslang_taxonomy_keys.txt").read_text(encoding="utf-8").splitlines()
+    lines = (FIXTURES / "fideslang_taxonomy_keys.txt").read_text(encoding="utf-8").splitlines()
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-
-
-@pytest.fixture(scope="module")
-def open_e():
-    return api.load(OPEN_E)
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,8 @@ def test_tests_and_promises_read_with_labels_and_plain_words(shop):
     assert "**Test:** use of E-mail address from Buying for Marketing, when “Ticked the newsletter box” holds " \
            "(and no other condition): the answer must be **allowed**." in md
     assert "**Test:** use of E-mail address from Buying for Marketing, not knowing which of the conditions hold: " \
-           "the answer must be **allowed only if “Ticked the newsletter box” and not “Withdrew consent”**." in md
+           "the answer must be **allowed only if “Ticked the newsletter box” and not “Withdrew consent”**." \
+        in md
     assert "**We promise** (checked for every possible case): we never use E-mail address collected from Forum " \
            "for Marketing." in md
     assert "3 sections, 5 rules (4 that allow, 1 that forbids), 2 tests, 1 promise, 1 right." in md
@@ -125,8 +126,8 @@ def test_a_note_that_goes_on_as_a_list_keeps_one_quote_per_item():
             '  allow use of email\n')
     result = api.check_text(text, "list.policy")
     md = render.render(result.policy, result.source, "markdown")
-    assert "> **Not encodable** *(principles):*\n>\n> - “We are fair.”\n> - “We are lawful.” *(see* “Security” " \
-           "*)*\n> - “We are open.”" in md
+    assert "> **Not encodable** *(principles):*\n>\n> - “We are fair.”\n> - “We are lawful.” " \
+           "*(see* “Security” *)*\n> - “We are open.”" in md
     page = render.render(result.policy, result.source, "html")
     assert '<li><q class="published">We are lawful.</q> (see <q class="published">Security</q>)</li>' in page
 
@@ -188,7 +189,7 @@ def test_html_styles_quotes_of_the_published_text_apart_from_the_encoders_words(
 
 
 def test_rules_alike_but_for_their_recipients_are_one_sentence():
-    source, policy = api.parse_policy(ROOT / "policies" / "open_e.policy")
+    source, policy = api.parse_policy(OPEN_E)
     md = render.render(policy, source, "markdown")
     sentence = [line for line in md.splitlines() if "namely" in line]
     assert sentence == ["- We **may** share E-mail address (`email`), Name (`name`), Address (`postal_address`) and "
@@ -256,7 +257,7 @@ def test_cli_render_computes_coverage_once(monkeypatch, tmp_path):
 
     monkeypatch.setattr(coverage_module, "coverage", counting)
     monkeypatch.setattr(render, "coverage", counting)  # the document module's own name for it
-    result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / "open_e.policy"), "--source-text",
+    result = CliRunner().invoke(cli, ["render", str(OPEN_E), "--source-text",
                                       str(ROOT / "policies" / "open_e_privacy_policy.txt"),
                                       "-o", str(tmp_path / "out.md")])
     assert result.exit_code == 0, result.output
@@ -367,7 +368,7 @@ def test_cli_render_with_a_template(tmp_path):
     own.write_text('{% extends "document.html.j2" %}{% block footer %}<footer>Reviewed</footer>{% endblock %}',
                    encoding="utf-8")
     out = tmp_path / "doc.html"
-    policy = str(ROOT / "policies" / "open_e.policy")
+    policy = str(OPEN_E)
     result = CliRunner().invoke(cli, ["render", policy, "--format", "html", "--template", str(own), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "<footer>Reviewed</footer>" in out.read_text(encoding="utf-8")

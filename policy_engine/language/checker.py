@@ -2,21 +2,18 @@
 
 Pure and total: collects every fault it finds and never raises. What it guarantees is what
 the compiler relies on: every term a rule or expectation names is declared with the kind
-its position requires, every parent of a dotted id is declared, every condition can hold.
+its position requires, every parent of a dotted id is declared, every condition can hold and is small enough to
+decide within bounded work (`logic`, exact at any number of facts).
 """
 
 from __future__ import annotations
 
 import difflib
-import itertools
 from collections.abc import Iterable, Iterator
 
-from policy_engine.language import ast
+from policy_engine.language import ast, logic
 from policy_engine.language.diagnostics import Diagnostic, Severity, sort_diagnostics
 from policy_engine.language.source import Source, Span
-
-# Beyond this many distinct facts in one condition the truth table is not enumerated.
-MAX_FACTS_FOR_SATISFIABILITY = 16
 
 # The position a term stands in, and the kind of term that belongs there.
 DIMENSION_KIND = {"data": "data", "source": "source", "purpose": "purpose", "recipient": "recipient", "fact": "fact"}
@@ -32,27 +29,6 @@ def condition_facts(cond: ast.Condition) -> Iterator[ast.FactRef]:
     else:
         for operand in cond.operands:
             yield from condition_facts(operand)
-
-
-def evaluate(cond: ast.Condition, true_facts: set[str] | frozenset[str]) -> bool:
-    if isinstance(cond, ast.FactRef):
-        return cond.name in true_facts
-    if isinstance(cond, ast.Not):
-        return not evaluate(cond.operand, true_facts)
-    if isinstance(cond, ast.And):
-        return all(evaluate(o, true_facts) for o in cond.operands)
-    return any(evaluate(o, true_facts) for o in cond.operands)
-
-
-def satisfiable(cond: ast.Condition) -> bool | None:
-    """True/False by truth table; None when the condition has too many facts to enumerate."""
-    names = sorted({f.name for f in condition_facts(cond)})
-    if len(names) > MAX_FACTS_FOR_SATISFIABILITY:
-        return None
-    for bits in itertools.product((False, True), repeat=len(names)):
-        if evaluate(cond, {n for n, b in zip(names, bits) if b}):
-            return True
-    return False
 
 
 def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -132,6 +108,16 @@ class Checker:
         for fact in condition_facts(cond):
             self.resolve(ast.TermRef(id=fact.name, span=fact.span), "fact")
 
+    def satisfiable(self, cond: ast.Condition) -> bool | None:
+        """Exact; None (after a `check.too_complex` error) when deciding it outgrows the budget."""
+        try:
+            return logic.satisfiable(cond)
+        except logic.TooComplex:
+            self.error("check.too_complex", "this condition is too large to decide within bounded work "
+                       f"(its decision diagram passes {logic.NODE_BUDGET:,} nodes)", cond.span,
+                       help="split it into several rules, or name the combination with a fact of its own")
+            return None
+
     # ---- statements ------------------------------------------------------------
 
     def check_rule(self, rule: ast.Rule) -> None:
@@ -144,7 +130,7 @@ class Checker:
         for ref in rule.recipients:
             self.resolve(ref, "recipient")
         self.resolve_condition(rule.condition)
-        if rule.condition is not None and satisfiable(rule.condition) is False:
+        if rule.condition is not None and self.satisfiable(rule.condition) is False:
             self.error("check.unsatisfiable_condition", "this condition can never hold, so the rule never applies",
                        rule.condition.span, help="a condition such as `a and not a` is always false; "
                        "correct it or remove the rule")
@@ -211,7 +197,7 @@ class Checker:
                            + "write `without BASIS` (like `without consent`) or `without FACT`")
         if inv.unless is not None:
             self.resolve_condition(inv.unless)
-            if satisfiable(inv.unless) is False:
+            if self.satisfiable(inv.unless) is False:
                 self.error("check.unsatisfiable_condition", "this condition can never hold, so the promise "
                            "forbids everything in its scope", inv.unless.span,
                            help="a condition such as `a and not a` is always false; correct it, or write `never`")

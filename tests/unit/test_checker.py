@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from policy_engine.language import ast
-from policy_engine.language.checker import check, evaluate, satisfiable, suggest
+from policy_engine.language.checker import check, suggest
+from policy_engine.language.logic import evaluate, satisfiable
 from policy_engine.language.diagnostics import Diagnostic, Severity
 from policy_engine.language.parser import parse_text
 from policy_engine.language.source import Source
@@ -165,10 +166,11 @@ def test_unsatisfiable_condition(cond: str, unsat: bool) -> None:
     assert got == (["check.unsatisfiable_condition"] if unsat else [])
 
 
-def test_satisfiability_gives_up_beyond_the_fact_limit() -> None:
-    names = [f"f{i}" for i in range(17)]
+def test_satisfiability_is_exact_beyond_the_truth_table_limit() -> None:
+    names = [f"f{i}" for i in range(40)]
     cond = ast.And(operands=(*(ast.FactRef(name=n) for n in names), ast.Not(operand=ast.FactRef(name="f0"))))
-    assert satisfiable(cond) is None
+    assert satisfiable(cond) is False
+    assert satisfiable(ast.And(operands=tuple(ast.FactRef(name=n) for n in names))) is True
     small = ast.And(operands=(ast.FactRef(name="a"), ast.Not(operand=ast.FactRef(name="a"))))
     assert satisfiable(small) is False
     assert satisfiable(ast.FactRef(name="a")) is True

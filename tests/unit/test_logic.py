@@ -9,7 +9,7 @@ import pytest
 
 from policy_engine.language import ast
 
-from policy_engine.language import logic
+from policy_engine.language import logic, tables
 from policy_engine.language.diagnostics import PolicyError
 
 P = logic.parse_condition
@@ -65,14 +65,14 @@ def test_evaluate_constants() -> None:
 
 def _brute_minimum_terms(table: int, n: int) -> int:
     """The fewest product terms of any sum-of-products equal to the function (exhaustive)."""
-    full, _ = logic._masks(n)
+    full, _ = tables.masks(n)
     if table in (0, full):
         return 0 if table == 0 else 1
     cubes = []
     for lits in itertools.product((None, True, False), repeat=n):
         pos = sum(1 << i for i, v in enumerate(lits) if v is True)
         neg = sum(1 << i for i, v in enumerate(lits) if v is False)
-        t = logic._cube_table((pos, neg), n)
+        t = tables.cube_table((pos, neg), n)
         if t and t & ~table & full == 0:
             cubes.append(t)
     for k in range(1, len(cubes) + 1):
@@ -91,7 +91,7 @@ def _terms(cond: logic.Requirement, names: list[str]) -> int:
         return 1
     table = logic.truth_table(cond, names)
     text_cubes = _expand(cond)
-    assert all(logic._cube_table(c, len(names)) & ~table == 0 for c in _to_masks(text_cubes, names))
+    assert all(tables.cube_table(c, len(names)) & ~table == 0 for c in _to_masks(text_cubes, names))
     return len(text_cubes)
 
 

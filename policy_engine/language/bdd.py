@@ -38,10 +38,10 @@ class TooManyCubes(Exception):
 
 
 class Space:
-    def __init__(self, names: Sequence[str], budget: int | None = None):
+    def __init__(self, names: Sequence[str], budget: int | None = None, backend: Any = None):
         self.names = list(names)
         self.index = {name: i for i, name in enumerate(self.names)}
-        self.bdd: Any = _backend.BDD()
+        self.bdd: Any = (backend or _backend).BDD()
         self.bdd.configure(reordering=False)
         if self.names:
             self.bdd.declare(*self.names)
@@ -85,37 +85,35 @@ class Space:
         """Cubes whose disjunction is exactly f, none implied by the others. Raises
         TooManyCubes beyond `limit` terms (the caller then writes the function another way)."""
         memo: dict[tuple[Any, Any], tuple[tuple[Cube, ...], Any]] = {}
+        try:
+            return list(self._isop(f, f, memo, limit)[0])
+        finally:
+            memo.clear()  # drop the Functions now, while their manager is alive
+
+    def _isop(self, lower: Any, upper: Any, memo: dict[tuple[Any, Any], tuple[tuple[Cube, ...], Any]],
+              limit: int | None) -> tuple[tuple[Cube, ...], Any]:
+        # A method, not a nested closure: a self-referencing closure would put the manager in a
+        # reference cycle, and the cycle collector may finalise a manager before its nodes.
+        if lower == self.false:
+            return (), self.false
+        if upper == self.true:
+            return ((0, 0),), self.true
+        hit = memo.get((lower, upper))
+        if hit is not None:
+            return hit
         bdd = self.bdd
-
-        def split(g: Any, var: str) -> tuple[Any, Any]:
-            return bdd.let({var: False}, g), bdd.let({var: True}, g)
-
-        def go(lower: Any, upper: Any) -> tuple[tuple[Cube, ...], Any]:
-            if lower == self.false:
-                return (), self.false
-            if upper == self.true:
-                return ((0, 0),), self.true
-            key = (lower, upper)
-            hit = memo.get(key)
-            if hit is not None:
-                return hit
-            # the top variable of the two (a variable in the support, so the recursion ends)
-            candidates = [g for g in (lower, upper) if g.var is not None]
-            var = min(candidates, key=lambda g: bdd.level_of_var(g.var)).var
-            bit = 1 << self.index[var]
-            l0, l1 = split(lower, var)
-            u0, u1 = split(upper, var)
-            c0, f0 = go(l0 & ~u1, u0)
-            c1, f1 = go(l1 & ~u0, u1)
-            rest_lower = (l0 & ~f0) | (l1 & ~f1)
-            cs, fs = go(rest_lower, u0 & u1)
-            x = bdd.var(var)
-            cubes = (tuple((p, n | bit) for p, n in c0) + tuple((p | bit, n) for p, n in c1) + cs)
-            if limit is not None and len(cubes) > limit:
-                raise TooManyCubes
-            out = (cubes, (~x & f0) | (x & f1) | fs)
-            memo[key] = out
-            return out
-
-        cubes, _ = go(f, f)
-        return list(cubes)
+        # the top variable of the two (one in the support, so the recursion ends)
+        var = min((g.var for g in (lower, upper) if g.var is not None), key=bdd.level_of_var)
+        bit = 1 << self.index[var]
+        l0, l1 = bdd.let({var: False}, lower), bdd.let({var: True}, lower)
+        u0, u1 = bdd.let({var: False}, upper), bdd.let({var: True}, upper)
+        c0, f0 = self._isop(l0 & ~u1, u0, memo, limit)
+        c1, f1 = self._isop(l1 & ~u0, u1, memo, limit)
+        cs, fs = self._isop((l0 & ~f0) | (l1 & ~f1), u0 & u1, memo, limit)
+        x = bdd.var(var)
+        cubes = tuple((p, n | bit) for p, n in c0) + tuple((p | bit, n) for p, n in c1) + cs
+        if limit is not None and len(cubes) > limit:
+            raise TooManyCubes
+        out = (cubes, (~x & f0) | (x & f1) | fs)
+        memo[(lower, upper)] = out
+        return out

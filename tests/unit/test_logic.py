@@ -160,3 +160,118 @@ def test_many_facts_take_the_symbolic_path_and_stay_exact() -> None:
 def test_facts_of() -> None:
     assert logic.facts_of(P("a and not (b or a)")) == {"a", "b"}
     assert logic.facts_of(None) == frozenset()
+
+
+# ---- many facts: exact decisions, exact and parseable requirements --------------------------
+
+PAIRS = " or ".join(f"(a{i} and b{i})" for i in range(13))  # 26 facts; its negation has 8,192 terms
+
+
+def _worlds_sample(names: list[str], n: int = 400, seed: int = 5) -> list[frozenset[str]]:
+    rng = random.Random(seed)
+    return [frozenset(x for x in names if rng.random() < 0.5) for _ in range(n)]
+
+
+def test_an_allow_inside_a_large_deny_is_deny_not_conditional() -> None:
+    assert logic.requirement([P("a0 and b0")], [P(PAIRS)]) is False
+
+
+@pytest.mark.parametrize("allows", [[None], [None, "c"]])
+def test_a_large_deny_keeps_the_unconditional_allow_and_parses(allows: list[str | None]) -> None:
+    got = logic.requirement([None if a is None else P(a) for a in allows], [P(PAIRS)])
+    assert not isinstance(got, bool)
+    text = logic.to_text(got)
+    assert "()" not in text
+    again = P(text)
+    assert logic.equivalent(again, ast.Not(operand=P(PAIRS)))
+    names = sorted(logic.facts_of(P(PAIRS)) | {"c"})
+    for w in _worlds_sample(names):
+        assert logic.evaluate(again, w) == (not logic.evaluate(P(PAIRS), w))
+
+
+def test_many_fact_requirement_is_an_irredundant_factored_cover_when_small() -> None:
+    names = [f"f{i:02d}" for i in range(20)]
+    allow = P(" or ".join(f"({a} and {b})" for a, b in zip(names[::2], names[1::2])))
+    deny = P(f"{names[0]} and {names[3]}")
+    got = logic.requirement([allow], [deny])
+    assert not isinstance(got, bool) and logic.equivalent(got, ast.And(operands=(allow, ast.Not(operand=deny))))
+    assert len(logic.to_text(got)) < 400  # readable, not the rules as written
+
+
+def test_both_bdd_backends_give_the_same_cover() -> None:
+    from dd import autoref
+
+    from policy_engine.language import bdd
+
+    names = [f"f{i:02d}" for i in range(16)]
+    cond = P(" or ".join(f"({a} and not {b})" for a, b in zip(names, names[3:])))
+    spaces = [bdd.Space(names), bdd.Space(names, backend=autoref)]
+    covers = [s.isop(s.of(cond)) for s in spaces]
+    assert covers[0] == covers[1]
+    assert type(spaces[1].bdd).__module__ == "dd.autoref"
+
+
+def test_isop_is_exact_and_irredundant_on_random_functions() -> None:
+    from policy_engine.language import bdd
+
+    rng = random.Random(11)
+    names = [f"x{i}" for i in range(14)]
+    for _ in range(30):
+        terms = [" and ".join(("" if rng.random() < .5 else "not ") + n for n in rng.sample(names, rng.randint(1, 4)))
+                 for _ in range(rng.randint(1, 8))]
+        cond = P(" or ".join(f"({t})" for t in terms))
+        space = bdd.Space(names)
+        f = space.of(cond)
+        cubes = space.isop(f)
+        cover = space.false
+        parts = []
+        for pos, neg in cubes:
+            cube = space.true
+            for i, n in enumerate(names):
+                if pos >> i & 1:
+                    cube &= space.bdd.var(n)
+                if neg >> i & 1:
+                    cube &= ~space.bdd.var(n)
+            parts.append(cube)
+            cover |= cube
+        assert cover == f
+        for j in range(len(parts)):  # irredundant: no term is covered by the others
+            others = space.false
+            for k, p in enumerate(parts):
+                if k != j:
+                    others |= p
+            assert parts[j] & ~others != space.false
+
+
+def test_deeply_nested_conditions_compile_and_evaluate_without_eval() -> None:
+    deep = P("not " * 255 + "a")
+    andor = "a"
+    for i in range(120):
+        andor = f"a and ({andor})" if i % 2 else f"a or ({andor})"
+    nested = P(andor)
+    for cond in (deep, nested):
+        pred = logic.compile_predicate(cond)
+        for w in (frozenset(), frozenset({"a"})):
+            assert pred(w) == logic.evaluate(cond, w)
+    assert logic.to_text(logic.simplify(deep)) == "not a"
+    assert logic.depth(deep) == 255
+
+
+def test_satisfiable_past_the_budget_is_too_complex() -> None:
+    names = [f"v{i:02d}" for i in range(40)]
+    # pairs far apart in the (name) order: the BDD doubles with every pair
+    far = P(" or ".join(f"({a} and {b})" for a, b in zip(names[:20], names[20:])))
+    with pytest.raises(logic.TooComplex):
+        logic.satisfiable(far)
+    near = P(" or ".join(f"({a} and {b})" for a, b in zip(names[::2], names[1::2])))
+    with pytest.raises(logic.TooComplex):
+        logic.satisfiable(near, budget=10)
+    assert logic.satisfiable(near) is True
+
+
+def test_equivalent_and_implies_at_any_size() -> None:
+    names = [f"v{i}" for i in range(30)]
+    big = P(" or ".join(names))
+    assert logic.equivalent(big, P("not (" + " and ".join(f"not {n}" for n in names) + ")"))
+    assert logic.implies(P(names[0]), big) and not logic.implies(big, P(names[0]))
+    assert logic.implies(False, big) and logic.implies(big, None)

@@ -11,7 +11,6 @@ import click
 from policy_engine import api
 from policy_engine.cli.common import policy_paths
 from policy_engine.language.diagnostics import PolicyError, render_text
-from policy_engine.language.source import Source
 
 
 @click.command("fmt")
@@ -26,7 +25,12 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> No
     from policy_engine.language.formatter import format_source
 
     if paths == ("-",):
-        result = format_source(Source(sys.stdin.read(), "<stdin>"))
+        try:  # bytes, decoded as a file is: invalid UTF-8 is an error, never echoed back
+            source = api.decode(sys.stdin.buffer.read(), "<stdin>")
+        except PolicyError as err:
+            click.echo(render_text(err.diagnostics), err=True)
+            sys.exit(1)
+        result = format_source(source)
         if not result.ok:
             click.echo(render_text(result.diagnostics), err=True)
             sys.exit(1)

@@ -152,6 +152,9 @@ def parse_json(text: str | bytes) -> Any:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as err:
         raise QueryError("query.invalid_json", f"the query is not valid JSON: {err}") from None
+    except RecursionError:  # nesting past the interpreter's stack: no query is shaped like that
+        raise QueryError("query.too_deep", "the query nests lists or objects too deeply: a query is one object "
+                         "whose `facts` is a flat list") from None
 
 
 def _type_name(value: Any) -> str:

@@ -367,3 +367,64 @@ section "S":
     want = ref.closed(q, frozenset(q["facts"]))[0] if "facts" in q else ref.partial(q)
     assert want == ["deny", "allow", "conditional"][seed]
     assert policy.decide(q).decision == want
+
+
+# ---- many facts, deep and wide conditions: the reference on sampled fact sets ------------------
+
+
+def big_conditions(facts: list[str]) -> st.SearchStrategy[ast.Condition]:
+    leaf = st.sampled_from(facts).map(lambda f: ast.FactRef(name=f))
+
+    def extend(inner: st.SearchStrategy[ast.Condition]) -> st.SearchStrategy[ast.Condition]:
+        return st.one_of(
+            inner.map(lambda c: ast.Not(operand=c)),
+            st.lists(inner, min_size=2, max_size=6).map(lambda ops: _flat(ast.And, ops)),
+            st.lists(inner, min_size=2, max_size=6).map(lambda ops: _flat(ast.Or, ops)),
+        )
+
+    return st.recursive(leaf, extend, max_leaves=30)
+
+
+def _nest(cond: ast.Condition, levels: int) -> ast.Condition:
+    """`not not ... cond`: the same function, nested as deep as asked."""
+    for _ in range(levels * 2):
+        cond = ast.Not(operand=cond)
+    return cond
+
+
+@st.composite
+def big_scenarios(draw):  # type: ignore[no-untyped-def]
+    vocab = draw(vocabularies())
+    facts = [f"f{i:02d}" for i in range(draw(st.integers(13, 40)))]
+    rule_list = []
+    for rule in draw(st.lists(rules({**vocab, "fact": []}), min_size=1, max_size=6)):
+        cond = draw(st.one_of(st.none(), big_conditions(facts)))
+        if cond is not None:
+            cond = _nest(cond, draw(st.integers(0, 60)))
+            if not logic.satisfiable(cond):
+                cond = None  # the checker rejects a condition that can never hold
+        rule_list.append(rule.model_copy(update={"condition": cond}))
+    vocab["fact"] = facts
+    qs = draw(st.lists(queries(vocab), min_size=1, max_size=4))
+    return vocab, rule_list, qs
+
+
+@SLOW
+@given(big_scenarios(), st.randoms(use_true_random=False))
+def test_many_facts_agree_with_the_reference_on_sampled_fact_sets(scenario, rnd: random.Random) -> None:  # type: ignore[no-untyped-def]
+    vocab, rule_list, qs = scenario
+    policy = policy_engine.loads(policy_text(vocab, rule_list), "big.policy")
+    ref = Reference(ast.Policy(sections=(ast.Section(title="S0", items=tuple(rule_list)),)))
+    worlds = [frozenset(f for f in vocab["fact"] if rnd.random() < 0.5) for _ in range(60)]
+    for q in qs:
+        open_q = {k: v for k, v in q.items() if k != "facts"}
+        partial = policy.decide(open_q)
+        cond = None if partial.requires is None else logic.parse_condition(partial.requires)
+        for world in worlds:
+            want, cited = ref.closed(open_q, world)
+            got = policy.decide({**open_q, "facts": sorted(world)})
+            assert got.decision == want and _cited(got) == _texts(cited), (open_q, sorted(world))
+            if partial.decision != "conditional":
+                assert want == partial.decision, (open_q, sorted(world))
+            else:
+                assert logic.evaluate(cond, world) == (want == "allow"), (open_q, sorted(world), partial.requires)

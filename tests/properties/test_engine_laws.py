@@ -414,7 +414,7 @@ def big_scenarios(draw):  # type: ignore[no-untyped-def]
 def test_many_facts_agree_with_the_reference_on_sampled_fact_sets(scenario, rnd: random.Random) -> None:  # type: ignore[no-untyped-def]
     vocab, rule_list, qs = scenario
     policy = policy_engine.loads(policy_text(vocab, rule_list), "big.policy")
-    ref = Reference(ast.Policy(sections=(ast.Section(title="S0", items=tuple(rule_list)),)))
+    ref = Reference(ast.PolicyFile(sections=(ast.Section(title="S0", items=tuple(rule_list)),)))
     worlds = [frozenset(f for f in vocab["fact"] if rnd.random() < 0.5) for _ in range(60)]
     for q in qs:
         open_q = {k: v for k, v in q.items() if k != "facts"}

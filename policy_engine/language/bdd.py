@@ -41,7 +41,10 @@ class Space:
     def __init__(self, names: Sequence[str], budget: int | None = None, backend: Any = None):
         self.names = list(names)
         self.index = {name: i for i, name in enumerate(self.names)}
-        self.bdd: Any = (backend or _backend).BDD()
+        module = backend or _backend
+        # A small start for CUDD (its default reserves for 1 GiB: ~10 ms per manager); it grows.
+        self.bdd: Any = (module.BDD(memory_estimate=1 << 24, initial_cache_size=1 << 12)
+                         if module.__name__ == "dd.cudd" else module.BDD())
         self.bdd.configure(reordering=False)
         if self.names:
             self.bdd.declare(*self.names)

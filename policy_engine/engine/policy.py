@@ -21,6 +21,7 @@ from policy_engine.engine.engine import Engine
 from policy_engine.engine.explain import explanation_text
 from policy_engine.engine.query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, validate
 from policy_engine.language.diagnostics import Diagnostic
+from policy_engine.language.logic import Requirement
 
 CACHE_LIMIT = 100_000
 _UNCACHEABLE = object()  # facts given as something other than a list: never a cache key
@@ -133,6 +134,11 @@ class Policy:
     def key(self, query: Mapping[str, Any] | Query) -> Key:
         """The validated form of a query (raises QueryError)."""
         return validate(query, self._compiled.vocabulary)
+
+    def requirement(self, query: Mapping[str, Any] | Query) -> Requirement:
+        """What the question needs, facts omitted, as a value (True, False or a condition): the
+        `requires` of a conditional answer before it is put into words."""
+        return self._engine.explain(self.key(query)).requirement
 
     def explain(self, query: Mapping[str, Any] | Query) -> str:
         """The decision as sentences, with the rules cited and, for a deny, what would lift it."""

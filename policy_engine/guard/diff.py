@@ -140,28 +140,23 @@ def answer(cp: CompiledPolicy, match: int) -> Answer:
 
 def compare(before: Answer, after: Answer) -> tuple[bool, bool] | None:
     """(widened, narrowed), or None when every fact set gets the same answer."""
-    a, b = before.requirement, after.requirement
-    names = sorted(logic.facts_of_all([x for x in (a, b) if not isinstance(x, bool)]))
-    ta = logic.truth_table(a, names)
-    tb = logic.truth_table(b, names)
-    if ta == tb:
-        return None
-    return bool(tb & ~ta), bool(ta & ~tb)
+    return logic.differences(before.requirement, after.requirement)
 
 
-GLOBAL_FACTS_MAX = 14  # up to this many facts in both policies, one truth table per rule serves every class
+TABLE_FACTS_MAX = 14  # up to this many facts in both policies, truth tables; beyond, BDDs (logic.Algebra)
 
 
 class _Verdicts:
-    """(widened, narrowed) or None per pair of matching-rule bitsets, by truth tables of the
-    matching rules' conditions (`A and not D` of SPEC section 1 for each policy). Memoised: many
-    classes share their matching rules."""
+    """(widened, narrowed) or None per pair of matching-rule bitsets, by comparing `A and not D`
+    of SPEC section 1 for each policy as Boolean functions (`logic.Algebra`: one value per rule
+    over the facts of both policies, exact at any number of facts). Memoised: many classes share
+    their matching rules."""
 
     def __init__(self, old: CompiledPolicy, new: CompiledPolicy):
         self.policies = (old, new)
-        facts = sorted(frozenset().union(*(r.facts for cp in self.policies for r in cp.rules)))
-        self.names: list[str] | None = facts if len(facts) <= GLOBAL_FACTS_MAX else None
-        self.tables: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        facts = frozenset().union(*(r.facts for cp in self.policies for r in cp.rules))
+        self.alg = logic.Algebra(facts, table_max=TABLE_FACTS_MAX)
+        self.values: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
         self.memo: dict[tuple[int, int], tuple[bool, bool] | None] = {}
 
     def _split(self, side: int, match: int) -> tuple[list[CompiledRule], list[CompiledRule]]:
@@ -171,14 +166,18 @@ class _Verdicts:
             (allows if rule.effect == "allow" else denies).append(rule)
         return allows, denies
 
-    def _table(self, side: int, rule: CompiledRule, names: list[str]) -> int:
-        if self.names is None:
-            return logic.truth_table(rule.condition, names)
-        cache = self.tables[side]
-        t = cache.get(rule.index)
-        if t is None:
-            t = cache[rule.index] = logic.truth_table(rule.condition, names)
-        return t
+    def value(self, side: int, rule: CompiledRule) -> Any:
+        cache = self.values[side]
+        v = cache.get(rule.index)
+        if v is None:
+            v = cache[rule.index] = self.alg.of(rule.condition)
+        return v
+
+    def any_of(self, side: int, rules: list[CompiledRule]) -> Any:
+        out = self.alg.false
+        for r in rules:
+            out = out | self.value(side, r)
+        return out
 
     def verdict(self, mo: int, mn: int) -> tuple[bool, bool] | None:
         key = (mo, mn)
@@ -188,18 +187,11 @@ class _Verdicts:
         if {(r.effect, r.condition_text) for r in ao + do} == {(r.effect, r.condition_text) for r in an + dn}:
             out = None
         else:
-            names = self.names if self.names is not None else sorted(
-                frozenset().union(*(r.facts for r in ao + do + an + dn)))
-            tables = []
-            for side, allows, denies in ((0, ao, do), (1, an, dn)):
-                a = d = 0
-                for r in allows:
-                    a |= self._table(side, r, names)
-                for r in denies:
-                    d |= self._table(side, r, names)
-                tables.append(a & ~d)
-            before, after = tables
-            out = None if before == after else (bool(after & ~before), bool(before & ~after))
+            alg = self.alg
+            before = alg.minus(self.any_of(0, ao), self.any_of(0, do))
+            after = alg.minus(self.any_of(1, an), self.any_of(1, dn))
+            out = None if before == after else (alg.minus(after, before) != alg.false,
+                                                 alg.minus(before, after) != alg.false)
         self.memo[key] = out
         return out
 
@@ -214,8 +206,8 @@ class _Pruner:
       (an X allow may hold while no certain shared allow does) or (an X deny may hold while
       some allow may hold);
     otherwise both policies deny (a shared deny holds), or the X rules are inert under F, or a
-    shared allow already holds and the X denies cannot. The test is a truth table over the
-    rules' conditions; too many facts, and it is skipped (no pruning, still exact)."""
+    shared allow already holds and the X denies cannot. The test is exact, on the rules'
+    conditions as `logic.Algebra` values."""
 
     def __init__(self, verdicts: _Verdicts, delta_old: int, delta_new: int):
         self.v = verdicts
@@ -228,33 +220,30 @@ class _Pruner:
             assert cp.index is not None
             self.denies.append(cp.index.denies)
 
-    def _or(self, side: int, match: int, names: list[str]) -> int:
-        t = 0
+    def _or(self, side: int, match: int) -> Any:
         rules = self.v.policies[side].rules
-        for i in bits(match):
-            t |= self.v._table(side, rules[i], names)
-        return t
+        return self.v.any_of(side, [rules[i] for i in bits(match)])
 
     def prune(self, masks: tuple[int, ...], remaining: tuple[str, ...]) -> bool:
         mo, mn = masks
         xo, xn = mo & self.delta[0], mn & self.delta[1]
         if not xo and not xn:
             return True
-        names = self.v.names
-        if names is None or not remaining:
+        if not remaining:
             return False  # at the leaves the verdict itself decides
+        alg = self.v.alg
         certain = self.open[0][remaining[0]]
         for dim in remaining[1:]:
             certain &= self.open[0][dim]
         shared = mo & ~self.delta[0] & certain  # old's shared rules certain to match below
-        deny_c = self._or(0, shared & self.denies[0], names)
-        x_allow = self._or(0, xo & ~self.denies[0], names) | self._or(1, xn & ~self.denies[1], names)
-        x_deny = self._or(0, xo & self.denies[0], names) | self._or(1, xn & self.denies[1], names)
-        if not (x_allow | x_deny) & ~deny_c:
+        deny_c = self._or(0, shared & self.denies[0])
+        x_allow = self._or(0, xo & ~self.denies[0]) | self._or(1, xn & ~self.denies[1])
+        x_deny = self._or(0, xo & self.denies[0]) | self._or(1, xn & self.denies[1])
+        if alg.minus(x_allow | x_deny, deny_c) == alg.false:
             return True
-        allow_c = self._or(0, shared & ~self.denies[0], names)
-        allow_any = self._or(0, mo & ~self.denies[0], names) | self._or(1, mn & ~self.denies[1], names)
-        return not (~deny_c & ((x_allow & ~allow_c) | (x_deny & allow_any)))
+        allow_c = self._or(0, shared & ~self.denies[0])
+        allow_any = self._or(0, mo & ~self.denies[0]) | self._or(1, mn & ~self.denies[1])
+        return alg.minus(alg.minus(x_allow, allow_c) | (x_deny & allow_any), deny_c) == alg.false
 
 
 def semantic_diff(old: Policy, new: Policy) -> DiffResult:

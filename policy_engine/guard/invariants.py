@@ -101,13 +101,6 @@ def check_invariants(loaded: Policy) -> list[InvariantResult]:
     return out
 
 
-def _table(conds: list[ast.Condition | None], names: list[str]) -> int:
-    t = 0
-    for c in conds:
-        t |= logic.truth_table(c, names)
-    return t
-
-
 class _Checker:
     def __init__(self, loaded: Policy, inv: ast.Invariant, result: InvariantResult):
         self.loaded = loaded
@@ -144,8 +137,7 @@ class _Checker:
         if without is not None and without not in ast.LEGAL_BASES:
             needed = ast.FactRef(name=without)
         if needed is not None:
-            names = sorted(logic.facts_of_all([None if isinstance(req, bool) else req, needed]))
-            if logic.truth_table(req, names) & ~logic.truth_table(needed, names):
+            if not logic.implies(req, needed):
                 self.violate(cls, req, f"this question can be allowed when `{format_condition(needed)}` "
                              "does not hold")
             return
@@ -170,8 +162,7 @@ class _Checker:
         if any(c is None for c in deny_conds):
             return []
         for rule in allows:
-            names = sorted(logic.facts_of_all([rule.condition, *deny_conds]))
-            if logic.truth_table(rule.condition, names) & ~_table(deny_conds, names):  # type: ignore[arg-type]
+            if not logic.implies_any(rule.condition, deny_conds):
                 out.append(rule)
         return out
 

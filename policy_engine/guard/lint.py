@@ -109,14 +109,6 @@ def _relation(allow: Sequence[str] | None, deny: Sequence[str] | None) -> str:
     return "overlapping"
 
 
-def _sat_and(conds: list[ast.Condition | None]) -> bool:
-    names = sorted(logic.facts_of_all(conds))
-    t = logic.truth_table(None, names)
-    for c in conds:
-        t &= logic.truth_table(c, names)
-    return t != 0
-
-
 class _Linter:
     def __init__(self, loaded: Policy, completeness: bool = False):
         self.loaded = loaded
@@ -166,22 +158,17 @@ class _Linter:
                 if any(c is None for c in conds):
                     blockers.update((d.index, d) for d in denies if d.condition is None)
                     continue
-                names = sorted(logic.facts_of_all([rule.condition, *conds]))
-                d_table = 0
-                for c in conds:
-                    d_table |= logic.truth_table(c, names)
-                if logic.truth_table(rule.condition, names) & ~d_table:
+                if not logic.implies_any(rule.condition, conds):
                     effective = True
                     break
                 blockers.update((d.index, d) for d in denies)
-            if effective:
-                continue
+            if effective or not blockers:
+                continue  # no blockers: no question is in its scope at all, so no deny overrides it
             related = [self.related(d, "this deny overrides it") for d in sorted(blockers.values(),
                                                                                  key=lambda d: d.index)]
             lines = ", ".join(str(d.line) for d in sorted(blockers.values(), key=lambda d: d.index))
             self.add("lint.shadowed_rule", "this allow never takes effect: a deny overrides it for every question "
-                     f"it covers (line{'s' * (len(blockers) > 1)} {lines})" if blockers else
-                     "this allow never takes effect", self.span(rule),
+                     f"it covers (line{'s' * (len(blockers) > 1)} {lines})", self.span(rule),
                      help="remove the allow, or narrow the deny that overrides it", severity=Severity.ERROR,
                      related=related)
 
@@ -208,7 +195,7 @@ class _Linter:
             for a, d in itertools.product(allows, denies):
                 if not all(_overlap(a.terms(dim), d.terms(dim)) for dim in DIMENSIONS):
                     continue
-                if not _sat_and([a.condition, d.condition]):
+                if not logic.all_hold([a.condition, d.condition]):
                     continue
                 data = _relation(a.data, d.data)
                 recipient = _relation(a.recipients, d.recipients)

@@ -91,9 +91,8 @@ def query_dict(q: ast.Query) -> dict[str, Any]:
             "facts": None if q.facts is None else [f.id for f in q.facts]}
 
 
-def same_condition(a: ast.Condition, b: ast.Condition) -> bool:
-    names = sorted(logic.facts_of_all([a, b]))
-    return logic.truth_table(a, names) == logic.truth_table(b, names)
+def same_condition(a: logic.Requirement, b: logic.Requirement) -> bool:
+    return logic.equivalent(a, b)
 
 
 def run_expectation(loaded: Policy, section: ast.Section, exp: ast.Expectation) -> CaseResult:
@@ -107,7 +106,7 @@ def run_expectation(loaded: Policy, section: ast.Section, exp: ast.Expectation) 
     if not ok:
         message = f"the policy answers {decision.decision}, the expectation wants {exp.decision}"
     elif exp.requires is not None and decision.requires is not None:
-        ok = same_condition(exp.requires, logic.parse_condition(decision.requires))
+        ok = same_condition(exp.requires, loaded.requirement(query))
         if not ok:
             message = f"the condition differs: the policy requires {decision.requires}, the expectation wants " \
                       f"{format_condition(exp.requires)}"

@@ -29,8 +29,9 @@ NODE_BUDGET = bdd.NODE_BUDGET
 FACTOR_LIMIT = 256  # irredundant terms beyond which a many-fact requirement is written as the rules were
 
 __all__ = [
-    "EXACT_MAX", "NODE_BUDGET", "Algebra", "Requirement", "TooComplex", "compile_predicate", "depth",
-    "equivalent", "evaluate", "facts_of", "facts_of_all", "implies", "parse_condition", "requirement",
+    "EXACT_MAX", "NODE_BUDGET", "Algebra", "Requirement", "TooComplex", "all_hold", "compile_predicate", "depth",
+    "differences", "equivalent", "evaluate", "facts_of", "facts_of_all", "implies", "implies_any",
+    "parse_condition", "requirement",
     "satisfiable", "simplify", "simplify_table", "to_text", "truth_table",
 ]
 
@@ -150,10 +151,10 @@ class Algebra:
     EXACT_MAX facts, BDDs above. `&` and `|` work on both; `neg` negates; `==` is equivalence.
     With a budget, a BDD that outgrows it raises TooComplex. Not shared between threads."""
 
-    def __init__(self, facts: Iterable[str], budget: int | None = None):
+    def __init__(self, facts: Iterable[str], budget: int | None = None, table_max: int = EXACT_MAX):
         self.names = sorted(set(facts))
         self.space: bdd.Space | None = None
-        if len(self.names) <= EXACT_MAX:
+        if len(self.names) <= table_max:
             self.full = masks(len(self.names))[0]
             self.true: Any = self.full
             self.false: Any = 0
@@ -195,8 +196,32 @@ def equivalent(a: Requirement | None, b: Requirement | None) -> bool:
 
 def implies(a: Requirement | None, b: Requirement | None) -> bool:
     """Every assignment that makes a true makes b true."""
-    alg = Algebra(facts_of_all([a, b]))
-    return alg.minus(alg.of(a), alg.of(b)) == alg.false
+    return implies_any(a, [b])
+
+
+def implies_any(a: Requirement | None, conds: Sequence[Requirement | None]) -> bool:
+    """Every assignment that makes a true makes one of conds true (none: a never holds)."""
+    alg = Algebra(facts_of_all([a, *conds]))
+    return alg.minus(alg.of(a), alg.any_of(conds)) == alg.false
+
+
+def all_hold(conds: Sequence[Requirement | None]) -> bool:
+    """Some assignment makes every one of conds true."""
+    alg = Algebra(facts_of_all(conds))
+    out = alg.true
+    for c in conds:
+        out = out & alg.of(c)
+    return out != alg.false
+
+
+def differences(before: Requirement | None, after: Requirement | None) -> tuple[bool, bool] | None:
+    """(some assignment satisfies after only, some satisfies before only), or None when the
+    two are the same function."""
+    alg = Algebra(facts_of_all([before, after]))
+    b, a = alg.of(before), alg.of(after)
+    if a == b:
+        return None
+    return alg.minus(a, b) != alg.false, alg.minus(b, a) != alg.false
 
 
 # ---- the requirement and its readable form -----------------------------------------------

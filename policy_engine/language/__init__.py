@@ -6,7 +6,10 @@
     parser       text -> AST, syntax errors in words
     ast          the abstract syntax (pydantic nodes)
     checker      AST -> diagnostics: terms declared, kinds right, conditions satisfiable
-    logic        conditions over facts: evaluate, compare, simplify
+    logic        conditions over facts: evaluate, compare, decide, simplify (the API)
+    tables       truth tables and the exact minimum cover (few facts)
+    bdd          binary decision diagrams and the irredundant cover (many facts)
+    cubes        sums of products back into readable, factored conditions
     printer      AST -> canonical text
     formatter    fmt: canonical layout, comments kept
     highlight    the Pygments lexer

@@ -52,7 +52,7 @@ class Space:
         self.true = self.bdd.true
         self.false = self.bdd.false
 
-    def _guard(self, f: Any) -> Any:
+    def guard(self, f: Any) -> Any:
         if self.budget is not None and len(self.bdd) > self.budget:
             raise TooComplex
         return f
@@ -71,7 +71,7 @@ class Space:
         out = self.true if conjunctive else self.false
         for operand in cond.operands:
             part = self.of(operand)
-            out = self._guard(out & part if conjunctive else out | part)
+            out = self.guard(out & part if conjunctive else out | part)
             if out == (self.false if conjunctive else self.true):
                 break  # the rest cannot change it
         return out
@@ -79,7 +79,7 @@ class Space:
     def any_of(self, conds: Iterable[bool | ast.Condition | None]) -> Any:
         out = self.false
         for c in conds:
-            out = self._guard(out | self.of(c))
+            out = self.guard(out | self.of(c))
         return out
 
     # ---- an irredundant sum of products (Minato-Morreale) ------------------------------

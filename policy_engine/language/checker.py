@@ -59,6 +59,7 @@ class Checker:
         for section in self.policy.sections:
             for item in section.items:
                 getattr(self, "check_" + item.kind)(item)
+        self.complexity()
         self.unused()
         return sort_diagnostics(self.diags)
 
@@ -117,6 +118,24 @@ class Checker:
                        f"(its decision diagram passes {logic.NODE_BUDGET:,} nodes)", cond.span,
                        help="split it into several rules, or name the combination with a fact of its own")
             return None
+
+    def complexity(self) -> None:
+        """The conditions of one action's rules together (what a question matching all of them
+        needs) must stay within the budget too, so that no decision is past bounded work."""
+        if any(d.code == "check.too_complex" for d in self.diags):
+            return
+        by_action: dict[str, list[ast.Rule]] = {}
+        for _, rule in self.policy.rules():
+            if rule.condition is not None:
+                by_action.setdefault(rule.action, []).append(rule)
+        for action, rules in by_action.items():
+            at = logic.first_too_complex([(r.effect == "allow", r.condition) for r in rules])  # type: ignore[misc]
+            if at is not None:
+                cond = rules[at].condition
+                self.error("check.too_complex", f"with the conditions of the `{action}` rules before it, this "
+                           f"condition is too large to decide within bounded work (the decision diagram of "
+                           f"what a question needs passes {logic.NODE_BUDGET:,} nodes)", cond.span if cond else None,
+                           help="split the rules by data or purpose, so that fewer of them apply to one question")
 
     # ---- statements ------------------------------------------------------------
 

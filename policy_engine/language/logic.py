@@ -189,6 +189,27 @@ def satisfiable(cond: Requirement | None, budget: int | None = NODE_BUDGET) -> b
     return alg.of(cond) != alg.false
 
 
+def first_too_complex(rules: Sequence[tuple[bool, ast.Condition]], budget: int = NODE_BUDGET) -> int | None:
+    """Rules as (is_allow, condition), in order: the index of the first whose condition, joined
+    to those before it (`A and not D` of all of them), outgrows the BDD budget; None if none does.
+    What the checker asks so that no question's requirement is past bounded work."""
+    alg = Algebra(facts_of_all(c for _, c in rules), budget)
+    if alg.space is None:
+        return None
+    a = d = alg.false
+    for i, (is_allow, cond) in enumerate(rules):
+        try:
+            f = alg.of(cond)
+            if is_allow:
+                a = a | f
+            else:
+                d = d | f
+            alg.space.guard(alg.minus(a, d))
+        except TooComplex:
+            return i
+    return None
+
+
 def equivalent(a: Requirement | None, b: Requirement | None) -> bool:
     alg = Algebra(facts_of_all([a, b]))
     return alg.of(a) == alg.of(b)

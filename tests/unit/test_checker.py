@@ -238,3 +238,19 @@ def test_checker_accepts_a_built_ast_without_spans() -> None:
     for d in got:
         d.render()
         d.to_dict()
+
+
+def test_a_condition_past_the_bdd_budget_is_check_too_complex() -> None:
+    names = [f"v{i:02d}" for i in range(40)]
+    far = " or ".join(f"({a} and {b})" for a, b in zip(names[:20], names[20:]))  # doubles with every pair
+    text = ('data d "D"\npurpose p "P"\n' + "".join(f'fact {n} "{n}"\n' for n in names)
+            + f'section "S":\n  allow use of d for p if {far}\n')
+    assert codes(text) == ["check.too_complex"]
+
+
+def test_rules_of_one_action_past_the_budget_together_are_check_too_complex() -> None:
+    names = [f"v{i:02d}" for i in range(40)]
+    pairs = [f"({a} and {b})" for a, b in zip(names[:20], names[20:])]
+    rules = "".join(f"  allow use of d for p if {' or '.join(pairs[i:i + 4])}\n" for i in range(0, 20, 4))
+    text = ('data d "D"\npurpose p "P"\n' + "".join(f'fact {n} "{n}"\n' for n in names) + 'section "S":\n' + rules)
+    assert codes(text) == ["check.too_complex"]

@@ -304,10 +304,10 @@ def _as_written(allows: Sequence[ast.Condition | None], denies: Sequence[ast.Con
     """`(A1 or A2) and not (D1 or D2)` from the rules' own conditions (an unconditional allow
     drops the first part). Called only with some deny or conditional allow, so never empty."""
     parts: list[ast.Condition] = []
-    if not any(c is None for c in allows):
-        parts.append(or_([c for c in allows if c is not None]))
+    if not any(c is None for c in allows):  # each condition once: two rules may share one
+        parts.append(or_(list(dict.fromkeys(c for c in allows if c is not None))))
     if denies:
-        parts.append(ast.Not(operand=or_([c for c in denies if c is not None])))
+        parts.append(ast.Not(operand=or_(list(dict.fromkeys(c for c in denies if c is not None)))))
     flat: list[ast.Condition] = []
     for p in parts:
         flat.extend(p.operands if isinstance(p, ast.And) else [p])

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +17,7 @@ import policy_engine
 from policy_engine import QueryError, api
 from policy_engine.cli.decide import _decide_batch
 
-OPEN_E = Path(__file__).resolve().parents[2] / "policies" / "open_e.policy"
+from paths import OPEN_E
 POLICY = policy_engine.load(OPEN_E)
 VOCAB = {kind: [t["id"] for t in terms] for kind, terms in POLICY.vocabulary().items()}
 FIELDS = ("action", "data", "source", "purpose", "recipient", "facts")

@@ -41,6 +41,7 @@ def or_(parts: list[ast.Condition]) -> ast.Condition:
     flat: list[ast.Condition] = []
     for p in parts:
         flat.extend(p.operands if isinstance(p, ast.Or) else [p])
+    flat = list(dict.fromkeys(flat))  # `x or x` is x
     return flat[0] if len(flat) == 1 else ast.Or(operands=tuple(flat))
 
 

@@ -15,7 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
+try:
+    import httpx
+except ModuleNotFoundError as _err:  # the HTTP client is an extra: say which
+    raise ModuleNotFoundError(f"policy_engine.client needs httpx (no module named {_err.name!r}); install it "
+                              "with: pip install 'policy-engine[client]'", name=_err.name) from None
 
 from policy_engine import Decision, Query, QueryError, __version__
 

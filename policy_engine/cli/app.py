@@ -12,6 +12,7 @@ import sys
 import click
 
 from policy_engine import __version__
+from policy_engine.cli import extras
 
 
 class _Group(click.Group):
@@ -20,6 +21,13 @@ class _Group(click.Group):
             return super().main(*args, **kwargs)
         except (KeyboardInterrupt, BrokenPipeError):
             sys.exit(130)
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as err:  # a lazily imported extra (serve: [server]) is not installed
+            extras.exit_if_missing_extra(err, ctx.invoked_subcommand)
+            raise
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

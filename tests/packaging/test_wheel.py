@@ -1,4 +1,6 @@
 """The wheel works on its own: built, installed into a fresh venv, used from outside the repo.
+Installed without extras it is the language, the engine and the CLI (no web stack; `serve` says
+which extra to install); with `[server]` it serves.
 
 Slow (builds a wheel, creates a venv, installs dependencies from the package index); skipped
 with the reason when the build backend or the dependencies cannot be fetched (offline).
@@ -7,9 +9,14 @@ with the reason when the build backend or the dependencies cannot be fetched (of
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -63,16 +70,26 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-@pytest.fixture(scope="module")
-def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("venv") / "venv"
+def _make_venv(root: Path, requirement: str) -> Path:
     proc = _run([sys.executable, "-m", "venv", str(root)], cwd=root.parent)
     assert proc.returncode == 0, proc.stderr
     python = root / "bin" / "python"
-    proc = _run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], cwd=root.parent)
+    proc = _run([str(python), "-m", "pip", "install", "--quiet", requirement], cwd=root.parent)
     _skip_if_offline(proc, "installing the wheel's dependencies")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return root
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel alone: `pip install policy-engine`."""
+    return _make_venv(tmp_path_factory.mktemp("venv") / "venv", str(wheel))
+
+
+@pytest.fixture(scope="module")
+def server_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pip install 'policy-engine[server]'`."""
+    return _make_venv(tmp_path_factory.mktemp("venv-server") / "venv", f"{wheel}[server]")
 
 
 def test_wheel_contents(wheel: Path) -> None:
@@ -82,6 +99,28 @@ def test_wheel_contents(wheel: Path) -> None:
     assert not [n for n in names if n.startswith("tests/")]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "policy-engine = policy_engine.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "policy_engine/py.typed" in names  # PEP 561: type checkers use the package's annotations
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+
+
+def _metadata(wheel: Path) -> list[tuple[str, str]]:
+    with zipfile.ZipFile(wheel) as zf:
+        text = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    header = text.split("\n\n", 1)[0]
+    return [(k, v.strip()) for k, _, v in (line.partition(":") for line in header.splitlines()) if v]
+
+
+def test_wheel_metadata_puts_the_web_stack_in_extras(wheel: Path) -> None:
+    meta = _metadata(wheel)
+    requires = [v for k, v in meta if k == "Requires-Dist"]
+    core = [r for r in requires if "extra ==" not in r]
+    server = [r for r in requires if "extra == 'server'" in r or 'extra == "server"' in r]
+    web = ("fastapi", "uvicorn", "httptools", "uvloop", "prometheus-client", "httpx")
+    assert not [r for r in core if r.lower().startswith(web)], core
+    assert {w for w in web if any(r.lower().startswith(w) for r in server)} == set(web), server
+    assert ("Provides-Extra", "server") in meta and ("Provides-Extra", "client") in meta
+    classifiers = {v for k, v in meta if k == "Classifier"}
+    assert {"Typing :: Typed", "License :: OSI Approved :: Apache Software License"} <= classifiers
 
 
 def test_installed_package_parses_outside_the_repo(venv: Path, tmp_path: Path) -> None:
@@ -117,3 +156,76 @@ def test_installed_console_script(venv: Path, tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "broken.policy:3:16: error: check.unknown_term" in bad.stdout
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_without_extras_there_is_no_web_stack(venv: Path, tmp_path: Path) -> None:
+    script = ("import importlib.util as u\n"
+              "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'httpx', 'prometheus_client') "
+              "if u.find_spec(m)))\n")
+    proc = _run([str(venv / "bin" / "python"), "-c", script], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_without_extras_the_cli_decides(venv: Path, tmp_path: Path) -> None:
+    (tmp_path / "clean.policy").write_text(CLEAN, encoding="utf-8")
+    exe = str(venv / "bin" / "policy-engine")
+    proc = _run([exe, "decide", "clean.policy", "--action", "use", "--data", "email", "--purpose", "marketing"],
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["decision"] == "allow"
+    assert answer["reasons"][0]["rule"] == "allow use of email for marketing"
+
+
+def test_without_the_server_extra_serve_names_the_install(venv: Path, tmp_path: Path) -> None:
+    (tmp_path / "clean.policy").write_text(CLEAN, encoding="utf-8")
+    proc = _run([str(venv / "bin" / "policy-engine"), "serve", "clean.policy", "--port", "0"], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("policy-engine serve: needs the server extra")
+    assert lines[0].endswith("install it with: pip install 'policy-engine[server]'")
+
+
+def test_without_the_client_extra_the_client_names_the_install(venv: Path, tmp_path: Path) -> None:
+    proc = _run([str(venv / "bin" / "python"), "-c", "import policy_engine.client"], cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "ModuleNotFoundError: policy_engine.client needs httpx (no module named 'httpx'); install it with: "
+        "pip install 'policy-engine[client]'")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_with_the_server_extra_it_serves(server_venv: Path, tmp_path: Path) -> None:
+    (tmp_path / "clean.policy").write_text(CLEAN, encoding="utf-8")
+    port = _free_port()
+    err_path = tmp_path / "serve.err"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([str(server_venv / "bin" / "policy-engine"), "serve", "clean.policy", "--host",
+                                 "127.0.0.1", "--port", str(port), "--no-decision-log"], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+    try:
+        status, deadline = None, time.monotonic() + 60
+        while status is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    status = r.status
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        assert status == 200, err_path.read_text()
+        body = json.dumps({"action": "use", "data": "email", "purpose": "marketing"}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/decide", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert json.loads(r.read())["decision"] == "allow"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert "Traceback" not in err_path.read_text()

@@ -170,3 +170,18 @@ def test_compose_example_serves_the_mounted_policies(stages: list[list[dockerfil
     assert str(params["port"]) in published
     grace = svc["stop_grace_period"]
     assert grace.endswith("s") and int(grace[:-1]) > 30  # serve drains for up to 30 s
+
+
+def test_compose_ship_logs_follows_the_served_log(stages: list[list[dockerfile.Command]]) -> None:
+    from policy_engine.cli.ship_logs import ship_logs
+
+    doc = yaml.safe_load((REPO / "compose.yaml").read_text())
+    shipper, served = doc["services"]["ship-logs"], doc["services"]["policy-engine"]
+    assert shipper["profiles"] == ["fleet"]  # only when asked for: the collector is the user's
+    argv = shipper["command"]
+    assert argv[:2] == ["policy-engine", "ship-logs"]
+    params = ship_logs.make_context("ship-logs", argv[2:]).params
+    env = [c.value for c in stages[-1] if c.cmd == "ENV"]
+    state = dict(pair for values in env for pair in zip(values[::2], values[1::2]))["XDG_STATE_HOME"]
+    assert str(params["db"]) == f"{state}/policy-engine/decisions.sqlite3"  # where serve writes by default
+    assert set(shipper["volumes"]) & set(served["volumes"]) == {f"decisions:{state}"}

@@ -1,0 +1,87 @@
+"""New rows of a decision log, read-only, as events in the shape of OPA's decision logs.
+
+The log is the SQLite file `serve` writes (policy_engine/server/decision_log.py: `decisions`
+rows, each pointing at a shared `answers` row). The file is opened read-only (`mode=ro`): the
+shipper never writes to a replica's log, and the server's writer is never blocked by it (WAL
+lets readers and the one writer work at once). Rows are read in id order after a cursor, so a
+shipper that restarts with its cursor carries on where it stopped.
+
+An event (OPA's fields, with this engine's answer as the result):
+    {"decision_id": ..., "labels": {"id": replica, "version": ...}, "path": "policy-engine/decide",
+     "input": the query, "result": {"decision", "requires", "would_allow_if", "rules"},
+     "timestamp": RFC 3339, "metrics": {"timer_decide_ns": ...},
+     "bundles": {"policy": {"revision": the policy digest}}}
+`decision_id` is the server's own when the log has one, else `<replica>:<row id>`: stable, so
+a collector can drop the duplicates that at-least-once delivery may send.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from policy_engine import __version__
+
+_COLUMNS = ("id", "ts", "query", "decision", "requires", "would_allow_if", "rules", "digest", "latency_us")
+
+
+class LogReader:
+    """`read(after, limit)` -> (row id, event) for the rows with id > after, oldest first."""
+
+    def __init__(self, path: str | Path, replica: str):
+        self.path = Path(path)
+        self.replica = replica
+        self._conn: sqlite3.Connection | None = None
+        self._has_decision_id = False
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._conn is None:
+            if not self.path.is_file():
+                return None  # the server has not written its first row yet
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"decisions", "answers"} <= tables:
+                conn.close()
+                return None  # created, schema not written yet
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
+            self._has_decision_id = "decision_id" in cols
+            self._conn = conn
+        return self._conn
+
+    def read(self, after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        conn = self._connect()
+        if conn is None:
+            return []
+        extra = ", d.decision_id" if self._has_decision_id else ""
+        rows = conn.execute(
+            "SELECT d.id, d.ts, d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us"
+            f"{extra} FROM decisions AS d JOIN answers AS a ON a.key = d.answer WHERE d.id > ? ORDER BY d.id LIMIT ?",
+            (after, limit)).fetchall()
+        return [(int(row[0]), self._event(row)) for row in rows]
+
+    def last_id(self) -> int:
+        """The newest row's id (0 for an empty or missing log): where `--from-end` starts."""
+        conn = self._connect()
+        if conn is None:
+            return 0
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0])
+
+    def _event(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        r = dict(zip(_COLUMNS, row))
+        decision_id = row[len(_COLUMNS)] if self._has_decision_id and row[len(_COLUMNS)] else f"{self.replica}:{r['id']}"
+        stamp = datetime.fromtimestamp(r["ts"], tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        result = {"decision": r["decision"], "requires": r["requires"], "would_allow_if": r["would_allow_if"],
+                  "rules": json.loads(r["rules"])}
+        return {"decision_id": decision_id, "labels": {"id": self.replica, "version": __version__},
+                "path": "policy-engine/decide", "input": json.loads(r["query"]), "result": result,
+                "timestamp": stamp, "metrics": {"timer_decide_ns": int(r["latency_us"] * 1000)},
+                "bundles": {"policy": {"revision": r["digest"]}}}
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -60,5 +61,10 @@ def ship_logs(db: Path, url: str, replica: str, buffer: int, batch_size: int, po
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: shipper.stop())
     logging.getLogger("policy_engine.shipping").info("ship-logs: %s -> %s as %r", db, url, replica)
-    counters = shipper.run()
+    try:
+        counters = shipper.run()
+    except sqlite3.DatabaseError as err:
+        click.echo(f"policy-engine ship-logs: cannot read {db}: {err} (is it the decision log `serve` writes?)",
+                   err=True)
+        sys.exit(1)
     click.echo(json.dumps(counters.__dict__))

@@ -19,10 +19,10 @@ from pathlib import Path
 import dockerfile
 import pytest
 import yaml
+from paths import OPEN_E, REPO
 
 from policy_engine.cli.serve import serve
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "policy-engine"
 
 
@@ -78,7 +78,7 @@ def test_cmd_is_serve_with_flags_serve_accepts(stages: list[list[dockerfile.Comm
 def test_the_default_policy_checks() -> None:
     import policy_engine
 
-    assert policy_engine.load(REPO / "policies" / "open_e.policy").digest.startswith("sha256:")
+    assert policy_engine.load(OPEN_E).digest.startswith("sha256:")
 
 
 def _ignored(path: str, patterns: list[tuple[bool, str]]) -> bool:
@@ -131,7 +131,7 @@ def test_healthcheck_command_asks_readyz(stages: list[list[dockerfile.Command]],
     assert subprocess.run(argv, capture_output=True, timeout=30).returncode != 0  # nothing listens yet
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     with open(tmp_path / "serve.err", "wb") as err:
-        proc = subprocess.Popen([str(SCRIPT), "serve", str(REPO / "policies" / "open_e.policy"), "--host",
+        proc = subprocess.Popen([str(SCRIPT), "serve", str(OPEN_E), "--host",
                                  "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=err,
                                 stdin=subprocess.DEVNULL, env=env)
     try:

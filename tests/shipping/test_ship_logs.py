@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
+from paths import OPEN_E, REPO
 
 import policy_engine
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "policy-engine"
 QUERIES = [{"action": "use", "data": "email", "source": "forum", "purpose": "marketing"},
            {"action": "share", "data": "email", "recipient": "public"},
@@ -190,7 +190,7 @@ def test_events_have_the_opa_shape_and_a_restart_resumes(replica: tuple[str, Pat
         assert json.loads(state.read_text())["cursor"] == 8
     finally:
         collector.stop()
-    library = policy_engine.load(REPO / "policies" / "open_e.policy")
+    library = policy_engine.load(OPEN_E)
     event = collector.events["r2:2"]
     assert event["input"] == QUERIES[1]
     expected = library.decide(QUERIES[1])
@@ -226,3 +226,10 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "is not an http:// or https:// URL" in proc.stderr
     assert "Traceback" not in proc.stderr
+    not_a_log = tmp_path / "notes.sqlite3"
+    not_a_log.write_text("these are not decisions\n" * 100)
+    proc = subprocess.run([str(SCRIPT), "ship-logs", "--db", str(not_a_log), "--url", "http://127.0.0.1:9/logs"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (f"policy-engine ship-logs: cannot read {not_a_log}: file is not a "
+                                                    "database (is it the decision log `serve` writes?)")

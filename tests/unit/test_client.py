@@ -22,13 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
+from paths import REPO
 
 import policy_engine
 from policy_engine import Decision, QueryError
 from policy_engine.client import (APIError, AsyncClient, Client, DataMap, PolicyInfo, Retry, Terms,
                                   _retry_after_seconds)
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "policy-engine"
 QUERY = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
 QUERIES = [QUERY, {"action": "share", "data": "email", "recipient": "public"},

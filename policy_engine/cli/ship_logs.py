@@ -34,10 +34,14 @@ from policy_engine.cli import extras
               help="Keep the last acknowledged row here, so a restart neither re-sends nor skips.")
 @click.option("--status", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="Write the counters (read, shipped, dropped, rejected, ...) here as JSON after each change.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535),
+              help="Serve the counters as Prometheus metrics at http://HOST:PORT/metrics (needs the server extra).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
 @click.option("--from-end", is_flag=True, help="Without saved state, skip the rows already in the log.")
 @click.option("--token-file", type=click.File("r"), help="Send `Authorization: Bearer` with the first token in it.")
 def ship_logs(db: Path, url: str, replica: str, buffer: int, batch_size: int, poll: float, max_backoff: float,
-              state: Path | None, status: Path | None, from_end: bool, token_file) -> None:  # type: ignore[no-untyped-def]
+              state: Path | None, status: Path | None, metrics_port: int | None, metrics_host: str, from_end: bool,
+              token_file) -> None:  # type: ignore[no-untyped-def]
     """Upload a replica's decision log to a collector, with retries and a bounded buffer."""
     extras.require("client", "ship-logs")
     from policy_engine.shipping.shipper import Shipper, ShipperConfig
@@ -61,10 +65,22 @@ def ship_logs(db: Path, url: str, replica: str, buffer: int, batch_size: int, po
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: shipper.stop())
     logging.getLogger("policy_engine.shipping").info("ship-logs: %s -> %s as %r", db, url, replica)
+    stop_metrics = None
+    if metrics_port is not None:
+        extras.require("server", "ship-logs --metrics-port")
+        from policy_engine.shipping.metrics import serve_metrics
+
+        try:
+            stop_metrics = serve_metrics(lambda: shipper.counters, metrics_host, metrics_port)
+        except OSError as err:
+            raise click.UsageError(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {err.strerror}")
     try:
         counters = shipper.run()
     except sqlite3.DatabaseError as err:
         click.echo(f"policy-engine ship-logs: cannot read {db}: {err} (is it the decision log `serve` writes?)",
                    err=True)
         sys.exit(1)
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
     click.echo(json.dumps(counters.__dict__))

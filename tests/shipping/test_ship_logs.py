@@ -133,10 +133,10 @@ def test_collector_down_and_up_again_loses_nothing_within_the_buffer(replica: tu
                                                                      tmp_path: Path) -> None:
     url, db = replica
     collector = Collector(_free_port()).start()
-    status = tmp_path / "ship.status.json"
+    status, metrics_port = tmp_path / "ship.status.json", _free_port()
     argv = [str(SCRIPT), "ship-logs", "--db", str(db), "--url", collector.url, "--replica", "r1", "--buffer", "100",
             "--batch-size", "20", "--poll", "0.02", "--max-backoff", "0.1", "--status", str(status),
-            "--state", str(tmp_path / "ship.state.json")]
+            "--state", str(tmp_path / "ship.state.json"), "--metrics-port", str(metrics_port)]
     err_path = tmp_path / "ship.err"
     with open(err_path, "wb") as err:
         shipper = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True)
@@ -162,6 +162,10 @@ def test_collector_down_and_up_again_loses_nothing_within_the_buffer(replica: tu
         final = _status(status)
         assert final["dropped"] == 150 and final["shipped"] == 200 and final["rejected"] == 0
         assert set(collector.events) == {f"r1:{i}" for i in [*range(1, 101), *range(251, 351)]}
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'policy_engine_ship_events_total{outcome="dropped"} 150.0' in metrics
+        assert 'policy_engine_ship_events_total{outcome="shipped"} 200.0' in metrics
+        assert "policy_engine_ship_buffered_events 0.0" in metrics and "policy_engine_ship_collector_up 1.0" in metrics
     finally:
         shipper.send_signal(signal.SIGTERM)
         out, _ = shipper.communicate(timeout=30)

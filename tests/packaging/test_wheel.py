@@ -189,6 +189,14 @@ def test_without_the_server_extra_serve_names_the_install(venv: Path, tmp_path: 
     assert lines[0].endswith("install it with: pip install 'policy-engine[server]'")
 
 
+def test_without_the_client_extra_ship_logs_names_the_install(venv: Path, tmp_path: Path) -> None:
+    proc = _run([str(venv / "bin" / "policy-engine"), "ship-logs", "--db", "d.sqlite3", "--url",
+                 "http://127.0.0.1:9/logs"], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == ("policy-engine ship-logs: needs the client extra, which is not installed (no module named "
+                           "'httpx'); install it with: pip install 'policy-engine[client]'\n")
+
+
 def test_without_the_client_extra_the_client_names_the_install(venv: Path, tmp_path: Path) -> None:
     proc = _run([str(venv / "bin" / "python"), "-c", "import policy_engine.client"], cwd=tmp_path)
     assert proc.returncode == 1

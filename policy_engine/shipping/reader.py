@@ -11,13 +11,19 @@ An event (OPA's fields, with this engine's answer as the result):
      "input": the query, "result": {"decision", "requires", "would_allow_if", "rules"},
      "timestamp": RFC 3339, "metrics": {"timer_decide_ns": ...},
      "bundles": {"policy": {"revision": the policy digest}}}
-`decision_id` is the server's own when the log has one, else `<replica>:<row id>`: stable, so
-a collector can drop the duplicates that at-least-once delivery may send.
+`decision_id` is the server's own when the log has one, else `<replica>:<epoch>:<row id>`:
+stable, so a collector can drop the duplicates that at-least-once delivery may send. The epoch
+(the first row's time, in hex microseconds) tells two files apart: a replica whose log starts
+afresh (a container without a volume) numbers its rows from 1 again.
+
+A file replaced at the same path (another inode) is reopened, and `replaced()` says so once,
+so the shipper reads the new file from its first row.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,10 +42,20 @@ class LogReader:
         self.replica = replica
         self._conn: sqlite3.Connection | None = None
         self._has_decision_id = False
+        self._inode: int | None = None
+        self._replaced = False
+        self.epoch: str | None = None  # None until the log has a row
 
     def _connect(self) -> sqlite3.Connection | None:
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            inode = None
+        if self._conn is not None and inode != self._inode:  # deleted, or another file put in its place
+            self.close()
+            self._replaced, self.epoch = True, None
         if self._conn is None:
-            if not self.path.is_file():
+            if inode is None or not self.path.is_file():
                 return None  # the server has not written its first row yet
             conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 5000")
@@ -49,8 +65,20 @@ class LogReader:
                 return None  # created, schema not written yet
             cols = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
             self._has_decision_id = "decision_id" in cols
-            self._conn = conn
+            self._conn, self._inode = conn, inode
+        self._learn_epoch(self._conn)
         return self._conn
+
+    def _learn_epoch(self, conn: sqlite3.Connection) -> None:
+        if self.epoch is None:
+            first = conn.execute("SELECT ts FROM decisions ORDER BY id LIMIT 1").fetchone()
+            self.epoch = None if first is None else format(int(first[0] * 1_000_000), "x")
+
+    def replaced(self) -> bool:
+        """True once after the file at the path turned out to be another one."""
+        self._connect()
+        replaced, self._replaced = self._replaced, False
+        return replaced
 
     def read(self, after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
         conn = self._connect()
@@ -61,6 +89,8 @@ class LogReader:
             "SELECT d.id, d.ts, d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us"
             f"{extra} FROM decisions AS d JOIN answers AS a ON a.key = d.answer WHERE d.id > ? ORDER BY d.id LIMIT ?",
             (after, limit)).fetchall()
+        if rows:
+            self._learn_epoch(conn)  # the first row may have come after the connection was opened
         return [(int(row[0]), self._event(row)) for row in rows]
 
     def last_id(self) -> int:
@@ -72,7 +102,7 @@ class LogReader:
 
     def _event(self, row: tuple[Any, ...]) -> dict[str, Any]:
         r = dict(zip(_COLUMNS, row))
-        decision_id = row[len(_COLUMNS)] if self._has_decision_id and row[len(_COLUMNS)] else f"{self.replica}:{r['id']}"
+        decision_id = row[len(_COLUMNS)] if self._has_decision_id and row[len(_COLUMNS)] else f"{self.replica}:{self.epoch}:{r['id']}"
         stamp = datetime.fromtimestamp(r["ts"], tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
         result = {"decision": r["decision"], "requires": r["requires"], "would_allow_if": r["would_allow_if"],
                   "rules": json.loads(r["rules"])}

@@ -73,7 +73,7 @@ class Shipper:
         self.config = config
         self.counters = Counters()
         self.reader = LogReader(config.db, config.replica)
-        self._buffer: deque[tuple[int, dict[str, Any]]] = deque()
+        self._buffer: deque[tuple[str | None, int, dict[str, Any]]] = deque()  # (file epoch, row id, event)
         self._read_cursor = 0  # the last row id taken into the buffer
         self._stop = threading.Event()
         self._failures = 0
@@ -111,6 +111,7 @@ class Shipper:
         return self.config.poll
 
     def _start_cursor(self) -> None:
+        self.reader.replaced()  # opens the log (when it is there) and learns its epoch
         saved = self._load_state()
         if saved is not None:
             self.counters.cursor = saved
@@ -123,6 +124,10 @@ class Shipper:
         """Take new rows into the buffer. While the collector answers, only as many as there is room
         for (the rest wait in the log). While it is down, follow the log anyway and keep the newest:
         a replica's file may not outlive it (an ephemeral container), so memory is what is bounded."""
+        if self.reader.replaced():
+            log.warning("ship-logs: %s is a new file (replaced or recreated); shipping it from its first row",
+                        self.config.db)
+            self._read_cursor = self.counters.cursor = 0
         limit = self.config.read_batch
         if self.counters.collector_up:
             limit = min(limit, self.config.buffer - len(self._buffer))
@@ -131,7 +136,7 @@ class Shipper:
         rows = self.reader.read(self._read_cursor, limit)
         if not rows:
             return False
-        self._buffer.extend(rows)
+        self._buffer.extend((self.reader.epoch, row, event) for row, event in rows)
         self._read_cursor = rows[-1][0]
         self.counters.read += len(rows)
         overflow = len(self._buffer) - self.config.buffer
@@ -139,7 +144,9 @@ class Shipper:
             for _ in range(overflow):
                 self._buffer.popleft()
             self.counters.dropped += overflow
-            self.counters.cursor = max(self.counters.cursor, self._buffer[0][0] - 1)
+            epoch, first, _ = self._buffer[0]
+            if epoch == self.reader.epoch:  # not an event of a file since replaced
+                self.counters.cursor = max(self.counters.cursor, first - 1)
             log.warning("ship-logs: buffer full (%d events): dropped the %d oldest (%d so far)",
                         self.config.buffer, overflow, self.counters.dropped)
         self.counters.buffered = len(self._buffer)
@@ -151,7 +158,7 @@ class Shipper:
         if not self._buffer or time.monotonic() < self._next_try:
             return False
         batch = [self._buffer[i] for i in range(min(self.config.batch_size, len(self._buffer)))]
-        body = gzip.compress(json.dumps([event for _, event in batch], separators=(",", ":")).encode(), 6)
+        body = gzip.compress(json.dumps([event for _, _, event in batch], separators=(",", ":")).encode(), 6)
         retry_after: str | None = None
         try:
             response = self._http.post(self.config.url, content=body)
@@ -173,7 +180,9 @@ class Shipper:
         if not self.counters.collector_up:
             log.info("ship-logs: the collector answers again")
         self._failures, self._next_try, self.counters.collector_up = 0, 0.0, True
-        self.counters.cursor = batch[-1][0]
+        epoch, last, _ = batch[-1]
+        if epoch == self.reader.epoch:
+            self.counters.cursor = last
         self.counters.buffered = len(self._buffer)
         self._save_state()
         self._write_status()
@@ -199,17 +208,19 @@ class Shipper:
             return None
         try:
             saved = json.loads(path.read_text())
-            if saved.get("db") == str(self.config.db.resolve()):
+            if saved.get("db") == str(self.config.db.resolve()) and saved.get("epoch") == self.reader.epoch:
                 return int(saved["cursor"])
         except (ValueError, KeyError, TypeError, OSError) as err:
             log.warning("ship-logs: ignoring unreadable state file %s: %s", path, err)
             return None
-        log.warning("ship-logs: state file %s is for another log; starting afresh", path)
+        log.warning("ship-logs: state file %s is for another log (or an earlier file at its path); starting "
+                    "from the first row", path)
         return None
 
     def _save_state(self) -> None:
         if self.config.state is not None:
-            _write_atomic(self.config.state, {"db": str(self.config.db.resolve()), "cursor": self.counters.cursor})
+            _write_atomic(self.config.state, {"db": str(self.config.db.resolve()), "epoch": self.reader.epoch,
+                                             "cursor": self.counters.cursor})
 
     def _write_status(self) -> None:
         if self.config.status is not None:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,11 @@ class Collector:
         self.httpd = None
 
 
-@pytest.fixture
-def replica(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real `serve` with a SQLite decision log: (its URL, the log's path)."""
-    port, db = _free_port(), tmp_path / "decisions.sqlite3"
-    with open(tmp_path / "serve.err", "wb") as err:
+@contextmanager
+def _serving(tmp_path: Path, db: Path) -> Iterator[str]:
+    """A real `serve` writing its decision log to `db`; yields its URL."""
+    port = _free_port()
+    with open(tmp_path / f"serve-{port}.err", "wb") as err:
         proc = subprocess.Popen([str(SCRIPT), "serve", "policies/open_e.policy", "--host", "127.0.0.1", "--port",
                                  str(port), "--decision-log", str(db)], cwd=REPO, stdout=subprocess.DEVNULL,
                                 stderr=err, stdin=subprocess.DEVNULL,
@@ -102,7 +103,7 @@ def replica(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
-        assert proc.poll() is None, (tmp_path / "serve.err").read_text()
+        assert proc.poll() is None, (tmp_path / f"serve-{port}.err").read_text()
         try:
             return httpx.get(url + "/readyz", timeout=1).status_code == 200
         except httpx.TransportError:
@@ -110,16 +111,32 @@ def replica(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
     try:
         _until("serve is ready", ready)
-        yield url, db
+        yield url
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+@pytest.fixture
+def replica(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real `serve` with a SQLite decision log: (its URL, the log's path)."""
+    db = tmp_path / "decisions.sqlite3"
+    with _serving(tmp_path, db) as url:
+        yield url, db
 
 
 def _decide(url: str, n: int) -> None:
     """n decisions in one batch request: n rows in the log, once the writer commits them."""
     r = httpx.post(url + "/v1/decide/batch", json={"queries": [QUERIES[i % 3] for i in range(n)]}, timeout=30)
     assert r.status_code == 200 and len(r.json()["answers"]) == n
+
+
+def _rows(collector: Collector, replica: str) -> set[int]:
+    """The log rows the collector holds, from decision ids `<replica>:<epoch>:<row>` of one file."""
+    ids = [d.split(":") for d in collector.events]
+    assert {r for r, _, _ in ids} == {replica}
+    assert len({epoch for _, epoch, _ in ids}) == 1  # one log file, one epoch
+    return {int(row) for _, _, row in ids}
 
 
 def _status(path: Path) -> dict[str, Any]:
@@ -150,7 +167,7 @@ def test_collector_down_and_up_again_loses_nothing_within_the_buffer(replica: tu
                lambda: _status(status).get("read") == 100 and _status(status).get("failed_uploads", 0) > 0)
         collector.start()
         _until("all 100 are collected", lambda: _status(status).get("shipped") == 100)
-        assert set(collector.events) == {f"r1:{i}" for i in range(1, 101)}
+        assert _rows(collector, "r1") == set(range(1, 101))
         assert _status(status)["dropped"] == 0
 
         collector.stop()  # an outage longer than the buffer: 250 rows, room for 100
@@ -161,7 +178,7 @@ def test_collector_down_and_up_again_loses_nothing_within_the_buffer(replica: tu
                _status(status).get("collector_up") is True)
         final = _status(status)
         assert final["dropped"] == 150 and final["shipped"] == 200 and final["rejected"] == 0
-        assert set(collector.events) == {f"r1:{i}" for i in [*range(1, 101), *range(251, 351)]}
+        assert _rows(collector, "r1") == {*range(1, 101), *range(251, 351)}
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
         assert 'policy_engine_ship_events_total{outcome="dropped"} 150.0' in metrics
         assert 'policy_engine_ship_events_total{outcome="shipped"} 200.0' in metrics
@@ -195,7 +212,7 @@ def test_events_have_the_opa_shape_and_a_restart_resumes(replica: tuple[str, Pat
     finally:
         collector.stop()
     library = policy_engine.load(OPEN_E)
-    event = collector.events["r2:2"]
+    (event,) = [e for e in collector.events.values() if e["decision_id"].endswith(":2")]
     assert event["input"] == QUERIES[1]
     expected = library.decide(QUERIES[1])
     assert event["result"]["decision"] == expected.decision
@@ -203,6 +220,35 @@ def test_events_have_the_opa_shape_and_a_restart_resumes(replica: tuple[str, Pat
     assert event["bundles"] == {"policy": {"revision": library.digest}}
     assert event["labels"]["id"] == "r2" and event["path"] == "policy-engine/decide"
     assert event["timestamp"].endswith("Z") and event["metrics"]["timer_decide_ns"] >= 0
+
+
+def test_a_log_started_afresh_is_shipped_from_its_first_row(tmp_path: Path) -> None:
+    """The replica's log is deleted and the server starts a new one at the same path (a container
+    without a volume): the shipper ships the new file's rows, and their ids differ from the old ones."""
+    db, status, collector = tmp_path / "decisions.sqlite3", tmp_path / "status.json", Collector(_free_port()).start()
+    shipper = subprocess.Popen([str(SCRIPT), "ship-logs", "--db", str(db), "--url", collector.url, "--replica", "r3",
+                                "--poll", "0.02", "--status", str(status), "--state", str(tmp_path / "state.json")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        with _serving(tmp_path, db) as url:
+            _decide(url, 3)
+            _until("the first file's rows are shipped", lambda: len(collector.events) == 3)
+        for leftover in tmp_path.glob("decisions.sqlite3*"):
+            leftover.unlink()
+        with _serving(tmp_path, db) as url:
+            _decide(url, 2)
+            _until("the new file's rows are shipped", lambda: len(collector.events) == 5)
+    finally:
+        shipper.send_signal(signal.SIGTERM)
+        _, err = shipper.communicate(timeout=30)
+        collector.stop()
+    by_epoch: dict[str, set[int]] = {}
+    for decision_id in collector.events:
+        replica, epoch, row = decision_id.split(":")
+        by_epoch.setdefault(epoch, set()).add(int(row))
+    assert sorted(by_epoch.values(), key=len) == [{1, 2}, {1, 2, 3}]
+    assert _status(status)["cursor"] == 2 and "is a new file (replaced or recreated)" in err
+    assert "Traceback" not in err
 
 
 def test_a_refused_batch_is_counted_and_shipping_goes_on(replica: tuple[str, Path], tmp_path: Path) -> None:
@@ -218,7 +264,7 @@ def test_a_refused_batch_is_counted_and_shipping_goes_on(replica: tuple[str, Pat
         collector.status = 200
         _decide(url, 2)
         _until("the next rows are shipped", lambda: _status(status).get("shipped") == 2)
-        assert sorted(e["decision_id"].rsplit(":", 1)[1] for e in collector.events.values()) == ["5", "6"]
+        assert _rows(collector, socket.gethostname()) == {5, 6}
     finally:
         shipper.send_signal(signal.SIGTERM)
         shipper.wait(30)

@@ -178,13 +178,26 @@ def _check(response: httpx.Response) -> Any:
     raise APIError(response.status_code, code, str(err.get("message", "")), body)
 
 
+def _final(outcome: httpx.Response | Exception) -> Any:
+    """The last try's outcome: an error to raise, or an answer to check and return."""
+    if isinstance(outcome, Exception):
+        raise outcome
+    return _check(outcome)
+
+
 class _Base:
-    def __init__(self, token: str | None, retry: Retry | None, batch_size: int):
+    _HTTP: Any = None  # httpx.Client or httpx.AsyncClient
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 10.0, batch_size: int = 1000,
+                 retry: Retry | None = None, transport: Any = None):
+        """`transport` is httpx's (for tests or a custom connection pool)."""
         self.retry = retry if retry is not None else Retry()
         self.batch_size = batch_size
         self._headers = {"User-Agent": f"policy-engine-client/{__version__}", "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
+        self._http = self._HTTP(base_url=base_url.rstrip("/"), headers=self._headers, timeout=timeout,
+                                transport=transport)
 
     def _next_wait(self, attempt: int, started: float, outcome: httpx.Response | Exception) -> float | None:
         """After a try: None when its outcome is final (an answer to return, or an error to raise)."""
@@ -196,22 +209,8 @@ class _Base:
             return None
         return self.retry.wait(attempt, started, outcome.headers.get("Retry-After"), time.monotonic())
 
-    @staticmethod
-    def _kwargs(call: _Call) -> dict[str, Any]:
-        kw: dict[str, Any] = {"params": call.params}
-        if call.json is not None:
-            kw["json"] = call.json
-        return kw
-
-
-class Client(_Base):
-    """The blocking client. `transport` is httpx's (for tests or a custom connection pool)."""
-
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 10.0, batch_size: int = 1000,
-                 retry: Retry | None = None, transport: httpx.BaseTransport | None = None):
-        super().__init__(token, retry, batch_size)
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=self._headers, timeout=timeout,
-                                  transport=transport)
+    # The questions, written once: `_run` is the client's own (blocking, or a coroutine to await),
+    # so on AsyncClient each of these returns an awaitable of the same value.
 
     def decide(self, query: Mapping[str, Any] | Query) -> Decision:
         return self._run(_Ops.decide(query))
@@ -232,6 +231,22 @@ class Client(_Base):
         """facts None: unknown (conditional answers); [] none hold; [...] exactly these hold."""
         params = _Ops.map_params(data, source, recipient, purpose, no_consent, facts)
         return self._run(_Ops.get("/v1/map", DataMap, params))
+
+    def _run(self, flow: _Flow[T]) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _kwargs(call: _Call) -> dict[str, Any]:
+        kw: dict[str, Any] = {"params": call.params}
+        if call.json is not None:
+            kw["json"] = call.json
+        return kw
+
+
+class Client(_Base):
+    """The blocking client."""
+
+    _HTTP = httpx.Client
 
     def reload(self) -> ReloadAnswer:
         """POST /v1/admin/reload (needs an admin token). A policy that fails to check -> APIError 422."""
@@ -270,9 +285,7 @@ class Client(_Base):
                 outcome = err
             wait = self._next_wait(attempt, started, outcome)
             if wait is None:
-                if isinstance(outcome, Exception):
-                    raise outcome
-                return _check(outcome)
+                return _final(outcome)
             time.sleep(wait)
             attempt += 1
 
@@ -280,30 +293,7 @@ class Client(_Base):
 class AsyncClient(_Base):
     """The asyncio client: the same methods as `Client`, awaited."""
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 10.0, batch_size: int = 1000,
-                 retry: Retry | None = None, transport: httpx.AsyncBaseTransport | None = None):
-        super().__init__(token, retry, batch_size)
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=self._headers, timeout=timeout,
-                                       transport=transport)
-
-    async def decide(self, query: Mapping[str, Any] | Query) -> Decision:
-        return await self._run(_Ops.decide(query))
-
-    async def decide_many(self, queries: Iterable[Mapping[str, Any] | Query]) -> list[Decision]:
-        """As `Client.decide_many`."""
-        return await self._run(_Ops.decide_many(queries, self.batch_size))
-
-    async def policy(self) -> PolicyInfo:
-        return await self._run(_Ops.get("/v1/policy", PolicyInfo))
-
-    async def terms(self) -> Terms:
-        return await self._run(_Ops.get("/v1/terms", Terms))
-
-    async def data_map(self, *, data: str | None = None, source: str | None = None, recipient: str | None = None,
-                       purpose: str | None = None, no_consent: bool = False,
-                       facts: Iterable[str] | None = None) -> DataMap:
-        params = _Ops.map_params(data, source, recipient, purpose, no_consent, facts)
-        return await self._run(_Ops.get("/v1/map", DataMap, params))
+    _HTTP = httpx.AsyncClient
 
     async def reload(self) -> ReloadAnswer:
         return ReloadAnswer.model_validate(await self._send(_Call("POST", "/v1/admin/reload")))
@@ -341,8 +331,6 @@ class AsyncClient(_Base):
                 outcome = err
             wait = self._next_wait(attempt, started, outcome)
             if wait is None:
-                if isinstance(outcome, Exception):
-                    raise outcome
-                return _check(outcome)
+                return _final(outcome)
             await asyncio.sleep(wait)
             attempt += 1

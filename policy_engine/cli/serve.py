@@ -77,7 +77,8 @@ def _log_config(level: str) -> dict[str, Any]:
 def serve(policy: str, host: str, port: int, workers: int, decision_log: str | None, no_decision_log: bool,
           token_file: str | None, admin_token_file: str | None, watch: bool, watch_interval: float,
           max_body: int, max_batch: int, log_level: str, access_log: bool) -> None:
-    """Serve the decision API for POLICY (default http://127.0.0.1:8181; docs at /docs)."""
+    """Serve the decision API for POLICY (default http://127.0.0.1:8181; docs at /docs, the playground at
+    /playground)."""
     import uvicorn
 
     from policy_engine.server.auth import read_token_file
@@ -104,9 +105,10 @@ def serve(policy: str, host: str, port: int, workers: int, decision_log: str | N
                                   access_log=access_log, lifespan="on", server_header=False,
                                   timeout_graceful_shutdown=30)
     if workers == 1:
+        from policy_engine.playground.serving import with_playground
         from policy_engine.server.app import create_app
 
-        app = create_app(config, loaded)
+        app = with_playground(create_app(config, loaded))
         uvicorn.Server(uvicorn.Config(app, **common)).run()
         return
     _serve_workers(config, common, workers)
@@ -145,7 +147,7 @@ def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ[ENV_VAR] = config.to_env()
     try:
-        cfg = uvicorn.Config("policy_engine.server.app:app_from_env", factory=True, workers=workers, **common)
+        cfg = uvicorn.Config("policy_engine.playground.serving:app_from_env", factory=True, workers=workers, **common)
         sock = cfg.bind_socket()
         Supervisor(cfg, sockets=[sock]).run()
     finally:

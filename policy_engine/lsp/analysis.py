@@ -49,7 +49,7 @@ class Fix:
 @dataclass
 class Analysis:
     source: Source
-    policy: ast.Policy | None
+    policy: ast.PolicyFile | None
     diagnostics: list[Diagnostic]
     declarations: dict[tuple[str, str], ast.TermDecl] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
@@ -128,7 +128,7 @@ def _one(kind: str, ref: ast.TermRef | None) -> Iterator[Reference]:
         yield Reference(kind, ref.id, ref.span)
 
 
-def _references(policy: ast.Policy, declared: dict[tuple[str, str], ast.TermDecl]) -> Iterator[Reference]:
+def _references(policy: ast.PolicyFile, declared: dict[tuple[str, str], ast.TermDecl]) -> Iterator[Reference]:
     """Every use of a term id in the statements, with the kind its position requires."""
     for section in policy.sections:
         for item in section.items:

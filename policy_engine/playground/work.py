@@ -119,22 +119,15 @@ def diff(text: str, path: str, disk: Path | None) -> dict[str, Any]:
         return {"changed": None, "text": render_text(err.diagnostics)}
     if on_disk.text == text:
         return {"changed": False, "text": "The text is the same as the file on disk."}
-    load(text, path)  # errors of the edited text first: they are the ones the author can fix here
+    edited = load(text, f"{path} (edited)")  # its errors first: they are the ones the author can fix here
     try:
-        before = _diffable(on_disk)
+        before = api.load_source(on_disk)
     except PolicyError:
         return {"changed": None, "text": f"The file on disk ({on_disk.path}) does not check, so there is "
                                          "nothing to compare the edit with."}
-    result = semantic_diff(before, _diffable(Source(text, f"{path} (edited)")))
+    result = semantic_diff(before, edited)
     return {"changed": bool(result.groups), "widened": result.widened, "narrowed": result.narrowed,
             "text": diff_report.render_text([result], show_all=True)}
-
-
-def _diffable(source: Source) -> Any:
-    """What guard.diff compares: a loaded policy with its source, tree and compiled form."""
-    from policy_engine.guard import workspace
-
-    return workspace.load_source(source)
 
 
 def render(text: str, path: str) -> str:

@@ -248,8 +248,6 @@ def create_app(config: ServerConfig, policy: Any = None) -> FastAPI:
         return json_response(views.terms(state.holder.current))
 
     app.include_router(router)
-    from policy_engine.playground import mount as mount_playground  # the playground page, at /playground
-    mount_playground(app, config.policy_path)
 
     @app.get("/v1/map", tags=["policy"], responses=_errors(400, 401, 403, 422))
     async def data_map(request: Request,

@@ -67,8 +67,9 @@ def svg(policy: api.Policy, data: str) -> str:
     facts = {i: term.label for i, term in policy.terms["fact"].items()}
     label = policy.terms["data"][data].label
     sources, purposes, recipients = nodes(policy, data, facts)
-    right: list[Node | str] = ["Used for"] + purposes + ["Shared with"] + recipients  # type: ignore[operator]
-    left: list[Node | str] = ["Collected from"] + sources  # type: ignore[operator]
+    none = "(none: the policy allows nothing here)"
+    right: list[Node | str] = ["Used for", *(purposes or [none]), "Shared with", *(recipients or [none])]
+    left: list[Node | str] = ["Collected from", *(sources or [none])]
     height = max(len(right), len(left), 3) * ROW + 40
     mid_y = height / 2 - BOX_H / 2
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
@@ -83,7 +84,8 @@ def svg(policy: api.Policy, data: str) -> str:
         y = 20.0
         for item in items:
             if isinstance(item, str):
-                out.append(f'<text class="head" x="{x}" y="{y + 20}">{escape(item)}</text>')
+                css = "note" if item.startswith("(") else "head"
+                out.append(f'<text class="{css}" x="{x}" y="{y + 20}">{escape(item)}</text>')
             else:
                 placed.append((item, y))
                 out.append(f'<g class="node {item.kind}" data-id="{escape(item.id)}"><title>{escape(item.label)}'

@@ -52,6 +52,11 @@ function selection() {
 }
 
 function setCaret(offset) {
+  const lines = editor.querySelectorAll(".line"), last = lines[lines.length - 1];
+  if (offset >= state.text.length && last && last.textContent === "") {
+    window.getSelection().collapse(last, 0); // an empty last line holds no text node to stand in
+    return;
+  }
   const nodes = textNodes();
   let seen = 0;
   for (let i = 0; i < nodes.length; i++) {
@@ -104,6 +109,7 @@ function draw() {
     for (const d of byLine.get(n) || []) html.push(message(d));
     pos += line.length + 1;
   });
+  if (text.endsWith("\n")) html.push("<br>"); // gives the empty last line its height
   editor.innerHTML = html.join("");
 }
 

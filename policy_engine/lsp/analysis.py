@@ -88,10 +88,7 @@ class Analysis:
         ref = next((r for r in self.references if r.span == span), None)
         if ref is None:
             return []
-        candidates = self.ids(ref.kind)
-        if ref.kind == "fact" and diagnostic.code == "check.unknown_fact":
-            candidates = self.ids("fact")
-        return [Fix(diagnostic.code, span, ref.id, new) for new in suggest(ref.id, candidates) if new != ref.id]
+        return [Fix(diagnostic.code, span, ref.id, new) for new in suggest(ref.id, self.ids(ref.kind)) if new != ref.id]
 
 
 def analyse(source: Source) -> Analysis:

@@ -46,6 +46,8 @@ def create_app(policy_path: str | Path | None = None) -> FastAPI:
         return JSONResponse({"error": str(err)}, status_code=err.status)
 
     async def body(request: Request) -> dict[str, Any]:
+        if int(request.headers.get("content-length") or 0) > 4 * MAX_TEXT:  # UTF-8: at most 4 bytes a character
+            raise BadRequest(f"the text is longer than {MAX_TEXT} characters", 413)
         try:
             data = await request.json()
         except ValueError:

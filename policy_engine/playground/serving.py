@@ -14,8 +14,12 @@ from policy_engine.playground.app import mount
 
 
 def with_playground(app: FastAPI) -> FastAPI:
-    """`app` (made by server.app.create_app) with the playground of the policy it serves."""
-    mount(app, app.state.server.config.policy_path)
+    """`app` (made by server.app.create_app) with the playground of the policy it serves, unless
+    the server asks for tokens: the page takes none, and a server guarded by tokens is not one
+    to offer anybody an endpoint that checks (and costs CPU for) any text sent to it."""
+    config = app.state.server.config
+    if config.token_file is None:
+        mount(app, config.policy_path)
     return app
 
 

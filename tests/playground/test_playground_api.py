@@ -107,28 +107,48 @@ def test_bad_requests_get_a_message_not_a_traceback(playground: Playground, body
     assert response.status_code == status and "text" in response.json()["error"]
 
 
-def test_serve_mounts_the_playground(tmp_path: Path) -> None:
-    exe = shutil.which("policy-engine", path=str(Path(sys.executable).parent))
-    assert exe is not None
-    policy = tmp_path / "marketing.policy"
-    policy.write_text(TEXT, encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    err = (tmp_path / "serve.err").open("wb")
-    proc = subprocess.Popen([exe, "serve", str(policy), "--port", str(port), "--no-decision-log"], stdout=err,
-                            stderr=err, stdin=subprocess.DEVNULL, env={**os.environ, "XDG_STATE_HOME": str(tmp_path)})
-    url = f"http://127.0.0.1:{port}"
-    try:
+class Serve:
+    """`policy-engine serve POLICY --port P ARGS...` on loopback, stopped on exit."""
+
+    def __init__(self, tmp_path: Path, *args: str):
+        exe = shutil.which("policy-engine", path=str(Path(sys.executable).parent))
+        assert exe is not None
+        self.policy = tmp_path / "marketing.policy"
+        self.policy.write_text(TEXT, encoding="utf-8")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.err_path = tmp_path / "serve.err"
+        self.err = self.err_path.open("wb")
+        self.proc = subprocess.Popen([exe, "serve", str(self.policy), "--port", str(port), "--no-decision-log", *args],
+                                     stdout=self.err, stderr=self.err, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, "XDG_STATE_HOME": str(tmp_path)})
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> "Serve":
         deadline = time.monotonic() + 60  # a bound on start-up
         while True:
             try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.err").read_text()
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.err_path.read_text()
             time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.err.close()
+
+
+def test_serve_mounts_the_playground(tmp_path: Path) -> None:
+    with Serve(tmp_path) as srv:
+        url = srv.url
         redirect = httpx.get(url + "/playground", timeout=30)
         assert redirect.status_code in (307, 302) and redirect.headers["location"].endswith("playground/")
         assert "policy-engine playground" in httpx.get(url + "/playground/", timeout=30).text
@@ -136,10 +156,11 @@ def test_serve_mounts_the_playground(tmp_path: Path) -> None:
         checked = httpx.post(url + "/playground/api/check", json={"text": TYPO}, timeout=30).json()
         assert "check.unknown_term" in [d["code"] for d in checked["diagnostics"]]
         assert httpx.get(url + "/playground/api/policy", timeout=30).json()["text"] == TEXT
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        err.close()
+
+
+def test_a_server_that_asks_for_tokens_offers_no_playground(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("a-token-for-tests\n", encoding="utf-8")
+    with Serve(tmp_path, "--token-file", str(tokens)) as srv:
+        assert httpx.get(srv.url + "/playground/", timeout=30).status_code == 404
+        assert httpx.post(srv.url + "/playground/api/check", json={"text": TEXT}, timeout=30).status_code == 404

@@ -58,13 +58,16 @@ def browser() -> Iterator[object]:
 
 
 def test_type_a_rule_see_the_error_fix_it_and_ask(browser, playground: Playground, policy_file: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     driver = browser
-    wait = WebDriverWait(driver, WAIT)
+    # The page redraws the editor and the answer from scratch: an element read while it is being
+    # replaced is stale, and the wait simply looks again.
+    wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
     OUTPUT.mkdir(parents=True, exist_ok=True)
     shots = []
 

@@ -47,7 +47,7 @@ class Session:
 
     async def start(self) -> None:
         assert EXE is not None
-        await self.client.start_io(EXE, "lsp")
+        await self.client.start_io(EXE, "lsp", "--stdio")  # as vscode-languageclient starts it
         result = await asyncio.wait_for(self.client.initialize_async(lsp.InitializeParams(
             capabilities=lsp.ClientCapabilities(), root_uri=self.tmp.as_uri())), WAIT)
         self.capabilities = result.capabilities

@@ -8,6 +8,7 @@ import webbrowser
 
 import click
 
+from policy_engine.cli import extras
 from policy_engine.cli.common import load_or_exit
 
 DEFAULT_PORT = 8282
@@ -27,6 +28,7 @@ def playground_command(policy: str | None, host: str, port: int, open_browser: b
     disk. Without POLICY, a small example."""
     import socket
 
+    extras.require("server", "playground")  # the page is served by the server's web stack
     import uvicorn
 
     from policy_engine.playground import create_app

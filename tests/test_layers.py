@@ -1,5 +1,5 @@
 """The layering contract (pyproject.toml, [tool.importlinter]): language <- engine <- api <- render
-<- guard, server <- cli. A lower layer importing a higher one breaks the build."""
+<- guard, server <- lsp <- playground <- cli. A lower layer importing a higher one breaks the build."""
 
 from __future__ import annotations
 

@@ -430,3 +430,74 @@ def test_moderately_nested_condition_parses() -> None:
     while isinstance(cond, ast.Not):
         cond, depth = cond.operand, depth + 1
     assert depth == 200 and cond == F("a")
+
+
+# ---- every syntax error of a file ------------------------------------------------------------
+
+
+def test_every_syntax_error_is_reported_in_position_order() -> None:
+    text = (DECLS + 'data label "unclosed\n'
+            'section "S":\n'
+            "  allow usse of email\n"
+            "  deny share of email with; partner\n"
+            "  allow use of email for marketing if a or\n")
+    result = parse_text(text, "t.policy")
+    assert result.policy is None
+    got = [(d.code, d.line) for d in result.diagnostics]
+    assert got == [("parse.unterminated_string", 13), ("parse.unexpected_token", 15),
+                   ("parse.unexpected_character", 16), ("parse.unexpected_end", 17)]
+    starts = [d.span.start for d in result.diagnostics if d.span is not None]
+    assert starts == sorted(starts)
+
+
+def test_each_error_keeps_its_own_words_and_help() -> None:
+    first, second = parse_text('section "S":\n  allow usse of email\n  allow use of email if a & b\n').diagnostics
+    assert first.help is not None and "use" in first.help
+    assert second.code == "parse.unexpected_character" and second.help is not None and "`and`" in second.help
+
+
+def test_a_missing_heading_colon_is_supplied_so_the_section_is_still_read() -> None:
+    diags = parse_text('section "S"\n  allow use of email\n  allow usse of email\n').diagnostics
+    assert [(d.code, d.line, d.column) for d in diags] == [("parse.unexpected_token", 2, 3),
+                                                           ("parse.unexpected_token", 3, 9)]
+
+
+def test_one_mistake_is_one_error() -> None:
+    """Rules outside any section are skipped up to the next statement they can follow."""
+    diags = parse_text('allow use of email\nallow use of name\ndata email "E"\nallow x\n').diagnostics
+    assert [(d.code, d.line) for d in diags] == [("parse.unexpected_token", 1), ("parse.unexpected_token", 4)]
+
+
+def test_recovery_ends_on_the_last_line() -> None:
+    diags = parse_text('data email "E"\ndata x "unclosed').diagnostics
+    assert [d.code for d in diags] == ["parse.unterminated_string"]
+
+
+# ---- hints that match the mistake ------------------------------------------------------------
+
+
+def _help(body: str) -> str:
+    (d,) = parse_text(DECLS + 'section "S":\n' + body).diagnostics
+    assert d.help is not None
+    return d.help
+
+
+def test_clause_order_in_an_expectation_is_the_question_order() -> None:
+    hint = _help("  expect deny: use of email for marketing from forum\n")
+    assert hint.startswith("a question's clauses come in this order") and "given FACTS" in hint
+    assert "basis" not in hint and "`if" not in hint
+    assert _help("  expect deny: use of email given a for marketing\n").startswith("a question's clauses")
+    assert _help("  allow use of email for marketing from forum\n").startswith("a rule's clauses")
+
+
+@pytest.mark.parametrize("body", ['  retention of email "90 days"\n', '  retention of all data "90 days"\n',
+                                  "  retention email: \"90 days\"\n", "  retention of email\n  allow use of email\n"])
+def test_retention_mistakes_show_how_retention_is_written(body: str) -> None:
+    hint = _help(body)
+    assert 'retention of DATA: "period"' in hint and "heading" not in hint
+
+
+def test_given_not_says_that_given_lists_the_facts_that_hold() -> None:
+    hint = _help("  expect deny: use of email for marketing given a, not b\n")
+    assert "facts that hold" in hint and "not listed is false" in hint and "`not b`" in hint
+    assert "facts that hold" in _help("  expect deny: use of email for marketing given a and b\n")

@@ -14,6 +14,7 @@ from policy_engine.language import ast
 from policy_engine.language.ast_builder import MAX_CONDITION_DEPTH, AstBuilder, TooDeep, unescape
 from policy_engine.language.comments import Comment, scan_comments
 from policy_engine.language.diagnostics import Diagnostic
+from policy_engine.language.fast_parse import Decline, parse_fast
 from policy_engine.language.recovery import parse_tree
 from policy_engine.language.source import Source, Span
 from policy_engine.language.syntax_errors import syntax_error
@@ -35,7 +36,10 @@ class ParseResult:
 
 def parse(source: Source) -> ParseResult:
     """Never raises for any text: a syntax error is returned as a diagnostic."""
-    return parse_reference(source)
+    try:
+        return ParseResult(source, parse_fast(source), [])
+    except (Decline, RecursionError):
+        return parse_reference(source)
 
 
 def parse_reference(source: Source) -> ParseResult:

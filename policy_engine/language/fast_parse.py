@@ -1,4 +1,4 @@
-"""The fast path: well-formed text -> AST in one pass. In: Source. Out: ast.Policy, or Decline.
+"""The fast path: well-formed text -> AST in one pass. In: Source. Out: ast.PolicyFile, or Decline.
 
 Lark's contextual lexer and LALR parser cost ~1 s per 10,000 rules, most of a policy's load.
 Here one regular expression splits the text and a recursive-descent reader follows
@@ -140,7 +140,7 @@ class _Reader:
         return node_span(kind, start, self.last, self.text)
 
     # ---- policy
-    def policy(self) -> ast.Policy:
+    def policy(self) -> ast.PolicyFile:
         meta = self.header() if self.peek() == "POLICY" else None
         terms: list[ast.TermDecl] = []
         sections: list[ast.Section] = []
@@ -151,7 +151,7 @@ class _Reader:
             elif kind == "SECTION":
                 sections.append(self.section())
             elif kind == "$END":
-                return ast.Policy(meta=meta, terms=tuple(terms), sections=tuple(sections),
+                return ast.PolicyFile(meta=meta, terms=tuple(terms), sections=tuple(sections),
                                   span=Span(0, len(self.text)))
             else:
                 raise Decline(self.toks[self.i][2])
@@ -378,6 +378,6 @@ def _deeper(height: int) -> int:
     return height + 1
 
 
-def parse_fast(source: Source) -> ast.Policy:
+def parse_fast(source: Source) -> ast.PolicyFile:
     """The AST of a well-formed text, or Decline (RecursionError on absurd nesting)."""
     return _Reader(source).policy()

@@ -11,7 +11,6 @@ truncations).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 from hypothesis import given
@@ -23,10 +22,10 @@ from policy_engine.language.parser import parse, parse_reference
 from policy_engine.language.printer import format_policy
 from policy_engine.language.source import Source
 
+from paths import REPO, RICH
+
 from .strategies import KEYWORDS, policies
 from .test_fuzz import SEEDS, mutation
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _spans(node: Any, path: str = "policy") -> Iterator[tuple[str, Any]]:
@@ -119,7 +118,7 @@ def test_the_fast_path_reads_real_policies() -> None:
     finally:
         sys.path.remove(str(REPO / "bench"))
     texts = [p.read_text(encoding="utf-8") for p in sorted((REPO / "policies").glob("*.policy"))]
-    texts += [(REPO / "tests" / "fixtures" / "rich.policy").read_text(encoding="utf-8"), generate(200)]
+    texts += [RICH.read_text(encoding="utf-8"), generate(200)]
     for text in texts:
         assert assert_same_reading(text)
 

@@ -3,7 +3,9 @@
     source       policy text and positions in it
     diagnostics  what went wrong, where, and how to fix it
     grammar      the Lark grammar (grammar/policy.lark) and its one parser
-    parser       text -> AST, syntax errors in words
+    parser       text -> AST: fast_parse reads well-formed text in one pass; otherwise the tree
+                 path: recovery (every syntax error), syntax_errors (in words, with the fix),
+                 ast_builder (Lark tree -> AST), spans (node spans), comments (kept beside)
     ast          the abstract syntax (pydantic nodes)
     checker      AST -> diagnostics: terms declared, kinds right, conditions satisfiable
     logic        conditions over facts: evaluate, compare, decide, simplify (the API)

@@ -95,10 +95,11 @@ def read_source(path: str | os.PathLike[str]) -> Source:
 
 
 def check_source(source: Source, digest: str | None = None) -> CheckResult:
-    parsed = parse(source)
-    diags = list(parsed.diagnostics)
-    if parsed.policy is not None:
-        diags.extend(check(parsed.policy, source))
+    with _no_cycle_collection():
+        parsed = parse(source)
+        diags = list(parsed.diagnostics)
+        if parsed.policy is not None:
+            diags.extend(check(parsed.policy, source))
     return CheckResult(source.path, source, parsed.policy, sort_diagnostics(diags), digest)
 
 

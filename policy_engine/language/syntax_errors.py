@@ -82,7 +82,7 @@ def _token_words(token: Token) -> str:
     if token.type == "$END":
         return "the end of the file"
     if token.type == "STRING":
-        return f"the text {token.value}"
+        return f"text {token.value}"
     if token.type in ("TERM_ID",):
         return f"word `{token.value}`"
     return f"`{token.value}`"

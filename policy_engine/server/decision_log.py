@@ -15,6 +15,7 @@ time as ISO 8601 and the query's fields taken out of its JSON.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -25,9 +26,10 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from policy_engine.server.encode import Encoded
+from policy_engine.server.errors import ApiError
 
 log = logging.getLogger("policy_engine.server")
 
@@ -75,6 +77,39 @@ _FIELDS = ("action", "data", "source", "purpose", "recipient", "facts")
 _MEMO_LIMIT = 50_000
 
 _STOP = object()
+MODES = ("buffered", "audit")
+
+
+class _Waiter:
+    """Queued after an audit-mode request's rows: resolved once every row before it is committed."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.future: asyncio.Future[None] = self.loop.create_future()
+
+
+def _settle(waiters: list[_Waiter], error: BaseException | None) -> None:
+    """On the writer thread: wake the requests waiting for this commit, one call per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for w in waiters:
+        by_loop.setdefault(w.loop, []).append(w.future)
+
+    def resolve(futures: list[asyncio.Future[None]]) -> None:
+        for f in futures:
+            if not f.done():
+                if error is None:
+                    f.set_result(None)
+                else:
+                    f.set_exception(ApiError(503, "log.write_failed", "the decision log could not record this "
+                                             "answer, so it is not given (audit mode); retry", headers={"Retry-After": "1"}))
+
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(resolve, futures)
+        except RuntimeError:  # that loop is closed: nobody waits any more
+            pass
 
 
 class DecisionSink(Protocol):
@@ -83,6 +118,7 @@ class DecisionSink(Protocol):
     high_water: int  # pending rows above which the server holds answers back until the writer catches up
 
     def record(self, query: Any, decision: Encoded, latency_s: float) -> None: ...
+    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None: ...
     def pending(self) -> int: ...
     def healthy(self) -> bool: ...
     def close(self, timeout: float = 30.0) -> None: ...
@@ -126,8 +162,12 @@ class _BatchingWriter:
 
     thread_name = "decision-log"
 
-    def __init__(self, *, batch_size: int = 1024, flush_interval: float = 0.05, max_pending: int = 200_000,
-                 on_flush: Callable[[int], None] | None = None, on_drop: Callable[[int], None] | None = None):
+    def __init__(self, *, mode: str = "buffered", batch_size: int = 1024, flush_interval: float = 0.05,
+                 max_pending: int = 200_000, on_flush: Callable[[int], None] | None = None,
+                 on_drop: Callable[[int], None] | None = None):
+        if mode not in MODES:
+            raise ValueError(f"decision log mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._batch_size = batch_size
         self._flush_interval = flush_interval
@@ -152,6 +192,27 @@ class _BatchingWriter:
             self._drop(1)
             return
         self._queue.put((time.time(), query, decision, latency_s))
+
+    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None:
+        """Queue the rows. Buffered: returns None at once. Audit: returns what to await before answering
+        (done once the rows are committed), or raises ApiError 503 when they cannot be taken."""
+        audit = self.mode == "audit"
+        if self._closed or self._queue.qsize() + len(rows) > self._max_pending or (audit and not self.healthy()):
+            if audit:
+                raise ApiError(503, "log.unavailable", "the decision log cannot take this answer now (full, "
+                               "failed or closing), so it is not given (audit mode); retry",
+                               headers={"Retry-After": "1"})
+            self._drop(len(rows))
+            return None
+        now = time.time()
+        put = self._queue.put
+        for query, decision, latency in rows:
+            put((now, query, decision, latency))
+        if not audit:
+            return None
+        waiter = _Waiter()
+        put(waiter)
+        return waiter.future
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -194,30 +255,27 @@ class _BatchingWriter:
                 first = self._queue.get(timeout=self._flush_interval)
             except queue.Empty:
                 continue
-            batch = []
-            if first is _STOP:
-                stop = True
-            else:
-                batch.append(first)
-            while len(batch) < self._batch_size:
+            # Group commit: everything queued by now goes into one transaction, and the audit-mode
+            # requests waiting on those rows are woken together once it is committed.
+            batch: list[tuple[Any, ...]] = []
+            waiters: list[_Waiter] = []
+            item = first
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif type(item) is _Waiter:
+                    waiters.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= self._batch_size and not stop:
+                    break
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is _STOP:
-                    stop = True
-                    continue
-                batch.append(item)
-            if stop:  # drain everything that was queued before close()
-                while True:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is not _STOP:
-                        batch.append(item)
-            if batch:
-                self._write_batch(batch)
+            error = self._write_batch(batch) if batch else None
+            if waiters:
+                _settle(waiters, error)
         self._shutdown()
 
     def _drain_dropping(self) -> None:
@@ -225,9 +283,14 @@ class _BatchingWriter:
             item = self._queue.get()
             if item is _STOP:
                 return
-            self._drop(1)
+            if type(item) is _Waiter:
+                _settle([item], OSError("the decision log is not open"))
+            else:
+                self._drop(1)
 
-    def _write_batch(self, batch: list[tuple[Any, ...]]) -> None:
+    def _write_batch(self, batch: list[tuple[Any, ...]]) -> BaseException | None:
+        """Commit the rows, in chunks of batch_size; returns the last error (None when all were committed)."""
+        error: BaseException | None = None
         for start in range(0, len(batch), self._batch_size):
             chunk = batch[start:start + self._batch_size]
             try:
@@ -235,10 +298,12 @@ class _BatchingWriter:
             except Exception as err:
                 log.error("decision log: write failed, %d rows lost: %s: %s", len(chunk), type(err).__name__, err)
                 self._drop(len(chunk))
+                error = err
                 continue
             self.flushed += len(chunk)
             if self._on_flush:
                 self._on_flush(len(chunk))
+        return error
 
     def _open(self) -> None:
         raise NotImplementedError
@@ -263,7 +328,7 @@ class SqliteDecisionLog(_BatchingWriter):
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = open_db(self.path)
+        self._conn = open_db(self.path, durable=self.mode == "audit")
 
     def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
         assert self._conn is not None
@@ -298,14 +363,30 @@ class SqliteDecisionLog(_BatchingWriter):
             self._conn.close()
 
 
-def open_db(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open (creating if needed) a decision log database in WAL mode."""
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Create the file readable by its owner only (0600), whatever the umask, unless it exists. The
+    log holds every question asked; SQLite gives its -wal and -shm files the same permissions."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = os.stat(path).st_mode & 0o777
+        if mode & 0o077:
+            log.warning("decision log %s is readable by others (mode %o); `chmod 600` it", path, mode)
+        return
+    os.close(fd)
+
+
+def open_db(path: str | os.PathLike[str], durable: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed, 0600) a decision log database in WAL mode. `durable`: fsync every commit
+    (synchronous=FULL: a committed row survives power loss too), else synchronous=NORMAL (a committed
+    row survives a crash of the process; the OS writes it out)."""
+    create_private(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
     conn.execute("PRAGMA busy_timeout = 10000")  # several workers may share one file
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"cannot switch {path} to WAL mode (got {mode})")
-    conn.execute("PRAGMA synchronous = NORMAL")  # durable across a process crash; fsync at checkpoints
+    conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
     with conn:
         conn.executescript(SCHEMA)
     return conn
@@ -346,6 +427,9 @@ class NullDecisionLog:
 
     def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
         pass
+
+    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None:
+        return None
 
     def pending(self) -> int:
         return 0

@@ -132,9 +132,13 @@ def serve(policy: str, host: str, port: int, workers: int, decision_log: str | N
                           watch_settle=watch_settle, max_connections=max_connections,
                           keep_alive_timeout=keep_alive_timeout, header_timeout=header_timeout,
                           body_timeout=body_timeout, max_header_bytes=max_header_bytes, max_headers=max_headers)
+    from policy_engine.server import protocol
+
+    protocol.configure(config)
     common: dict[str, Any] = dict(host=host, port=port, log_config=_log_config(log_level), log_level=log_level,
                                   access_log=access_log, lifespan="on", server_header=False,
-                                  timeout_graceful_shutdown=30)
+                                  timeout_graceful_shutdown=30, http=protocol.GuardedHttpToolsProtocol,
+                                  timeout_keep_alive=keep_alive_timeout)
     if workers == 1:
         from policy_engine.server.app import create_app
 

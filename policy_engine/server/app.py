@@ -21,6 +21,7 @@ from policy_engine.server import openapi
 from policy_engine.server.config import ServerConfig
 from policy_engine.server.errors import install as install_error_handlers
 from policy_engine.server.metrics import MetricsMiddleware
+from policy_engine.server.protocol import HeaderCountLimit
 from policy_engine.server.routes import admin, decisions, operations, policy as policy_routes
 from policy_engine.server.state import ServerState
 
@@ -69,6 +70,7 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
     app.state.server = state
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(HeaderCountLimit, limit=config.max_headers)
     for router in (decisions.router, policy_routes.router, policy_routes.params, operations.router, admin.router):
         app.include_router(router)
     openapi.install(app, config)

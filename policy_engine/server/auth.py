@@ -60,9 +60,14 @@ class TokenCheck:
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "auth.malformed", "the Authorization header must be `Bearer TOKEN`",
                            headers=_CHALLENGE)
-        encoded = token.encode("utf-8", "surrogateescape")
+        # Header values reach us as latin-1 text (one char per byte sent); the bytes sent are what
+        # the client typed in UTF-8, so compare bytes with bytes: a non-ASCII token then matches.
+        try:
+            presented = token.encode("latin-1")
+        except UnicodeEncodeError:  # not a header as the server received it: cannot be a token
+            presented = b""
         matched = False
         for known in self.tokens:  # compare with every token, so timing does not tell which one is close
-            matched |= hmac.compare_digest(encoded, known.encode("utf-8"))
+            matched |= hmac.compare_digest(presented, known.encode("utf-8"))
         if not matched:
             raise ApiError(403, "auth.invalid_token", "this token is not accepted here")

@@ -177,6 +177,9 @@ class _BatchingWriter:
         self._on_drop = on_drop
         self._closed = False
         self._failed = False
+        self._wake = threading.Event()  # set by close(): stop gathering, write now
+        self._queued = 0
+        self._taken = 0
         self._last_drop_warning = 0.0
         self.flushed = 0
         self.dropped = 0
@@ -187,17 +190,16 @@ class _BatchingWriter:
         return self
 
     # ---- request side -------------------------------------------------------------------------
+    # One queue item per request (its rows, and in audit mode the waiter to wake), not one per row:
+    # the request pays one put, and the writer wakes once per flush interval, not once per answer.
     def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
-        if self._closed or self._queue.qsize() >= self._max_pending:
-            self._drop(1)
-            return
-        self._queue.put((time.time(), query, decision, latency_s))
+        self.record_many([(query, decision, latency_s)])
 
     def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None:
         """Queue the rows. Buffered: returns None at once. Audit: returns what to await before answering
         (done once the rows are committed), or raises ApiError 503 when they cannot be taken."""
         audit = self.mode == "audit"
-        if self._closed or self._queue.qsize() + len(rows) > self._max_pending or (audit and not self.healthy()):
+        if self._closed or self.pending() + len(rows) > self._max_pending or (audit and not self.healthy()):
             if audit:
                 raise ApiError(503, "log.unavailable", "the decision log cannot take this answer now (full, "
                                "failed or closing), so it is not given (audit mode); retry",
@@ -205,17 +207,18 @@ class _BatchingWriter:
             self._drop(len(rows))
             return None
         now = time.time()
-        put = self._queue.put
-        for query, decision, latency in rows:
-            put((now, query, decision, latency))
+        items = [(now, query, decision, latency) for query, decision, latency in rows]
+        self._queued += len(items)
         if not audit:
+            self._queue.put((items, None))
             return None
         waiter = _Waiter()
-        put(waiter)
+        self._queue.put((items, waiter))
         return waiter.future
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Rows queued and not yet written (each counter has one writer: the requests, the writer thread)."""
+        return self._queued - self._taken
 
     def healthy(self) -> bool:
         return self._thread.is_alive() and not self._failed
@@ -226,10 +229,11 @@ class _BatchingWriter:
             return
         self._closed = True
         self._queue.put(_STOP)
+        self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.error("decision log: writer did not finish within %.0f s; %d rows may be lost",
-                      timeout, self._queue.qsize())
+                      timeout, self.pending())
 
     # ---- writer thread ------------------------------------------------------------------------
     def _drop(self, n: int) -> None:
@@ -252,28 +256,31 @@ class _BatchingWriter:
         stop = False
         while not stop:
             try:
-                first = self._queue.get(timeout=self._flush_interval)
+                first = self._queue.get(timeout=1.0)
             except queue.Empty:
                 continue
-            # Group commit: everything queued by now goes into one transaction, and the audit-mode
-            # requests waiting on those rows are woken together once it is committed.
-            batch: list[tuple[Any, ...]] = []
+            # Buffered: gather for one flush interval (or a full batch), so a busy server commits a
+            # few times a second instead of once per request. Audit: commit at once; whatever
+            # arrives while a commit runs goes into the next one (group commit), and the requests
+            # waiting on a commit are woken together.
+            if self.mode == "buffered" and first is not _STOP and self.pending() < self._batch_size:
+                self._wake.wait(self._flush_interval)
+            rows: list[tuple[Any, ...]] = []
             waiters: list[_Waiter] = []
             item = first
             while True:
                 if item is _STOP:
                     stop = True
-                elif type(item) is _Waiter:
-                    waiters.append(item)
                 else:
-                    batch.append(item)
-                if len(batch) >= self._batch_size and not stop:
-                    break
+                    rows.extend(item[0])
+                    if item[1] is not None:
+                        waiters.append(item[1])
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            error = self._write_batch(batch) if batch else None
+            error = self._write_batch(rows) if rows else None
+            self._taken += len(rows)
             if waiters:
                 _settle(waiters, error)
         self._shutdown()
@@ -283,10 +290,11 @@ class _BatchingWriter:
             item = self._queue.get()
             if item is _STOP:
                 return
-            if type(item) is _Waiter:
-                _settle([item], OSError("the decision log is not open"))
-            else:
-                self._drop(1)
+            rows, waiter = item
+            self._drop(len(rows))
+            self._taken += len(rows)
+            if waiter is not None:
+                _settle([waiter], OSError("the decision log is not open"))
 
     def _write_batch(self, batch: list[tuple[Any, ...]]) -> BaseException | None:
         """Commit the rows, in chunks of batch_size; returns the last error (None when all were committed)."""

@@ -100,3 +100,32 @@ def test_the_client_sends_its_token(locked):
     with Client(locked.url, token=ADMIN_TOKEN) as admin:
         assert admin.reload()["result"] == "unchanged"
     assert_clean_log(locked)
+
+
+def test_a_non_ascii_token_works_against_the_real_server(workdir):
+    tokens = workdir / "unicode.tokens"
+    tokens.write_text("tökén-ü-🎉\n", encoding="utf-8")
+    srv = start(workdir, Path("policies/open_e.policy"), "--token-file", str(tokens), "--no-decision-log")
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10) as http:
+            good = http.post("/v1/decide", json=Q, headers={"Authorization": "Bearer tökén-ü-🎉".encode("utf-8")})
+            assert good.status_code == 200, good.text
+            bad = http.post("/v1/decide", json=Q, headers={"Authorization": "Bearer tökén-ü".encode("utf-8")})
+            assert bad.status_code == 403
+    finally:
+        srv.stop()
+    assert_clean_log(srv)
+
+
+def test_the_policy_view_never_shows_an_absolute_path(workdir, open_server):
+    """Regression (issue 15 item 7): /v1/policy showed the absolute path of the policy file."""
+    assert httpx.get(open_server.url + "/v1/policy", timeout=10).json()["file"] == "policies/open_e.policy"
+    outside = workdir / "elsewhere" / "served.policy"  # the tests' folder lies outside the server's
+    outside.parent.mkdir(exist_ok=True)
+    outside.write_bytes((Path(__file__).resolve().parents[2] / "policies" / "open_e.policy").read_bytes())
+    srv = start(workdir, outside.resolve(), "--no-decision-log")
+    try:
+        shown = httpx.get(srv.url + "/v1/policy", timeout=10).json()["file"]
+    finally:
+        srv.stop()
+    assert shown == "served.policy"

@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 from copy import deepcopy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from policy_engine.server.config import (DEFAULT_BODY_TIMEOUT, DEFAULT_DECISION_
                                          DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS,
                                          DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_SETTLE, ENV_VAR,
                                          ServerConfig, default_decision_log, parse_size)
+
+if TYPE_CHECKING:
+    from policy_engine.engine.policy import Policy
 
 
 class _Size(click.ParamType):
@@ -148,11 +151,11 @@ def serve(policy: str, host: str, port: int, workers: int, decision_log: str | N
     _serve_workers(config, common, workers)
 
 
-def _load_or_exit(path: str) -> Any:
-    import policy_engine
+def _load_or_exit(path: str) -> Policy:
+    from policy_engine.engine.loader import load_path
 
     try:
-        return policy_engine.load(path)
+        return load_path(path)
     except PolicyError as err:
         click.echo(render_text(err.diagnostics), err=True)
         n = len(err.diagnostics)

@@ -68,9 +68,9 @@ def _read(path: str) -> bytes:
 
 def load_bytes(data: bytes, path: str) -> Policy:
     """Check and compile bytes read from `path` (the name reasons and diagnostics show)."""
-    from policy_engine import api  # the façade; imported late so the server package imports without the engine
+    from policy_engine.engine import loader  # imported late: the server package imports without the engine
 
-    return api._compile(api.decode(data, display_path(path)), api._digest(data))
+    return loader.load_bytes(data, display_path(path))
 
 
 @dataclass(frozen=True)

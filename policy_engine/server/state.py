@@ -50,7 +50,8 @@ class ServerState:
         if decide_tokens and admin_tokens:  # an admin may also ask questions
             decide_tokens = decide_tokens | admin_tokens
         self.decide_auth = TokenCheck(decide_tokens, required=False, scope="decision")
-        self.admin_auth = TokenCheck(admin_tokens, required=True, scope="admin")
+        self.admin_auth = TokenCheck(admin_tokens, required=True, scope="admin",
+                                     other_scopes=decide_tokens or frozenset())
         self.encode = Encoder()
         self.decider = Decider(self.encode, threads=config.decision_threads, budget=config.request_timeout)
         self.log = NullDecisionLog()

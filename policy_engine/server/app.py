@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from policy_engine import __version__
 from policy_engine.server import openapi
 from policy_engine.server.config import ServerConfig
+from policy_engine.server.correlation import Correlation
 from policy_engine.server.errors import install as install_error_handlers
 from policy_engine.server.metrics import MetricsMiddleware
 from policy_engine.server.protocol import HeaderCountLimit
@@ -70,6 +71,7 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
     app.state.server = state
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(Correlation)
     app.add_middleware(HeaderCountLimit, limit=config.max_headers)
     for router in (decisions.router, policy_routes.router, policy_routes.params, operations.router, admin.router):
         app.include_router(router)

@@ -26,6 +26,16 @@ def install(app: FastAPI, config: ServerConfig) -> None:
             components["BatchRequest"] = schemas.batch_request_schema("#/components/schemas/Query", config.max_batch)
             components["BatchAnswer"] = schemas.batch_answer_schema("#/components/schemas/Decision",
                                                                     "#/components/schemas/ErrorBody")
+            doc["components"]["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "a token from --token-file (decision and policy endpoints, when "
+                                              "given) or --admin-token-file (admin endpoints, always)"}}
+            for path, ops in doc.get("paths", {}).items():
+                for op in ops.values():
+                    if path.startswith("/v1/admin/"):
+                        op["security"] = [{"bearerAuth": []}]
+                    elif path.startswith("/v1/"):  # a token only when the server was started with --token-file
+                        op["security"] = [{"bearerAuth": []}] if config.token_file else [{}, {"bearerAuth": []}]
             app.openapi_schema = doc
         return app.openapi_schema
 

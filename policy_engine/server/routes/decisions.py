@@ -60,7 +60,8 @@ async def record(sink: DecisionSink, answered: list[Answered]) -> None:
 
 
 @router.post("/v1/decide", response_model=None, operation_id="decide",
-             responses={200: {"model": Decision}, **WRITE_ERRORS},
+             responses={200: {"model": Decision}, 304: {"description": "the answer has not changed (If-None-Match)"},
+                        **WRITE_ERRORS},
              openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {
                  "$ref": "#/components/schemas/Query"}}}}})
 async def decide(request: Request) -> Response:
@@ -78,7 +79,20 @@ async def decide(request: Request) -> Response:
         request.state.decision = "error"
         return json_response(outcome.body, outcome.status)
     request.state.decision = outcome.enc.label
-    return Response(outcome.enc.body, media_type=JSON)
+    # The answer depends only on the policy digest and the query: its hash (enc.key, over bytes that
+    # hold the digest) is a strong validator. A caller that has it sends If-None-Match and gets 304.
+    etag = f'"{outcome.enc.key}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(outcome.enc.body, media_type=JSON, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
 @router.post("/v1/decide/batch", response_model=None, operation_id="decide_batch",

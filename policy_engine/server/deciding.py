@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from pydantic import ValidationError
 
 from policy_engine.language.diagnostics import PolicyError
+from policy_engine.server.decision_log import query_text
 from policy_engine.server.encode import Encoded, Encoder
 from policy_engine.server.errors import ApiError, query_error_body, query_error_status
 
@@ -37,7 +38,7 @@ _UNCACHEABLE = object()
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    query: Any
+    query: Any  # as asked, or its log text (a str) when answered from the memo
     enc: Encoded
     latency: float  # seconds spent deciding (a memo hit: the lookup)
 
@@ -96,7 +97,7 @@ class Decider:
         self._encode = encode
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decide")
         self.budget = budget
-        self._memo: dict[tuple[Any, ...], Encoded] = {}
+        self._memo: dict[tuple[Any, ...], tuple[Encoded, str]] = {}  # the answer and the query's log text
         self._limit = memo_limit
 
     async def decide(self, policy: Policy, queries: list[Any]) -> list[Outcome]:
@@ -115,8 +116,8 @@ class Decider:
             if hit is None:
                 missing.append(i)
                 out.append(None)
-            else:
-                out.append(Answered(query, hit, clock() - start))
+            else:  # the log gets the query's text, made once per question
+                out.append(Answered(hit[1], hit[0], clock() - start))
         if missing:
             computed = await self.offload(self._compute, policy, [queries[i] for i in missing])
             for i, outcome in zip(missing, computed):
@@ -135,7 +136,7 @@ class Decider:
                     if len(self._memo) >= self._limit:
                         self._memo.clear()
                     try:
-                        self._memo[key] = outcome.enc
+                        self._memo[key] = (outcome.enc, query_text(query))
                     except TypeError:
                         pass
             outcomes.append(outcome)

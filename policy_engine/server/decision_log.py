@@ -21,6 +21,7 @@ import os
 import sqlite3
 import sys
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
 from typing import Any, Awaitable
 
@@ -70,6 +71,12 @@ def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a 
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
 _FIELDS = ("action", "data", "source", "purpose", "recipient", "facts")
+
+
+def query_text(query: dict[str, Any]) -> str:
+    """A query's JSON text as the log stores it: SPEC field order, nulls left out."""
+    return json.dumps({k: query[k] for k in _FIELDS if query.get(k) is not None}, separators=(",", ":"),
+                      ensure_ascii=False)
 _MEMO_LIMIT = 50_000
 
 def iso_time(ts: float) -> str:
@@ -83,6 +90,8 @@ class QueryText:
         self._memo: dict[tuple[Any, ...], str] = {}
 
     def __call__(self, query: Any) -> str:
+        if type(query) is str:  # already the text (the server's memo made it once per question)
+            return query
         if hasattr(query, "model_dump"):
             query = query.model_dump(mode="json", exclude_none=True)
         if not isinstance(query, dict):
@@ -96,8 +105,7 @@ class QueryText:
         except TypeError:  # unhashable: only a query the engine refused could hold one
             key, text = None, None
         if text is None:
-            text = json.dumps({k: query[k] for k in _FIELDS if query.get(k) is not None}, separators=(",", ":"),
-                              ensure_ascii=False)
+            text = query_text(query)
             if key is not None:
                 if len(self._memo) >= _MEMO_LIMIT:
                     self._memo.clear()
@@ -137,7 +145,7 @@ class SqliteDecisionLog(BatchingWriter):
             while pos < len(rows):  # chunks of 512, 256, ... rows: a handful of distinct statements
                 while size > len(rows) - pos:
                     size //= 2
-                self._conn.execute(_insert_rows(size), [v for row in rows[pos:pos + size] for v in row])
+                self._conn.execute(_insert_rows(size), list(chain.from_iterable(rows[pos:pos + size])))
                 pos += size
         if len(stored) >= _MEMO_LIMIT:
             stored.clear()
@@ -197,6 +205,8 @@ class JsonLinesDecisionLog(BatchingWriter):
         lines = []
         for ts, query, enc, latency in batch:
             q = self._query_text(query)
+            if type(query) is str:
+                query = json.loads(query)
             facts = query.get("facts") if isinstance(query, dict) else getattr(query, "facts", None)
             lines.append(
                 f'{{"time":"{iso_time(ts)}","ts":{ts!r},"query":{q},"facts":{json.dumps(facts)},'

@@ -3,7 +3,7 @@
 In the same run: the in-process library (`Policy.decide` per query, `decide_many` per batch) on
 the Open-E policy, then the real server (`policy-engine serve`, the installed console script, on
 a free loopback port) under a concurrent load generator, for the single endpoint and the batch
-endpoint, with the decision log off and on (SQLite, WAL). Reported: decisions per second and
+endpoint, with the decision log off, buffered and audit (SQLite, WAL). Reported: decisions per second and
 p50/p99 latency (per request for the server; per call for the library), and each server figure
 as a ratio to the in-process figure of the same run. With the log on, it also reports how many
 of the answered decisions the log had committed when the load stopped, and after SIGTERM.
@@ -202,9 +202,11 @@ def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figu
     out: list[Figures] = []
     singles = [encode("/v1/decide", q) for q in qs]
     batches = [encode("/v1/decide/batch", {"queries": (qs * 2)[i:i + args.batch]}) for i in range(0, len(qs), 16)]
-    for log_on in (False, True):
+    for log_mode in args.log_modes:
+        log_on = log_mode != "off"
         tmp = tempfile.mkdtemp(prefix="bench-server-")
-        log_args = ["--decision-log", os.path.join(tmp, "decisions.sqlite3")] if log_on else ["--no-decision-log"]
+        log_args = (["--decision-log", os.path.join(tmp, "decisions.sqlite3"), "--decision-log-mode", log_mode]
+                    if log_on else ["--no-decision-log"])
         server = Server(*log_args, workers=args.workers)
         try:
             load(server.port, singles[:8], 4, min(1.0, args.duration))  # warm up
@@ -215,7 +217,7 @@ def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figu
                     (f"batch of {args.batch}", batches, args.batch, args.concurrency)]
             for kind, requests, per, conns in runs:
                 timings, n, errors, elapsed = load(server.port, requests, conns, args.duration)
-                fig = Figures(f"server {kind}, log {'on' if log_on else 'off'}", n * per / elapsed,
+                fig = Figures(f"server {kind}, log {log_mode}", n * per / elapsed,
                               pct(timings, 0.5) * 1e6, pct(timings, 0.99) * 1e6, n, errors)
                 if log_on:
                     answered = answered_before + n * per
@@ -241,10 +243,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100, help="queries per batch request (default 100)")
     ap.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     ap.add_argument("--quick", action="store_true", help="1 s per measurement")
+    ap.add_argument("--log-modes", default="off,buffered,audit",
+                    help="decision log modes to measure, comma-separated (default off,buffered,audit)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = ap.parse_args()
     if args.quick:
         args.duration = 1.0
+    args.log_modes = [m.strip() for m in args.log_modes.split(",") if m.strip()]
     os.chdir(REPO)
     sys.path.insert(0, str(REPO))
     import policy_engine
@@ -266,6 +271,12 @@ def main() -> None:
         print(f"{fig.label:38} {fig.per_second:12,.0f} {fig.p50_us:10.1f} {fig.p99_us:10.1f} {fig.requests:9,} "
               f"{fig.per_second / base.per_second:12.4f} {fig.p50_us / base.p50_us:14.0f}"
               + (f"  errors: {fig.errors}" if fig.errors else ""))
+    off = {f.label.rsplit(", log ", 1)[0]: f for f in served if f.label.endswith(", log off")}
+    for fig in served:
+        kind, _, mode = fig.label.rpartition(", log ")
+        if mode != "off" and kind in off:
+            print(f"  cost of the log ({mode}), {kind}: {fig.per_second / off[kind].per_second - 1:+.1%} "
+                  f"decisions/s, p99 {fig.p99_us - off[kind].p99_us:+.0f} us")
     for fig in served:
         if fig.note:
             print(f"  {fig.label}: {fig.note}")

@@ -13,14 +13,20 @@ import shutil
 import sys
 import tempfile
 from copy import deepcopy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from policy_engine.language import ast
 from policy_engine.language.diagnostics import PolicyError, render_text
-from policy_engine.server.config import (DEFAULT_HOST, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, DEFAULT_PORT, ENV_VAR, ServerConfig,
-                     default_decision_log, parse_size)
+from policy_engine.server.config import (DEFAULT_BODY_TIMEOUT, DEFAULT_DECISION_THREADS, DEFAULT_HEADER_TIMEOUT,
+                                         DEFAULT_HOST, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY,
+                                         DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS,
+                                         DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_SETTLE, ENV_VAR,
+                                         ServerConfig, default_decision_log, parse_size)
+
+if TYPE_CHECKING:
+    from policy_engine.engine.policy import Policy
 
 
 class _Size(click.ParamType):
@@ -71,12 +77,37 @@ def _log_config(level: str) -> dict[str, Any]:
               help="Largest request body (bytes, or e.g. 512KiB, 2MiB); larger ones get 413.")
 @click.option("--max-batch", default=DEFAULT_MAX_BATCH, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Most queries in one batch request; more get 413.")
+@click.option("--decision-log-mode", "log_mode", default="buffered", show_default=True,
+              type=click.Choice(["buffered", "audit"]),
+              help="buffered: answer at once, the row is committed moments later (a crash loses the rows not "
+                   "yet committed). audit: answer only once the row is committed (group commit, fsync).")
+@click.option("--request-timeout", default=DEFAULT_REQUEST_TIMEOUT, show_default=True,
+              type=click.FloatRange(0.01, 3600),
+              help="Seconds a request may wait for its decisions; past it, 503 with Retry-After.")
+@click.option("--decision-threads", default=DEFAULT_DECISION_THREADS, show_default=True,
+              type=click.IntRange(1, 256), help="Threads that compute decisions off the event loop.")
+@click.option("--watch-settle", default=DEFAULT_WATCH_SETTLE, show_default=True, type=click.FloatRange(0.01, 60),
+              help="Seconds a changed policy file must stay unchanged before a reload reads it.")
+@click.option("--max-connections", default=DEFAULT_MAX_CONNECTIONS, show_default=True,
+              type=click.IntRange(1, 1_000_000), help="Open connections at most; beyond it, 503 and close.")
+@click.option("--keep-alive-timeout", default=DEFAULT_KEEP_ALIVE, show_default=True,
+              type=click.FloatRange(0.1, 3600), help="Seconds an idle connection is kept open.")
+@click.option("--header-timeout", default=DEFAULT_HEADER_TIMEOUT, show_default=True,
+              type=click.FloatRange(0.1, 3600), help="Seconds a client has to send a request's headers.")
+@click.option("--body-timeout", default=DEFAULT_BODY_TIMEOUT, show_default=True,
+              type=click.FloatRange(0.1, 3600), help="Seconds a client has to send a request's body.")
+@click.option("--max-header-size", "max_header_bytes", default=DEFAULT_MAX_HEADER_BYTES, type=_Size(),
+              show_default="16KiB", help="Largest request line and headers together; larger gets 431.")
+@click.option("--max-headers", default=DEFAULT_MAX_HEADERS, show_default=True, type=click.IntRange(1, 10_000),
+              help="Most header lines in a request; more gets 431.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 def serve(policy: str, host: str, port: int, workers: int, decision_log: str | None, no_decision_log: bool,
           token_file: str | None, admin_token_file: str | None, watch: bool, watch_interval: float,
-          max_body: int, max_batch: int, log_level: str, access_log: bool) -> None:
+          max_body: int, max_batch: int, log_mode: str, request_timeout: float, decision_threads: int,
+          watch_settle: float, max_connections: int, keep_alive_timeout: float, header_timeout: float,
+          body_timeout: float, max_header_bytes: int, max_headers: int, log_level: str, access_log: bool) -> None:
     """Serve the decision API for POLICY (default http://127.0.0.1:8181; docs at /docs, the playground at
     /playground)."""
     import uvicorn
@@ -100,10 +131,18 @@ def serve(policy: str, host: str, port: int, workers: int, decision_log: str | N
     loaded = _load_or_exit(policy)
     config = ServerConfig(policy_path=policy, decision_log=log_target, token_file=token_file,
                           admin_token_file=admin_token_file, watch=watch, watch_interval=watch_interval,
-                          max_body_bytes=max_body, max_batch=max_batch, workers=workers)
+                          max_body_bytes=max_body, max_batch=max_batch, workers=workers, log_mode=log_mode,
+                          request_timeout=request_timeout, decision_threads=decision_threads,
+                          watch_settle=watch_settle, max_connections=max_connections,
+                          keep_alive_timeout=keep_alive_timeout, header_timeout=header_timeout,
+                          body_timeout=body_timeout, max_header_bytes=max_header_bytes, max_headers=max_headers)
+    from policy_engine.server import protocol
+
+    protocol.configure(config)
     common: dict[str, Any] = dict(host=host, port=port, log_config=_log_config(log_level), log_level=log_level,
                                   access_log=access_log, lifespan="on", server_header=False,
-                                  timeout_graceful_shutdown=30)
+                                  timeout_graceful_shutdown=30, http=protocol.GuardedHttpToolsProtocol,
+                                  timeout_keep_alive=keep_alive_timeout)
     if workers == 1:
         from policy_engine.playground.serving import with_playground
         from policy_engine.server.app import create_app
@@ -114,11 +153,11 @@ def serve(policy: str, host: str, port: int, workers: int, decision_log: str | N
     _serve_workers(config, common, workers)
 
 
-def _load_or_exit(path: str) -> Any:
-    import policy_engine
+def _load_or_exit(path: str) -> Policy:
+    from policy_engine.engine.loader import load_path
 
     try:
-        return policy_engine.load(path)
+        return load_path(path)
     except PolicyError as err:
         click.echo(render_text(err.diagnostics), err=True)
         n = len(err.diagnostics)

@@ -2,16 +2,22 @@
 
 One job per module:
     config.py        ServerConfig: the settings `serve` passes to the app (and to each worker)
-    app.py           create_app(config) -> FastAPI: the endpoints, over the library's Policy
+    app.py           create_app(config) -> FastAPI: lifespan, middleware, the routers
+    state.py         ServerState: what every handler reads (policy holder, auth, decider, log, metrics)
+    routes/          the endpoints: decisions, policy views, operations, admin
+    deciding.py      the one path from queries to answers: memo inline, the rest on a pool, a time budget
+    openapi.py       the OpenAPI document
     views.py         /v1/policy, /v1/terms, /v1/map as JSON
     errors.py        the one error shape {"error": {code, message, field, suggestions}}
     limits.py        body size, JSON nesting depth, JSON syntax
+    protocol.py      connection hygiene: timeouts, header size and count, a connection cap
     auth.py          bearer tokens for the decision and admin endpoints
     encode.py        Decision -> answer bytes and log fields, memoised per Decision
-    decision_log.py  the background batching writer: SQLite (WAL) or JSON lines
+    log_writer.py    the decision log's queue and writer thread: buffered or audit (group commit)
+    decision_log.py  its targets: SQLite (WAL, 0600) or JSON lines
     log_query.py     reading the decision log (`policy-engine log`)
     metrics.py       Prometheus metrics and the timing middleware
-    reload.py        PolicyHolder: swap in a new version only when it checks
+    reload.py        PolicyHolder: read a stable file, swap in a new version only when it checks
     watch.py         --watch: poll the policy file, reload on change
     schemas.py       body shapes for the OpenAPI document
 

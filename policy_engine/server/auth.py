@@ -3,7 +3,10 @@
 Decision and policy endpoints: open unless `--token-file` is given (admin tokens work there too). Admin endpoints: always
 need a token, from `--admin-token-file` (or `--token-file` when that is not given); with no
 token file at all they refuse every request (403), since there is nothing to check against.
-Missing or malformed credentials -> 401 with `WWW-Authenticate: Bearer`; a wrong token -> 403.
+As RFC 6750 section 3.1 says: missing or malformed credentials -> 401 with `WWW-Authenticate:
+Bearer realm=...`; a token that is not known -> 401 with `error="invalid_token"` in the
+challenge; a known token of another scope (a decision token on an admin endpoint) -> 403
+`insufficient_scope`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from starlette.requests import Request
 
 from policy_engine.server.errors import ApiError
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="policy-engine"'}
+_REALM = 'Bearer realm="policy-engine"'
+_CHALLENGE = {"WWW-Authenticate": _REALM}
 
 
 def read_token_file(path: str) -> frozenset[str]:
@@ -36,8 +40,11 @@ def read_token_file(path: str) -> frozenset[str]:
 class TokenCheck:
     """`check(request)` raises ApiError 401/403 unless the request carries one of the tokens."""
 
-    def __init__(self, tokens: frozenset[str] | None, *, required: bool, scope: str):
+    def __init__(self, tokens: frozenset[str] | None, *, required: bool, scope: str,
+                 other_scopes: frozenset[str] = frozenset()):
         self.tokens = tokens
+        self.other_scopes = frozenset(t.encode("utf-8") for t in other_scopes) - frozenset(
+            t.encode("utf-8") for t in tokens or ())
         self.required = required  # refuse even when no token is configured (admin)
         self.scope = scope
 
@@ -60,9 +67,19 @@ class TokenCheck:
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "auth.malformed", "the Authorization header must be `Bearer TOKEN`",
                            headers=_CHALLENGE)
-        encoded = token.encode("utf-8", "surrogateescape")
+        # Header values reach us as latin-1 text (one char per byte sent); the bytes sent are what
+        # the client typed in UTF-8, so compare bytes with bytes: a non-ASCII token then matches.
+        try:
+            presented = token.encode("latin-1")
+        except UnicodeEncodeError:  # not a header as the server received it: cannot be a token
+            presented = b""
         matched = False
         for known in self.tokens:  # compare with every token, so timing does not tell which one is close
-            matched |= hmac.compare_digest(encoded, known.encode("utf-8"))
+            matched |= hmac.compare_digest(presented, known.encode("utf-8"))
         if not matched:
-            raise ApiError(403, "auth.invalid_token", "this token is not accepted here")
+            if presented in self.other_scopes:
+                raise ApiError(403, "auth.insufficient_scope", f"this token is not valid for {self.scope} endpoints",
+                               headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", '
+                                                            f'scope="{self.scope}"'})
+            raise ApiError(401, "auth.invalid_token", "this token is not accepted here",
+                           headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'})

@@ -17,6 +17,15 @@ DEFAULT_PORT = 8181
 DEFAULT_MAX_BODY = 1 << 20  # 1 MiB
 DEFAULT_MAX_BATCH = 1000
 DEFAULT_MAX_DEPTH = 32  # a query is 2 levels deep, a batch 4
+DEFAULT_REQUEST_TIMEOUT = 5.0
+DEFAULT_DECISION_THREADS = 4  # decisions hold the GIL: more threads add no throughput, only parallel slow ones
+DEFAULT_WATCH_SETTLE = 0.5
+DEFAULT_MAX_CONNECTIONS = 1000  # under the usual 1,024 descriptor limit, with room for the log and the policy
+DEFAULT_KEEP_ALIVE = 5.0
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+DEFAULT_MAX_HEADERS = 100
 
 
 def default_decision_log() -> str:
@@ -39,6 +48,17 @@ class ServerConfig:
     workers: int = 1
     log_batch_size: int = 1024
     log_flush_interval: float = 0.05
+    log_mode: str = "buffered"  # "audit": an answer is sent only once its log row is committed
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds a request may wait for its decisions: then 503
+    decision_threads: int = DEFAULT_DECISION_THREADS  # the pool that runs decisions off the event loop
+    watch_settle: float = DEFAULT_WATCH_SETTLE  # seconds a policy file must stay unchanged before it is read
+    # connection hygiene (uvicorn's own limits, and the gaps protocol.py fills)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers: int = DEFAULT_MAX_HEADERS
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

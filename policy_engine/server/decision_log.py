@@ -1,10 +1,10 @@
 """The decision log writer. In: (query, Encoded answer, latency) per decision. Out: rows in SQLite
 (WAL) or JSON lines on stdout, written by one background thread in batches.
 
-The request path only appends to a queue (`record` costs about a microsecond); the writer thread
-drains it and commits one transaction per batch. `flushed` counts the rows committed so far: a
-row counted there survives a SIGKILL of the process (WAL, committed transaction). `close()`
-drains the queue and commits what is left (the server calls it on SIGTERM, via the lifespan).
+The queue and the writer thread are in log_writer.py (buffered and audit modes); this module
+opens the targets and writes a batch. `flushed` counts the rows committed so far: a row counted
+there survives a SIGKILL of the process (WAL, committed transaction). `close()` drains the
+queue and commits what is left (the server calls it on SIGTERM, via the lifespan).
 
 The SQLite layout keeps rows small so the writer keeps up with the server: each distinct answer
 (decision, requires, cited rules, digest) is stored once in `answers`; a `decisions` row holds
@@ -18,16 +18,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import sqlite3
 import sys
-import threading
-import time
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable
 
 from policy_engine.server.encode import Encoded
+from policy_engine.server.log_writer import BatchingWriter, DecisionSink
 
 log = logging.getLogger("policy_engine.server")
 
@@ -72,21 +71,13 @@ def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a 
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
 _FIELDS = ("action", "data", "source", "purpose", "recipient", "facts")
+
+
+def query_text(query: dict[str, Any]) -> str:
+    """A query's JSON text as the log stores it: SPEC field order, nulls left out."""
+    return json.dumps({k: query[k] for k in _FIELDS if query.get(k) is not None}, separators=(",", ":"),
+                      ensure_ascii=False)
 _MEMO_LIMIT = 50_000
-
-_STOP = object()
-
-
-class DecisionSink(Protocol):
-    flushed: int
-    dropped: int
-    high_water: int  # pending rows above which the server holds answers back until the writer catches up
-
-    def record(self, query: Any, decision: Encoded, latency_s: float) -> None: ...
-    def pending(self) -> int: ...
-    def healthy(self) -> bool: ...
-    def close(self, timeout: float = 30.0) -> None: ...
-
 
 def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -99,6 +90,8 @@ class QueryText:
         self._memo: dict[tuple[Any, ...], str] = {}
 
     def __call__(self, query: Any) -> str:
+        if type(query) is str:  # already the text (the server's memo made it once per question)
+            return query
         if hasattr(query, "model_dump"):
             query = query.model_dump(mode="json", exclude_none=True)
         if not isinstance(query, dict):
@@ -112,8 +105,7 @@ class QueryText:
         except TypeError:  # unhashable: only a query the engine refused could hold one
             key, text = None, None
         if text is None:
-            text = json.dumps({k: query[k] for k in _FIELDS if query.get(k) is not None}, separators=(",", ":"),
-                              ensure_ascii=False)
+            text = query_text(query)
             if key is not None:
                 if len(self._memo) >= _MEMO_LIMIT:
                     self._memo.clear()
@@ -121,137 +113,7 @@ class QueryText:
         return text
 
 
-class _BatchingWriter:
-    """Queue + one daemon thread calling `_write(rows)` per batch. Subclasses open their target."""
-
-    thread_name = "decision-log"
-
-    def __init__(self, *, batch_size: int = 1024, flush_interval: float = 0.05, max_pending: int = 200_000,
-                 on_flush: Callable[[int], None] | None = None, on_drop: Callable[[int], None] | None = None):
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._batch_size = batch_size
-        self._flush_interval = flush_interval
-        self._max_pending = max_pending
-        self.high_water = max(1, max_pending // 4)  # above this the server waits for the writer (app.py)
-        self._on_flush = on_flush
-        self._on_drop = on_drop
-        self._closed = False
-        self._failed = False
-        self._last_drop_warning = 0.0
-        self.flushed = 0
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
-
-    def start(self) -> "_BatchingWriter":
-        self._thread.start()
-        return self
-
-    # ---- request side -------------------------------------------------------------------------
-    def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
-        if self._closed or self._queue.qsize() >= self._max_pending:
-            self._drop(1)
-            return
-        self._queue.put((time.time(), query, decision, latency_s))
-
-    def pending(self) -> int:
-        return self._queue.qsize()
-
-    def healthy(self) -> bool:
-        return self._thread.is_alive() and not self._failed
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop taking rows, write every queued one, and wait for the writer (at most `timeout` s)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.error("decision log: writer did not finish within %.0f s; %d rows may be lost",
-                      timeout, self._queue.qsize())
-
-    # ---- writer thread ------------------------------------------------------------------------
-    def _drop(self, n: int) -> None:
-        self.dropped += n
-        if self._on_drop:
-            self._on_drop(n)
-        now = time.monotonic()
-        if now - self._last_drop_warning > 10:
-            self._last_drop_warning = now
-            log.warning("decision log: %d rows dropped so far (queue full or log closed)", self.dropped)
-
-    def _run(self) -> None:
-        try:
-            self._open()
-        except Exception as err:  # cannot open the target: answers go on, rows are counted as dropped
-            self._failed = True
-            log.error("decision log: cannot open it: %s", err)
-            self._drain_dropping()
-            return
-        stop = False
-        while not stop:
-            try:
-                first = self._queue.get(timeout=self._flush_interval)
-            except queue.Empty:
-                continue
-            batch = []
-            if first is _STOP:
-                stop = True
-            else:
-                batch.append(first)
-            while len(batch) < self._batch_size:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    continue
-                batch.append(item)
-            if stop:  # drain everything that was queued before close()
-                while True:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is not _STOP:
-                        batch.append(item)
-            if batch:
-                self._write_batch(batch)
-        self._shutdown()
-
-    def _drain_dropping(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            self._drop(1)
-
-    def _write_batch(self, batch: list[tuple[Any, ...]]) -> None:
-        for start in range(0, len(batch), self._batch_size):
-            chunk = batch[start:start + self._batch_size]
-            try:
-                self._write(chunk)
-            except Exception as err:
-                log.error("decision log: write failed, %d rows lost: %s: %s", len(chunk), type(err).__name__, err)
-                self._drop(len(chunk))
-                continue
-            self.flushed += len(chunk)
-            if self._on_flush:
-                self._on_flush(len(chunk))
-
-    def _open(self) -> None:
-        raise NotImplementedError
-
-    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
-        """Write (ts, query, answer, latency_s) items, all or none."""
-        raise NotImplementedError
-
-    def _shutdown(self) -> None:
-        pass
-
-
-class SqliteDecisionLog(_BatchingWriter):
+class SqliteDecisionLog(BatchingWriter):
     """Rows in a SQLite file in WAL mode; one transaction per batch."""
 
     def __init__(self, path: str | os.PathLike[str], **kwargs: Any):
@@ -263,7 +125,7 @@ class SqliteDecisionLog(_BatchingWriter):
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = open_db(self.path)
+        self._conn = open_db(self.path, durable=self.mode == "audit")
 
     def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
         assert self._conn is not None
@@ -283,7 +145,7 @@ class SqliteDecisionLog(_BatchingWriter):
             while pos < len(rows):  # chunks of 512, 256, ... rows: a handful of distinct statements
                 while size > len(rows) - pos:
                     size //= 2
-                self._conn.execute(_insert_rows(size), [v for row in rows[pos:pos + size] for v in row])
+                self._conn.execute(_insert_rows(size), list(chain.from_iterable(rows[pos:pos + size])))
                 pos += size
         if len(stored) >= _MEMO_LIMIT:
             stored.clear()
@@ -298,20 +160,36 @@ class SqliteDecisionLog(_BatchingWriter):
             self._conn.close()
 
 
-def open_db(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open (creating if needed) a decision log database in WAL mode."""
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Create the file readable by its owner only (0600), whatever the umask, unless it exists. The
+    log holds every question asked; SQLite gives its -wal and -shm files the same permissions."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = os.stat(path).st_mode & 0o777
+        if mode & 0o077:
+            log.warning("decision log %s is readable by others (mode %o); `chmod 600` it", path, mode)
+        return
+    os.close(fd)
+
+
+def open_db(path: str | os.PathLike[str], durable: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed, 0600) a decision log database in WAL mode. `durable`: fsync every commit
+    (synchronous=FULL: a committed row survives power loss too), else synchronous=NORMAL (a committed
+    row survives a crash of the process; the OS writes it out)."""
+    create_private(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
     conn.execute("PRAGMA busy_timeout = 10000")  # several workers may share one file
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"cannot switch {path} to WAL mode (got {mode})")
-    conn.execute("PRAGMA synchronous = NORMAL")  # durable across a process crash; fsync at checkpoints
+    conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
     with conn:
         conn.executescript(SCHEMA)
     return conn
 
 
-class JsonLinesDecisionLog(_BatchingWriter):
+class JsonLinesDecisionLog(BatchingWriter):
     """One JSON object per decision on stdout (`--decision-log -`), flushed per batch."""
 
     def __init__(self, stream: Any = None, **kwargs: Any):
@@ -327,6 +205,8 @@ class JsonLinesDecisionLog(_BatchingWriter):
         lines = []
         for ts, query, enc, latency in batch:
             q = self._query_text(query)
+            if type(query) is str:
+                query = json.loads(query)
             facts = query.get("facts") if isinstance(query, dict) else getattr(query, "facts", None)
             lines.append(
                 f'{{"time":"{iso_time(ts)}","ts":{ts!r},"query":{q},"facts":{json.dumps(facts)},'
@@ -346,6 +226,9 @@ class NullDecisionLog:
 
     def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
         pass
+
+    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None:
+        return None
 
     def pending(self) -> int:
         return 0

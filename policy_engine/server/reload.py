@@ -2,33 +2,80 @@
 
 `PolicyHolder.current` is one immutable `Served` (policy + when it was loaded). A request reads
 it once at its start and answers every query of that request from it, so a reload never changes
-an answer mid-request and every answer names the digest that decided it. `reload()` loads and
-checks the file first and swaps only on success: a version that fails to check leaves the old
-one serving and comes back with its diagnostics.
+an answer mid-request and every answer names the digest that decided it. `reload()` reads the
+file only once it is complete and stable (`read_stable`), loads and checks those bytes, and
+swaps only on success: a version that fails to check, or a file that keeps changing, leaves the
+old one serving and comes back with its diagnostics.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from policy_engine.language.diagnostics import Diagnostic, PolicyError
+from policy_engine.language.source import Source, display_path
+
+if TYPE_CHECKING:
+    from policy_engine.engine.policy import Policy
 
 log = logging.getLogger("policy_engine.server")
 
 
-def _load(path: str) -> Any:
-    import policy_engine  # the façade; imported late so the server package imports without the engine
+class Unstable(Exception):
+    """The file kept changing (or vanished) while it was being read."""
 
-    return policy_engine.load(path)
+
+def _identity(path: str) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def read_stable(path: str, settle: float, give_up: float | None = None) -> bytes:
+    """The file's bytes once it is complete: unchanged (inode, size, mtime) for `settle` seconds, and
+    two reads `settle / 2` apart with the same digest and the same identity. Rename-into-place
+    publishes a complete file at once (it passes as soon as it has settled); an in-place write is
+    waited out as long as its pauses are shorter than `settle`. Raises Unstable after `give_up`
+    seconds (default: 10 settles, at least 5 s) of changes, OSError when it cannot be read."""
+    deadline = time.monotonic() + (give_up if give_up is not None else max(5.0, 10 * settle))
+    while True:
+        first = _identity(path)
+        age = time.time() - first[2] / 1e9
+        if age < settle:  # written a moment ago: a writer may still be at it
+            wait = settle - max(age, 0.0)
+        else:
+            data = _read(path)
+            time.sleep(settle / 2)
+            again = _read(path)
+            if _identity(path) == first and hashlib.sha256(data).digest() == hashlib.sha256(again).digest():
+                return data
+            wait = settle / 2
+        if time.monotonic() + wait > deadline:
+            raise Unstable(path)
+        time.sleep(wait)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def load_bytes(data: bytes, path: str) -> Policy:
+    """Check and compile bytes read from `path` (the name reasons and diagnostics show)."""
+    from policy_engine.engine import loader  # imported late: the server package imports without the engine
+
+    return loader.load_bytes(data, display_path(path))
 
 
 @dataclass(frozen=True)
 class Served:
-    policy: Any
+    policy: Policy
     loaded_at: str
 
     @property
@@ -62,22 +109,43 @@ def _now() -> str:
 
 
 class PolicyHolder:
-    def __init__(self, path: str, policy: Any = None, *, loader: Callable[[str], Any] = _load,
+    def __init__(self, path: str, policy: Policy | None = None, *, settle: float = 0.5,
+                 loader: Callable[[bytes, str], Policy] = load_bytes,
                  on_change: Callable[[Served], None] | None = None):
         self.path = path
+        self.settle = settle
         self._loader = loader
         self._lock = threading.Lock()
-        self.current = Served(policy if policy is not None else loader(path), _now())
+        self.current = Served(policy if policy is not None else self._load(), _now())
         self._on_change = on_change
         self.reloads = 0
         self.failed_reloads = 0
+
+    def _load(self) -> Policy:
+        """Read the file once it is stable, then load those very bytes (never the path again)."""
+        shown = display_path(self.path)
+        named = Source("", shown)
+        try:
+            data = read_stable(self.path, self.settle)
+        except Unstable:
+            raise PolicyError([Diagnostic(
+                "reload.unstable", f"{shown} kept changing while it was read; not loaded", named, None,
+                help="publish a policy by writing a temporary file in the same folder and renaming it over "
+                     "the served one (mv, os.replace): the server then sees only complete versions")]) from None
+        except FileNotFoundError:
+            raise PolicyError([Diagnostic("source.not_found", f"no such file: {shown}", named, None,
+                                          help="put the policy back; the old version is still served")]) from None
+        except OSError as err:
+            raise PolicyError([Diagnostic("source.unreadable", f"cannot read {shown}: {err.strerror or err}", named,
+                                          None, help="check that the file exists and that you may read it")]) from None
+        return self._loader(data, self.path)
 
     def reload(self, trigger: str) -> ReloadResult:
         """Load and check the file; swap it in only if it checks. Never raises for a bad file."""
         with self._lock:  # one reload at a time; requests never wait on this lock
             old = self.current
             try:
-                policy = self._loader(self.path)
+                policy = self._load()
             except PolicyError as err:
                 diags = list(err.diagnostics)
             except Exception as err:  # a crash in the loader must not take the server down

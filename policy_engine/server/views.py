@@ -4,16 +4,26 @@ In: a Served (policy + loaded_at). Out: plain dicts. Unknown terms raise the eng
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
+
+from policy_engine.language.source import display_path
 
 from policy_engine.server.config import ServerConfig
 from policy_engine.server.errors import ApiError
 from policy_engine.server.reload import Served
 
 
+def shown_path(path: str) -> str:
+    """The policy file as callers may see it: relative to the server's folder when it lies below it,
+    else its name alone. Never an absolute path: it would tell any caller how the machine is laid out."""
+    shown = display_path(path)
+    return PurePath(shown).name if PurePath(shown).is_absolute() else shown
+
+
 def policy_info(served: Served, config: ServerConfig) -> dict[str, Any]:
     p = served.policy
-    return {"name": p.name, "digest": p.digest, "loaded_at": served.loaded_at, "file": p.path,
+    return {"name": p.name, "digest": p.digest, "loaded_at": served.loaded_at, "file": shown_path(config.policy_path),
             "terms": dict(p.term_counts), "rules": p.rule_count,
             "limits": {"max_body_bytes": config.max_body_bytes, "max_batch": config.max_batch,
                        "max_depth": config.max_depth}}

@@ -45,12 +45,14 @@ def test_decision_endpoints_need_a_token_when_a_token_file_is_given(locked, meth
         r = _call(http, method, path, body)
         assert r.status_code == 401 and r.json()["error"]["code"] == "auth.missing_token"
         assert r.headers["www-authenticate"].startswith("Bearer")
-    for bad, status, code in (("Bearer nope", 403, "auth.invalid_token"), ("Basic " + DECIDE_TOKEN, 401,
+    for bad, status, code in (("Bearer nope", 401, "auth.invalid_token"), ("Basic " + DECIDE_TOKEN, 401,
                                                                            "auth.malformed"),
-                              ("Bearer " + DECIDE_TOKEN + "x", 403, "auth.invalid_token")):
+                              ("Bearer " + DECIDE_TOKEN + "x", 401, "auth.invalid_token")):
         with locked.client(headers={"Authorization": bad}) as http:
             r = _call(http, method, path, body)
             assert (r.status_code, r.json()["error"]["code"]) == (status, code), bad
+            if code == "auth.invalid_token":  # RFC 6750 section 3.1
+                assert r.headers["www-authenticate"] == 'Bearer realm="policy-engine", error="invalid_token"'
     with locked.client(token=DECIDE_TOKEN) as http:
         assert _call(http, method, path, body).status_code == 200
 
@@ -66,7 +68,11 @@ def test_admin_needs_an_admin_token(locked):
         assert http.post("/v1/admin/reload").status_code == 401
     with locked.client(token=DECIDE_TOKEN) as http:  # a decision token is not an admin token
         r = http.post("/v1/admin/reload")
-        assert r.status_code == 403 and r.json()["error"]["code"] == "auth.invalid_token"
+        assert r.status_code == 403 and r.json()["error"]["code"] == "auth.insufficient_scope"
+        assert 'error="insufficient_scope"' in r.headers["www-authenticate"]
+    with locked.client(token="not-a-token-at-all") as http:
+        r = http.post("/v1/admin/reload")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "auth.invalid_token"
     with locked.client(token=ADMIN_TOKEN) as http:
         r = http.post("/v1/admin/reload")
         assert r.status_code == 200 and r.json()["result"] == "unchanged"
@@ -100,3 +106,32 @@ def test_the_client_sends_its_token(locked):
     with Client(locked.url, token=ADMIN_TOKEN) as admin:
         assert admin.reload()["result"] == "unchanged"
     assert_clean_log(locked)
+
+
+def test_a_non_ascii_token_works_against_the_real_server(workdir):
+    tokens = workdir / "unicode.tokens"
+    tokens.write_text("tökén-ü-🎉\n", encoding="utf-8")
+    srv = start(workdir, Path("policies/open_e.policy"), "--token-file", str(tokens), "--no-decision-log")
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10) as http:
+            good = http.post("/v1/decide", json=Q, headers={"Authorization": "Bearer tökén-ü-🎉".encode("utf-8")})
+            assert good.status_code == 200, good.text
+            bad = http.post("/v1/decide", json=Q, headers={"Authorization": "Bearer tökén-ü".encode("utf-8")})
+            assert bad.status_code == 401
+    finally:
+        srv.stop()
+    assert_clean_log(srv)
+
+
+def test_the_policy_view_never_shows_an_absolute_path(workdir, open_server):
+    """Regression (issue 15 item 7): /v1/policy showed the absolute path of the policy file."""
+    assert httpx.get(open_server.url + "/v1/policy", timeout=10).json()["file"] == "policies/open_e.policy"
+    outside = workdir / "elsewhere" / "served.policy"  # the tests' folder lies outside the server's
+    outside.parent.mkdir(exist_ok=True)
+    outside.write_bytes((Path(__file__).resolve().parents[2] / "policies" / "open_e.policy").read_bytes())
+    srv = start(workdir, outside.resolve(), "--no-decision-log")
+    try:
+        shown = httpx.get(srv.url + "/v1/policy", timeout=10).json()["file"]
+    finally:
+        srv.stop()
+    assert shown == "served.policy"

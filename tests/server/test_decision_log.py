@@ -127,3 +127,73 @@ def test_parse_time_forms():
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_the_log_file_is_private(tmp_path):
+    import os
+    import stat
+
+    db = tmp_path / "private" / "decisions.sqlite3"
+    old = os.umask(0o022)  # the usual umask would make it 0644
+    try:
+        sink = SqliteDecisionLog(db, flush_interval=0.01).start()
+        sink.record({"action": "use", "data": "email", "purpose": "p"}, _decision(), 0.00001)
+        sink.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    for extra in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if extra.exists():
+            assert stat.S_IMODE(extra.stat().st_mode) == 0o600, extra.name
+
+
+def test_audit_mode_answers_only_after_the_commit(tmp_path):
+    import asyncio
+
+    db = tmp_path / "audit.sqlite3"
+    sink = SqliteDecisionLog(db, mode="audit", flush_interval=0.01).start()
+    assert open_decision_log(None).record_many([]) is None
+
+    async def one(i: int) -> int:
+        rows = [({"action": "use", "data": "email", "purpose": f"p{i}"}, _decision(), 0.00001)] * 3
+        waiter = sink.record_many(rows)
+        assert waiter is not None
+        await waiter
+        conn = sqlite3.connect(db)  # another connection sees the rows: they are committed
+        try:
+            return conn.execute("SELECT count(*) FROM decision_log WHERE purpose = ?", (f"p{i}",)).fetchone()[0]
+        finally:
+            conn.close()
+
+    async def many() -> list[int]:
+        return await asyncio.gather(*(one(i) for i in range(50)))
+
+    assert asyncio.run(many()) == [3] * 50
+    sink.close()
+    assert sink.flushed == 150 and sink.dropped == 0
+
+
+def test_buffered_mode_never_waits(tmp_path):
+    sink = SqliteDecisionLog(tmp_path / "buffered.sqlite3", flush_interval=0.01).start()
+    assert sink.record_many([({"action": "use", "data": "email"}, _decision(), 0.0)]) is None
+    sink.close()
+    assert sink.flushed == 1
+
+
+def test_audit_mode_refuses_when_the_log_cannot_take_rows(tmp_path):
+    import asyncio
+
+    import pytest
+
+    from policy_engine.server.errors import ApiError
+
+    sink = SqliteDecisionLog(tmp_path / "closed.sqlite3", mode="audit").start()
+    sink.close()
+
+    async def after_close() -> None:
+        sink.record_many([({"action": "use", "data": "email"}, _decision(), 0.0)])
+
+    with pytest.raises(ApiError) as info:
+        asyncio.run(after_close())
+    assert info.value.status == 503 and info.value.code == "log.unavailable"
+    assert info.value.headers == {"Retry-After": "1"}

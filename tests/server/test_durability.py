@@ -94,3 +94,55 @@ def test_sigkill_under_load_loses_no_acknowledged_row(workdir):
     print(f"SIGKILL: {acknowledged:.0f} acknowledged, {rows} rows, {answered[0]} answered")
     assert rows >= acknowledged, f"{rows} rows in the file, {acknowledged:.0f} acknowledged as flushed"
     assert rows <= answered[0] + 200 * len(threads)
+
+
+def test_audit_mode_sigkill_loses_no_acknowledged_answer(workdir):
+    """--decision-log-mode audit: an answer is sent only once its row is committed, so after a SIGKILL
+    under load every answer a client received is in the file (per question, rows >= answers)."""
+    db = workdir / "audit-sigkill.sqlite3"
+    srv = start(workdir, Path("policies/open_e.policy"), "--decision-log", str(db), "--decision-log-mode", "audit")
+    digest = httpx.get(srv.url + "/v1/policy").json()["digest"]
+    acked: list[dict[str, int]] = []
+
+    def load(n: int) -> None:
+        got: dict[str, int] = {}
+        acked.append(got)
+        try:
+            with srv.client(timeout=5) as http:
+                for i in range(20_000):  # bounded; the kill ends it long before
+                    q = QUERIES[(i + n) % len(QUERIES)]
+                    if i % 3 == 0:
+                        answer = http.post("/v1/decide/batch", json={"queries": [q] * 10})
+                        if answer.status_code == 200:
+                            got[json.dumps(q)] = got.get(json.dumps(q), 0) + len(answer.json()["answers"])
+                    else:
+                        answer = http.post("/v1/decide", json=q)
+                        if answer.status_code == 200:
+                            got[json.dumps(q)] = got.get(json.dumps(q), 0) + 1
+        except httpx.TransportError:  # the server is gone
+            return
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(600):  # bounded: until a good many answers are out, 30 s at most
+        if sum(sum(g.values()) for g in acked) >= 3000:
+            break
+        time.sleep(0.05)
+    srv.kill()  # SIGKILL, mid-load
+    for t in threads:
+        t.join(30)
+    assert srv.proc.returncode == -9
+    total = sum(sum(g.values()) for g in acked)
+    assert total >= 1000, "the load did reach the server"
+    rows = check_rows(db, digest)
+    conn = sqlite3.connect(db)
+    try:
+        logged = {json.dumps(json.loads(q)): n for q, n in
+                  conn.execute("SELECT query, count(*) FROM decision_log GROUP BY query")}
+    finally:
+        conn.close()
+    for q in QUERIES:
+        answered = sum(g.get(json.dumps(q), 0) for g in acked)
+        assert logged.get(json.dumps(q), 0) >= answered, f"{q}: {answered} answered, {logged.get(json.dumps(q))} logged"
+    print(f"audit SIGKILL: {total} answers received, {rows} rows in the log, none missing")

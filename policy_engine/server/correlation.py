@@ -1,0 +1,49 @@
+"""Request correlation: `X-Request-ID` and W3C `traceparent`.
+
+A caller's `X-Request-ID` (printable ASCII, at most 128 characters) is echoed on the response;
+without one (or with an unusable one) the server makes one up, so every answer can be tied to a
+log line. A valid `traceparent` (version-traceid-parentid-flags, lowercase hex) is echoed too,
+so a tracing proxy sees the hop; a malformed one is ignored, as the W3C spec asks. Both are kept
+in `scope["state"]` for the handlers and the access log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+_REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
+_TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+class Correlation:
+    """Pure ASGI middleware (no per-request allocation beyond the two headers)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = traceparent = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id" and _REQUEST_ID.match(value):
+                request_id = value
+            elif name == b"traceparent" and _TRACEPARENT.match(value.strip().lower()):
+                traceparent = value.strip().lower()
+        if request_id is None:
+            request_id = uuid.uuid4().hex.encode()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id.decode()
+        if traceparent is not None:
+            state["traceparent"] = traceparent.decode()
+        extra = [(b"x-request-id", request_id)] + ([(b"traceparent", traceparent)] if traceparent else [])
+
+        async def send_with_ids(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_ids)

@@ -1,0 +1,235 @@
+"""The decision log's writer thread, whatever the target: a queue the requests append to (one item
+per request: its rows, and in audit mode a waiter) and one daemon thread that commits them in
+transactions. Buffered mode gathers for a flush interval and never makes a request wait; audit
+mode commits at once and wakes each waiting request when its rows are committed (group commit).
+Subclasses (decision_log.py) open the target and write a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from typing import Any, Awaitable, Callable, Protocol
+
+from policy_engine.server.encode import Encoded
+from policy_engine.server.errors import ApiError
+
+log = logging.getLogger("policy_engine.server")
+
+_STOP = object()
+MODES = ("buffered", "audit")
+
+
+class _Waiter:
+    """Queued after an audit-mode request's rows: resolved once every row before it is committed."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.future: asyncio.Future[None] = self.loop.create_future()
+
+
+def _settle(waiters: list[_Waiter], error: BaseException | None) -> None:
+    """On the writer thread: wake the requests waiting for this commit, one call per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for w in waiters:
+        by_loop.setdefault(w.loop, []).append(w.future)
+
+    def resolve(futures: list[asyncio.Future[None]]) -> None:
+        for f in futures:
+            if not f.done():
+                if error is None:
+                    f.set_result(None)
+                else:
+                    f.set_exception(ApiError(503, "log.write_failed", "the decision log could not record this "
+                                             "answer, so it is not given (audit mode); retry", headers={"Retry-After": "1"}))
+
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(resolve, futures)
+        except RuntimeError:  # that loop is closed: nobody waits any more
+            pass
+
+
+class DecisionSink(Protocol):
+    flushed: int
+    dropped: int
+    high_water: int  # pending rows above which the server holds answers back until the writer catches up
+
+    def record(self, query: Any, decision: Encoded, latency_s: float) -> None: ...
+    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None: ...
+    def pending(self) -> int: ...
+    def healthy(self) -> bool: ...
+    def close(self, timeout: float = 30.0) -> None: ...
+
+
+
+class BatchingWriter:
+    """Queue + one daemon thread calling `_write(rows)` per batch. Subclasses open their target."""
+
+    thread_name = "decision-log"
+
+    def __init__(self, *, mode: str = "buffered", batch_size: int = 1024, flush_interval: float = 0.05,
+                 max_pending: int = 200_000, on_flush: Callable[[int], None] | None = None,
+                 on_drop: Callable[[int], None] | None = None):
+        if mode not in MODES:
+            raise ValueError(f"decision log mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._max_pending = max_pending
+        self.high_water = max(1, max_pending // 4)  # above this the server waits for the writer (app.py)
+        self._on_flush = on_flush
+        self._on_drop = on_drop
+        self._closed = False
+        self._failed = False
+        self._wake = threading.Event()  # set by close(): stop gathering, write now
+        self._queued = 0
+        self._taken = 0
+        self._last_drop_warning = 0.0
+        self.flushed = 0
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+
+    def start(self) -> "BatchingWriter":
+        self._thread.start()
+        return self
+
+    # ---- request side -------------------------------------------------------------------------
+    # One queue item per request (its rows, and in audit mode the waiter to wake), not one per row:
+    # the request pays one put, and the writer wakes once per flush interval, not once per answer.
+    def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
+        self.record_many([(query, decision, latency_s)])
+
+    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None:
+        """Queue the rows. Buffered: returns None at once. Audit: returns what to await before answering
+        (done once the rows are committed), or raises ApiError 503 when they cannot be taken."""
+        audit = self.mode == "audit"
+        if self._closed or self.pending() + len(rows) > self._max_pending or (audit and not self.healthy()):
+            if audit:
+                raise ApiError(503, "log.unavailable", "the decision log cannot take this answer now (full, "
+                               "failed or closing), so it is not given (audit mode); retry",
+                               headers={"Retry-After": "1"})
+            self._drop(len(rows))
+            return None
+        now = time.time()
+        items = [(now, query, decision, latency) for query, decision, latency in rows]
+        self._queued += len(items)
+        if not audit:
+            self._queue.put((items, None))
+            return None
+        waiter = _Waiter()
+        self._queue.put((items, waiter))
+        return waiter.future
+
+    def pending(self) -> int:
+        """Rows queued and not yet written (each counter has one writer: the requests, the writer thread)."""
+        return self._queued - self._taken
+
+    def healthy(self) -> bool:
+        return self._thread.is_alive() and not self._failed
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking rows, write every queued one, and wait for the writer (at most `timeout` s)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("decision log: writer did not finish within %.0f s; %d rows may be lost",
+                      timeout, self.pending())
+
+    # ---- writer thread ------------------------------------------------------------------------
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        if self._on_drop:
+            self._on_drop(n)
+        now = time.monotonic()
+        if now - self._last_drop_warning > 10:
+            self._last_drop_warning = now
+            log.warning("decision log: %d rows dropped so far (queue full or log closed)", self.dropped)
+
+    def _run(self) -> None:
+        try:
+            self._open()
+        except Exception as err:  # cannot open the target: answers go on, rows are counted as dropped
+            self._failed = True
+            log.error("decision log: cannot open it: %s", err)
+            self._drain_dropping()
+            return
+        stop = False
+        while not stop:
+            try:
+                first = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            # Buffered: gather for one flush interval (or a full batch), so a busy server commits a
+            # few times a second instead of once per request. Audit: commit at once; whatever
+            # arrives while a commit runs goes into the next one (group commit), and the requests
+            # waiting on a commit are woken together.
+            if self.mode == "buffered" and first is not _STOP and self.pending() < self._batch_size:
+                self._wake.wait(self._flush_interval)
+            rows: list[tuple[Any, ...]] = []
+            waiters: list[_Waiter] = []
+            item = first
+            while True:
+                if item is _STOP:
+                    stop = True
+                else:
+                    rows.extend(item[0])
+                    if item[1] is not None:
+                        waiters.append(item[1])
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            error = self._write_batch(rows) if rows else None
+            self._taken += len(rows)
+            if waiters:
+                _settle(waiters, error)
+        self._shutdown()
+
+    def _drain_dropping(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            rows, waiter = item
+            self._drop(len(rows))
+            self._taken += len(rows)
+            if waiter is not None:
+                _settle([waiter], OSError("the decision log is not open"))
+
+    def _write_batch(self, batch: list[tuple[Any, ...]]) -> BaseException | None:
+        """Commit the rows, in chunks of batch_size; returns the last error (None when all were committed)."""
+        error: BaseException | None = None
+        for start in range(0, len(batch), self._batch_size):
+            chunk = batch[start:start + self._batch_size]
+            try:
+                self._write(chunk)
+            except Exception as err:
+                log.error("decision log: write failed, %d rows lost: %s: %s", len(chunk), type(err).__name__, err)
+                self._drop(len(chunk))
+                error = err
+                continue
+            self.flushed += len(chunk)
+            if self._on_flush:
+                self._on_flush(len(chunk))
+        return error
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
+        """Write (ts, query, answer, latency_s) items, all or none."""
+        raise NotImplementedError
+
+    def _shutdown(self) -> None:
+        pass

@@ -1,0 +1,136 @@
+"""POST /v1/decide and POST /v1/decide/batch: both parse, answer through `Decider.decide` and log
+through `record`; a single query is a batch of one that answers with its one slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from policy_engine import Decision
+from policy_engine.server.deciding import Answered, Outcome, Refused
+from policy_engine.server.decision_log import DecisionSink
+from policy_engine.server.errors import ApiError, dumps, json_response
+from policy_engine.server.limits import parse_json, read_body
+from policy_engine.server.routes import JSON, WRITE_ERRORS, DirectRoute
+from policy_engine.server.state import ServerState, state_of
+
+router = APIRouter(route_class=DirectRoute, tags=["decisions"])
+
+
+async def _answer(request: Request, state: ServerState, queries: list[Any], endpoint: str) -> list[Outcome]:
+    """Answer from the policy served when the request started; count and log every answer."""
+    outcomes = await state.decider.decide(state.served.policy, queries)
+    metrics = state.metrics
+    counts: Counter[str] = Counter()
+    answered: list[Answered] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Refused):
+            metrics.query_errors.labels(endpoint, outcome.code).inc()
+        else:
+            counts[outcome.enc.label] += 1
+            answered.append(outcome)
+    for label, n in counts.items():
+        metrics.decisions.labels(endpoint, label).inc(n)
+    await record(state.log, answered)
+    return outcomes
+
+
+async def record(sink: DecisionSink, answered: list[Answered]) -> None:
+    """Log the answers. In audit mode, wait until their rows are committed (the answer is sent after);
+    in buffered mode, wait only when the writer is far behind (to half the high-water mark, 10 s at
+    most), so sustained overload slows answers instead of losing rows."""
+    if not answered:
+        return
+    committed = sink.record_many([(a.query, a.enc, a.latency) for a in answered])
+    if committed is not None:
+        await committed
+        return
+    if sink.pending() > sink.high_water:
+        deadline = time.monotonic() + 10.0
+        low = sink.high_water // 2
+        while sink.pending() > low and sink.healthy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+
+
+@router.post("/v1/decide", response_model=None, operation_id="decide",
+             responses={200: {"model": Decision}, 304: {"description": "the answer has not changed (If-None-Match)"},
+                        **WRITE_ERRORS},
+             openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {
+                 "$ref": "#/components/schemas/Query"}}}}})
+async def decide(request: Request) -> Response:
+    """Answer one query (SPEC section 2)."""
+    state = state_of(request)
+    state.decide_auth.check(request)
+    query = parse_json(await read_body(request, state.config.max_body_bytes), state.config.max_depth)
+    try:
+        (outcome,) = await _answer(request, state, [query], "/v1/decide")
+    except ApiError as err:
+        state.metrics.query_errors.labels("/v1/decide", err.code).inc()
+        request.state.decision = "error"
+        raise
+    if isinstance(outcome, Refused):
+        request.state.decision = "error"
+        return json_response(outcome.body, outcome.status)
+    request.state.decision = outcome.enc.label
+    # The answer depends only on the policy digest and the query: its hash (enc.key, over bytes that
+    # hold the digest) is a strong validator. A caller that has it sends If-None-Match and gets 304.
+    etag = f'"{outcome.enc.key}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(outcome.enc.body, media_type=JSON, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
+@router.post("/v1/decide/batch", response_model=None, operation_id="decide_batch",
+             responses={200: {"content": {JSON: {"schema": {"$ref": "#/components/schemas/BatchAnswer"}}},
+                              "description": "one answer or error object per query, in order"}, **WRITE_ERRORS},
+             openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {
+                 "$ref": "#/components/schemas/BatchRequest"}}}}})
+async def decide_batch(request: Request) -> Response:
+    """Answer many queries: `{"queries": [...]}` -> `{"answers": [...]}`, in order. A bad query gets an
+    error object in its slot; the batch still succeeds."""
+    state = state_of(request)
+    state.decide_auth.check(request)
+    data = parse_json(await read_body(request, state.config.max_body_bytes), state.config.max_depth)
+    queries = batch_queries(data, state.config.max_batch)
+    request.state.decision = "batch"
+    try:
+        outcomes = await _answer(request, state, queries, "/v1/decide/batch")
+    except ApiError as err:
+        state.metrics.query_errors.labels("/v1/decide/batch", err.code).inc()
+        raise
+    parts = [o.enc.body if isinstance(o, Answered) else dumps(o.body) for o in outcomes]
+    return Response(b'{"answers":[' + b",".join(parts) + b"]}", media_type=JSON)
+
+
+def batch_queries(data: Any, max_batch: int) -> list[Any]:
+    if not isinstance(data, dict):
+        raise ApiError(422, "query.wrong_type", 'a batch is a JSON object: {"queries": [...]}', field="queries")
+    extra = sorted(k for k in data if k != "queries")
+    if extra:
+        raise ApiError(422, "query.unknown_field", f"a batch has one field, `queries`; unknown: {extra[0]}",
+                       field=extra[0], suggestions=["queries"])
+    if "queries" not in data:
+        raise ApiError(422, "query.missing_field", 'a batch needs `queries`: {"queries": [...]}', field="queries")
+    queries = data["queries"]
+    if not isinstance(queries, list):
+        raise ApiError(422, "query.wrong_type", "`queries` must be a list of query objects", field="queries")
+    if len(queries) > max_batch:
+        raise ApiError(413, "request.batch_too_large",
+                       f"the batch holds {len(queries)} queries; at most {max_batch} are taken per request",
+                       field="queries", extra={"limit": max_batch})
+    return queries

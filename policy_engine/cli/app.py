@@ -37,7 +37,7 @@ def cli() -> None:
 
 
 from policy_engine.cli import check, decide, diff, fmt, lint, map, render, serve, test  # noqa: E402
-from policy_engine.cli import export, ropa  # noqa: E402
+from policy_engine.cli import export, replay, ropa  # noqa: E402
 from policy_engine.cli import ship_logs  # noqa: E402
 from policy_engine.cli import lsp, playground  # noqa: E402
 
@@ -45,7 +45,7 @@ for _command in (check.check, decide.decide, decide.explain, map.map_, map.graph
                  test.test_command, diff.diff_command, fmt.fmt_command, lint.lint_command, serve.serve,
                  serve.log_command, ropa.ropa_command, export.export_command,
                  ship_logs.ship_logs,
-                 lsp.lsp_command, playground.playground_command):
+                 lsp.lsp_command, playground.playground_command, replay.replay_command):
     cli.add_command(_command)
 
 

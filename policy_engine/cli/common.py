@@ -7,8 +7,10 @@ Exit codes, the same in every command: 0 success, 1 the policy or question has a
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,3 +86,38 @@ def policy_paths(paths: tuple[str, ...]) -> list[Path]:
     if not files:
         raise click.UsageError("no .policy files found in " + ", ".join(str(p) for p in (paths or roots)))
     return files
+
+
+# ---- exit codes and the JSON envelope ---------------------------------------------------------
+# The same in every command (documented as a table in docs/cli.md). CI relies on the order: 1 is
+# the one outcome a reviewer may accept (a widening, approved by label); 2 and above always fail.
+
+EXIT_OK = 0  # success: nothing widened, every policy checks, every test passes
+EXIT_WIDENED = 1  # diff, replay: something is allowed now that was not before
+EXIT_USAGE = 2  # a bad command line, a missing file, a malformed query or unknown term (SPEC section 2)
+EXIT_INTERNAL = 3  # a fault in the tool itself: one line on stderr, never a traceback
+EXIT_INVALID = 4  # a policy does not check (parse or check errors): nothing else can be said about it
+EXIT_FAILED = 5  # the policy checks but fails what was asked: an expectation or invariant, a lint
+#                  error (or a warning with --strict), a file fmt --check would reformat
+
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_WIDENED: "widened: something is allowed now that was not before (diff, replay)",
+    EXIT_USAGE: "usage: a bad option, a missing file, a malformed query or an unknown term",
+    EXIT_INTERNAL: "internal error: a fault in policy-engine itself (please report it)",
+    EXIT_INVALID: "a policy does not check: parse or check errors, shown with file:line:column",
+    EXIT_FAILED: "the policy checks but fails: a test, a lint error (or warning with --strict), fmt --check",
+}
+
+ENVELOPE_VERSION = 1  # of docs/schemas/envelope.schema.json; raised only when a field changes meaning
+
+
+def envelope(command: str, ok: bool, exit_code: int, findings: list[Any], **fields: Any) -> str:
+    """The one JSON shape of check, lint, test, diff and replay: `version` (of the envelope
+    schema), `tool`, `command`, `ok`, `exit_code`, `findings` (what the command found), then the
+    command's own fields. Scripts read `ok` and `findings` the same way for every command."""
+    from policy_engine import __version__
+
+    body = {"version": ENVELOPE_VERSION, "tool": {"name": "policy-engine", "version": __version__},
+            "command": command, "ok": ok, "exit_code": exit_code, "findings": findings, **fields}
+    return json.dumps(body, indent=2, ensure_ascii=False)

@@ -65,6 +65,7 @@ class RuleRef:
     file: str
     line: int
     section: str
+    basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -212,7 +213,7 @@ def compare(before: Answer, after: Answer) -> tuple[bool, bool] | None:
 
 
 def _refs(reasons: Any) -> tuple[RuleRef, ...]:
-    return tuple(RuleRef(r["effect"], r["rule"], r["file"], r["line"], r["section"]) for r in reasons)
+    return tuple(RuleRef(r["effect"], r["rule"], r["file"], r["line"], r["section"], r.get("basis")) for r in reasons)
 
 
 def replay(log_path: str | Path, policy: Policy, policy_path: str, since: float | None = None,
@@ -250,7 +251,7 @@ def _replay_rows(result: Replay, policy: Policy, grouped: Iterator[tuple[Any, ..
         cached = after_of.get(id(new))
         if cached is None or cached[0].decision != new.decision:
             cached = (Answer(new.decision, new.requires),
-                      tuple(RuleRef(r.effect, r.rule, r.file, r.line, r.section) for r in new.reasons))
+                      tuple(RuleRef(r.effect, r.rule, r.file, r.line, r.section, r.basis) for r in new.reasons))
             after_of[id(new)] = cached
         before, (after, now_rules) = Answer(decision, requires), cached
         key = (before, after)

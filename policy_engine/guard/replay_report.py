@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from policy_engine.guard.replay import Answer, Group, Replay, RuleRef
-from policy_engine.guard.testing import describe_query
+from policy_engine.engine import words
+from policy_engine.guard.replay import Answer, Group, Replay
 
 MARK = {"widened": "WIDENED", "narrowed": "NARROWED", "widened and narrowed": "CHANGED"}
 
@@ -23,19 +23,15 @@ def _pct(share: float) -> str:
 
 
 def _answer(a: Answer) -> str:
-    return {"allow": "allowed", "deny": "denied"}.get(a.decision) or f"allowed only if {a.requires}"
+    return words.answer(a.decision, a.requires)
+
+
+def describe_query(query: dict[str, Any]) -> str:
+    return words.question(query, unknown=words.FACTS_UNKNOWN)
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' * (n != 1)}"
-
-
-def _rule_lines(rules: tuple[RuleRef, ...], indent: str) -> list[str]:
-    out = []
-    for r in rules:
-        out.append(f"{indent}{r.effect:<5}  {r.file}:{r.line}  (section \"{r.section}\")")
-        out.append(f"{indent}       {r.rule}")
-    return out
 
 
 def headline(r: Replay, code: str = "") -> str:
@@ -62,7 +58,7 @@ def render_text(r: Replay) -> str:
     out = [headline(r), verdict(r)]
     for g in r.groups:
         out += ["", _group_head(g, r.rows)]
-        out += _rule_lines(g.rules, "    ")
+        out += words.reason_lines(g.rules, "    ")
         for e in g.examples:
             out.append(f"  e.g. {describe_query(e.query)}: was {_answer(e.before)}, now {_answer(e.after)}  "
                        f"({_plural(e.rows, 'decision')})")

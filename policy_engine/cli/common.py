@@ -1,8 +1,9 @@
 """What every command shares: loading a policy or exiting with its diagnostics, the query
-flags, the files a command works on, and the exit codes.
+flags, the files a command works on, the exit codes and the JSON envelope.
 
-Exit codes, the same in every command: 0 success, 1 the policy or question has a problem,
-2 usage error, 3 a fault in the tool itself (reported in one line, never a traceback).
+Exit codes, the same in every command (EXIT_* below; the table is in docs/cli.md): 0 success,
+1 widened, 2 usage, 3 internal error, 4 a policy does not check, 5 the policy fails a test,
+lint or format check.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from policy_engine import api
 from policy_engine.language import ast
 from policy_engine.language.diagnostics import render_text
 
+
 def load_or_exit(path: str) -> api.Policy:
-    """Load or exit 1 with the policy's diagnostics on stderr."""
+    """Load, or exit EXIT_INVALID (4) with the policy's diagnostics on stderr."""
     try:
         return api.load(path)
     except api.QueryError:
         raise
     except api.PolicyError as err:
         click.echo(render_text(err.diagnostics), err=True)
-        sys.exit(1)
+        sys.exit(EXIT_INVALID)
 
 
 def query_error(err: api.QueryError, where: str = "") -> None:

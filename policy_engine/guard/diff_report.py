@@ -3,7 +3,6 @@ pull-request comment)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,9 +47,10 @@ def render_text(results: Sequence[DiffResult], allow_widening: bool = False, sho
     return "\n".join(out)
 
 
-def render_json(results: Sequence[DiffResult]) -> str:
-    """`{"changes": [...], "widened": N, "narrowed": N}` (SPEC: one change per question), plus
-    the grouped `summary` sentences and, per change, the file it belongs to."""
+def json_fields(results: Sequence[DiffResult]) -> dict[str, Any]:
+    """The diff's part of the JSON envelope (cli/common.py): `findings` are the grouped changes,
+    each a sentence with its mark, answers and rules; `changes` lists every question (one
+    change per question, with the file it belongs to)."""
     changes: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     files = []
@@ -62,8 +62,7 @@ def render_json(results: Sequence[DiffResult]) -> str:
             summary.append({"file": r.new_path, **s})
         files.append({"old": r.old_path, "new": r.new_path, "widened": r.widened, "narrowed": r.narrowed})
     widened, narrowed = _totals(results)
-    return json.dumps({"changes": changes, "widened": widened, "narrowed": narrowed, "summary": summary,
-                       "files": files}, indent=2)
+    return {"findings": summary, "changes": changes, "widened": widened, "narrowed": narrowed, "files": files}
 
 
 def _md(text: str) -> str:

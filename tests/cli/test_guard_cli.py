@@ -213,7 +213,7 @@ def test_diff_json(work: Path) -> None:
         assert (change["before_requires"], change["after_requires"]) == ("forum_emails_opt_in", None)
         recipients.add(q["recipient"])
     assert None in recipients and len(recipients) == 15  # every recipient, or none named
-    assert [s["sentence"] for s in report["summary"]] == [WIDENED]
+    assert [s["sentence"] for s in report["findings"]] == [WIDENED]
 
 
 def test_diff_markdown(work: Path) -> None:

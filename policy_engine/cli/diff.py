@@ -75,7 +75,7 @@ def diff_command(paths: tuple[str, ...], base: str | None, fmt: str, allow_widen
     `policy-engine diff OLD NEW`, or `policy-engine diff --base REV [PATH...]`. Exit 1 when
     anything is allowed now that was not before (widened), unless --allow-widening; exit 4 when a
     policy does not check (nothing is compared)."""
-    from policy_engine.guard import diff as semantic
+    from policy_engine.guard import renames as semantic  # the semantic diff, renamed terms recognised
     from policy_engine.guard.diff_report import json_fields, render_markdown, render_text as render_diff_text
 
     if base is not None:

@@ -20,11 +20,14 @@ def render_text(results: Sequence[DiffResult], allow_widening: bool = False, sho
     out: list[str] = []
     for r in results:
         n = sum(g.size() for g in r.groups)
+        renamed = [f"  RENAMED: {x.sentence()}" for x in r.renames]
         if not r.groups:
             out.append(f"{r.old_path} -> {r.new_path}: no question's answer changed")
+            out += renamed
             continue
         out.append(f"{r.old_path} -> {r.new_path}: {n} question{'s' * (n != 1)} changed "
                    f"({r.widened} widened, {r.narrowed} narrowed)")
+        out += renamed
         for g in r.groups:
             out.append("")
             out.append(f"  {MARK[g.mark]}: {g.sentence}")
@@ -62,7 +65,9 @@ def json_fields(results: Sequence[DiffResult]) -> dict[str, Any]:
             summary.append({"file": r.new_path, **s})
         files.append({"old": r.old_path, "new": r.new_path, "widened": r.widened, "narrowed": r.narrowed})
     widened, narrowed = _totals(results)
-    return {"findings": summary, "changes": changes, "widened": widened, "narrowed": narrowed, "files": files}
+    renames = [{"file": r.new_path, **x.to_dict()} for r in results for x in r.renames]
+    return {"findings": summary, "changes": changes, "widened": widened, "narrowed": narrowed, "files": files,
+            "renames": renames}
 
 
 def _md(text: str) -> str:
@@ -82,6 +87,9 @@ def render_markdown(results: Sequence[DiffResult], allow_widening: bool = False)
                    "Nothing is allowed that was not before.")
     else:
         out.append("No question's answer changed: this edit does not change what the policy allows.")
+    renamed = [f"- `{r.new_path}`: {_md(x.sentence())}" for r in results for x in r.renames]
+    if renamed:
+        out += ["", "Renamed (the same rules under a new id, no answer changed by it):", "", *renamed]
     for r in results:
         if not r.groups:
             continue

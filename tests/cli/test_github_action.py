@@ -121,14 +121,14 @@ def scratch(tmp_path):
     return {"repo": repo, "log": log, "fake": fake, "tmp": tmp_path}
 
 
-def run(scratch, labels=(), head_repo="acme/shop", policy_text=None, name="run"):
+def run(scratch, labels=(), head_repo="acme/shop", policy_text=None, name="run", log=None):
     if policy_text is not None:
         (scratch["repo"] / "policies" / "open_e.policy").write_text(policy_text, encoding="utf-8")
     temp = scratch["tmp"] / name
     temp.mkdir()
     github = {"repository": "acme/shop", "base_ref": "main", "event": {"pull_request": {
         "number": 7, "head": {"repo": {"full_name": head_repo}}, "labels": [{"name": n} for n in labels]}}}
-    runs = run_action(ACTION, {"install": "false", "decision-log": str(scratch["log"])}, github, scratch["repo"],
+    runs = run_action(ACTION, {"install": "false", "decision-log": str(log or scratch["log"])}, github, scratch["repo"],
                       temp, [BIN, scratch["fake"]], {"FAKE_GH": str(temp)})
     return {r.name: r for r in runs}, temp
 
@@ -180,4 +180,13 @@ def test_a_policy_that_does_not_check_fails_even_with_the_label(scratch):
     body = (temp / "body").read_text()
     assert "The semantic diff could not run" in body and "marketting" in body
     assert "| check | a policy does not check |" in body
+    assert steps["Fail on a problem or an unapproved widening"].exit == 1
+
+
+def test_a_decision_log_that_cannot_be_read_is_shown_and_fails_the_job(scratch):
+    steps, temp = run(scratch, labels=[LABEL], log=scratch["tmp"] / "no-such-log.sqlite3")
+    assert steps["Replay the logged decisions under the new policy"].outputs["exit"] == "2"
+    body = (temp / "body").read_text()
+    assert "The replay of the decision log could not run" in body and "no decision log at" in body
+    assert "| replay of logged decisions | usage error |" in body
     assert steps["Fail on a problem or an unapproved widening"].exit == 1

@@ -21,14 +21,21 @@ from policy_engine.language.diagnostics import render_text
 
 
 def load_or_exit(path: str) -> api.Policy:
-    """Load, or exit EXIT_INVALID (4) with the policy's diagnostics on stderr."""
+    """Load, or exit with the policy's diagnostics on stderr (exit_for_unloaded)."""
     try:
         return api.load(path)
     except api.QueryError:
         raise
     except api.PolicyError as err:
         click.echo(render_text(err.diagnostics), err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(exit_for_unloaded(err.diagnostics))
+
+
+def exit_for_unloaded(diagnostics: list[Any]) -> int:
+    """EXIT_USAGE when the named file is not there (or is a folder, or cannot be opened), as a
+    missing path is in every command; EXIT_INVALID when the file says something wrong."""
+    missing = bool(diagnostics) and all(d.code in ("source.not_found", "source.unreadable") for d in diagnostics)
+    return EXIT_USAGE if missing else EXIT_INVALID
 
 
 def query_error(err: api.QueryError, where: str = "") -> None:

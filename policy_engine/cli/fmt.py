@@ -29,7 +29,7 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> No
             source = api.decode(sys.stdin.buffer.read(), "<stdin>")
         except PolicyError as err:
             click.echo(render_text(err.diagnostics), err=True)
-            sys.exit(1)
+            sys.exit(EXIT_INVALID)
         result = format_source(source)
         if not result.ok:
             click.echo(render_text(result.diagnostics), err=True)

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from policy_engine.language import ast
-from policy_engine.cli.common import EXIT_INVALID, EXIT_USAGE
+from policy_engine.cli.common import EXIT_USAGE, exit_for_unloaded
 from policy_engine.language.diagnostics import PolicyError, render_text
 from policy_engine.server.config import (DEFAULT_HOST, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, DEFAULT_PORT, ENV_VAR, ServerConfig,
                      default_decision_log, parse_size)
@@ -124,7 +124,7 @@ def _load_or_exit(path: str) -> Any:
         click.echo(render_text(err.diagnostics), err=True)
         n = len(err.diagnostics)
         click.echo(f"\n{path}: {n} error{'s' * (n != 1)}; not serving", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(exit_for_unloaded(err.diagnostics))
 
 
 def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -> None:

@@ -35,6 +35,10 @@ Q = '{"action": "use", "data": "emial", "purpose": "marketing"}'
 CASES = [
     (("decide", "open_e.policy", "--query", Q), EXIT_USAGE),
     (("decide", "broken.policy", "--query", Q.replace("emial", "email")), EXIT_INVALID),
+    (("decide", "missing.policy", "--query", Q.replace("emial", "email")), EXIT_USAGE),
+    (("render", "missing.policy"), EXIT_USAGE),
+    (("serve", "missing.policy", "--no-decision-log", "--port", "0"), EXIT_USAGE),
+    (("replay", "--log", "x.sqlite3", "--policy", "missing.policy"), EXIT_USAGE),
     (("explain", "open_e.policy", "--query", Q), EXIT_USAGE),
     (("map", "open_e.policy", "uses", "--data", "emial"), EXIT_USAGE),
     (("map", "broken.policy", "no-consent"), EXIT_INVALID),

@@ -1,8 +1,8 @@
 """The command line: the `policy-engine` group and its safety net; each command group lives in
 its own module (check, decide, map, render, test, diff, fmt, lint, serve).
 
-Exit codes: 0 success, 1 the policy or question has a problem, 2 usage error.
-No input produces a traceback: a fault in the tool itself is reported in one line (exit 3).
+Exit codes: cli/common.py (EXIT_*), documented in docs/cli.md. No input produces a traceback:
+a fault in the tool itself is reported in one line (EXIT_INTERNAL, 3).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import click
 
 from policy_engine import __version__
 from policy_engine.cli import extras
+from policy_engine.cli.common import EXIT_INTERNAL
 
 
 class _Group(click.Group):
@@ -37,7 +38,7 @@ def cli() -> None:
 
 
 from policy_engine.cli import check, decide, diff, fmt, lint, map, render, serve, test  # noqa: E402
-from policy_engine.cli import export, ropa  # noqa: E402
+from policy_engine.cli import export, replay, ropa  # noqa: E402
 from policy_engine.cli import ship_logs  # noqa: E402
 from policy_engine.cli import lsp, playground  # noqa: E402
 
@@ -45,7 +46,7 @@ for _command in (check.check, decide.decide, decide.explain, map.map_, map.graph
                  test.test_command, diff.diff_command, fmt.fmt_command, lint.lint_command, serve.serve,
                  serve.log_command, ropa.ropa_command, export.export_command,
                  ship_logs.ship_logs,
-                 lsp.lsp_command, playground.playground_command):
+                 lsp.lsp_command, playground.playground_command, replay.replay_command):
     cli.add_command(_command)
 
 
@@ -57,4 +58,4 @@ def main() -> None:
     except Exception as err:  # the safety net: a bug in the tool, never a traceback for the user
         click.echo(f"policy-engine: internal error: {type(err).__name__}: {err} "
                    "(please report this with the command you ran)", err=True)
-        sys.exit(3)
+        sys.exit(EXIT_INTERNAL)

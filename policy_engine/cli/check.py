@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from policy_engine import api
+from policy_engine.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, envelope
 from policy_engine.language.diagnostics import Severity, render_text
 
 
@@ -17,7 +17,9 @@ from policy_engine.language.diagnostics import Severity, render_text
               show_default=True, help="sarif: for code scanning; github: GitHub Actions annotations.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
-    """Check policy files (or every *.policy file in the given folders)."""
+    """Check policy files (or every *.policy file in the given folders).
+
+    Exit 4 when a file has an error (it does not check), 5 with --strict when it has warnings."""
     try:
         files = api.policy_files(list(paths))
     except FileNotFoundError as err:
@@ -28,19 +30,14 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     diags = [d for r in results for d in r.diagnostics]
     errors = sum(d.severity is Severity.ERROR for d in diags)
     warnings = len(diags) - errors
-    failed = errors > 0 or (strict and warnings > 0)
+    code = EXIT_INVALID if errors else EXIT_FAILED if strict and warnings else EXIT_OK
     if fmt in ("sarif", "github"):
         from policy_engine.guard import sarif
 
         click.echo(sarif.render_sarif(diags) if fmt == "sarif" else sarif.render_github(diags))
     elif fmt == "json":
-        click.echo(json.dumps({
-            "files": [r.path for r in results],
-            "diagnostics": [d.to_dict() for d in diags],
-            "errors": errors,
-            "warnings": warnings,
-            "ok": not failed,
-        }, indent=2))
+        click.echo(envelope("check", code == EXIT_OK, code, [d.to_dict() for d in diags],
+                            files=[r.path for r in results], errors=errors, warnings=warnings))
     else:
         if diags:
             click.echo(render_text(diags))
@@ -51,4 +48,4 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
         else:
             click.echo(f"{len(results)} {noun} checked: {errors} error{'s' * (errors != 1)}, "
                        f"{warnings} warning{'s' * (warnings != 1)}")
-    sys.exit(1 if failed else 0)
+    sys.exit(code)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from policy_engine import api
-from policy_engine.cli.common import load_or_exit, query_error, query_flags, query_from_options
+from policy_engine.cli.common import EXIT_OK, EXIT_USAGE, load_or_exit, query_error, query_flags, query_from_options
 
 
 @click.command()
@@ -41,13 +41,13 @@ def _ask(policy_path: str, flags: tuple, ask):  # type: ignore[no-untyped-def,ty
         query = query_from_options(*flags)
     except api.QueryError as err:
         query_error(err)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     policy = load_or_exit(policy_path)
     try:
         return ask(policy, query)
     except api.QueryError as err:
         query_error(err)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
 
 
 def _decide_batch(policy: api.Policy, lines) -> int:  # type: ignore[no-untyped-def]
@@ -71,7 +71,7 @@ def _decide_batch(policy: api.Policy, lines) -> int:  # type: ignore[no-untyped-
                 texts[id(answer)] = cached
         out.write(cached[1] + "\n")
     out.flush()
-    return 2 if bad else 0
+    return EXIT_USAGE if bad else EXIT_OK
 
 
 @click.command()

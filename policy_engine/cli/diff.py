@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from policy_engine import api
+from policy_engine.cli.common import EXIT_INVALID, EXIT_OK, EXIT_WIDENED, envelope
 from policy_engine.language.diagnostics import PolicyError, render_text
 from policy_engine.language.source import display_path
 
@@ -72,9 +73,10 @@ def diff_command(paths: tuple[str, ...], base: str | None, fmt: str, allow_widen
     """What changed in meaning between two policies: every question whose answer changed.
 
     `policy-engine diff OLD NEW`, or `policy-engine diff --base REV [PATH...]`. Exit 1 when
-    anything is allowed now that was not before (widened), unless --allow-widening."""
-    from policy_engine.guard import diff as semantic
-    from policy_engine.guard.diff_report import render_json, render_markdown, render_text as render_diff_text
+    anything is allowed now that was not before (widened), unless --allow-widening; exit 4 when a
+    policy does not check (nothing is compared)."""
+    from policy_engine.guard import renames as semantic  # the semantic diff, renamed terms recognised
+    from policy_engine.guard.diff_report import json_fields, render_markdown, render_text as render_diff_text
 
     if base is not None:
         pairs = _pairs_at_base(base, paths)
@@ -98,12 +100,14 @@ def diff_command(paths: tuple[str, ...], base: str | None, fmt: str, allow_widen
         results.append(semantic.semantic_diff(old, new))
     if failed:
         click.echo("cannot compare: a policy does not check (fix the errors above)", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_INVALID)
+    widened = sum(r.widened for r in results)
+    code = EXIT_WIDENED if widened and not allow_widening else EXIT_OK
     if fmt == "json":
-        click.echo(render_json(results))
+        fields = json_fields(results)
+        click.echo(envelope("diff", code == EXIT_OK, code, fields.pop("findings"), **fields))
     elif fmt == "markdown":
         click.echo(render_markdown(results, allow_widening))
     else:
         click.echo(render_diff_text(results, allow_widening, show_all))
-    widened = sum(r.widened for r in results)
-    sys.exit(1 if widened and not allow_widening else 0)
+    sys.exit(code)

@@ -9,19 +9,19 @@ from pathlib import Path
 import click
 
 from policy_engine import api
-from policy_engine.cli.common import policy_paths
+from policy_engine.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, policy_paths
 from policy_engine.language.diagnostics import PolicyError, render_text
 
 
 @click.command("fmt")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file is not formatted.")
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 5 if a file is not formatted.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show what would change, as a unified diff; change nothing.")
 def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     """Format policy files in the one canonical layout, keeping every comment.
 
-    `-` formats stdin to stdout. With --check nothing is written and the exit code is 1 when a
-    file would change. A file that does not parse is left alone and reported (exit 1)."""
+    `-` formats stdin to stdout. With --check nothing is written and the exit code is 5 when a
+    file would change. A file that does not parse is left alone and reported (exit 4)."""
     from policy_engine.language.formatter import format_source
 
     if paths == ("-",):
@@ -29,16 +29,16 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> No
             source = api.decode(sys.stdin.buffer.read(), "<stdin>")
         except PolicyError as err:
             click.echo(render_text(err.diagnostics), err=True)
-            sys.exit(1)
+            sys.exit(EXIT_INVALID)
         result = format_source(source)
         if not result.ok:
             click.echo(render_text(result.diagnostics), err=True)
-            sys.exit(1)
+            sys.exit(EXIT_INVALID)
         assert result.text is not None
         if check_only:
-            sys.exit(1 if result.changed else 0)
+            sys.exit(EXIT_FAILED if result.changed else EXIT_OK)
         click.echo(result.text, nl=False)
-        sys.exit(0)
+        sys.exit(EXIT_OK)
     files = policy_paths(paths)
     changed, broken = [], 0
     for f in files:
@@ -69,4 +69,4 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> No
     n = len(files)
     verb = "would be reformatted" if check_only or show_diff else "reformatted"
     click.echo(f"{len(changed)} of {n} file{'s' * (n != 1)} {verb}" + (f", {broken} not parsed" if broken else ""))
-    sys.exit(1 if broken or (check_only and changed) else 0)
+    sys.exit(EXIT_INVALID if broken else EXIT_FAILED if check_only and changed else EXIT_OK)

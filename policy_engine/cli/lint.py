@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from policy_engine import api
-from policy_engine.cli.common import policy_paths
+from policy_engine.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, envelope, policy_paths
 from policy_engine.language.diagnostics import Severity
 from policy_engine.language.source import display_path
 
@@ -22,20 +21,26 @@ from policy_engine.language.source import display_path
               "that the policy does not (codes art13.*).")
 def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, completeness: bool) -> None:
     """Find rules that never take effect, duplicates, allow/deny conflicts, unused terms, empty
-    sections, uses without a legal basis, data without retention, constant conditions."""
+    sections, uses without a legal basis, data without retention, constant conditions.
+
+    Exit 4 when a file does not check (it cannot be linted), 5 on a lint error (or, with
+    --strict, a warning)."""
     from policy_engine.guard import lint as linting
     from policy_engine.guard.sarif import render_github, render_sarif
 
     findings: list = []  # type: ignore[type-arg]
     files = policy_paths(paths)
+    unchecked = 0  # files that do not check
     for f in files:
         result = api.check_file(f)
         if not result.ok:
             findings.extend(result.errors)  # a policy that does not check cannot be linted
+            unchecked += 1
             continue
         findings.extend(linting.lint(api.compile_checked(result), completeness))  # parsed and checked once
     errors = sum(_severity(x) is Severity.ERROR for x in findings)
     warnings = len(findings) - errors
+    code = EXIT_INVALID if unchecked else EXIT_FAILED if errors or (strict and warnings) else EXIT_OK
     if fmt == "sarif":
         from policy_engine.guard.completeness import CODES as ART13
 
@@ -44,9 +49,8 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, completeness: b
         if findings:
             click.echo(render_github(findings))
     elif fmt == "json":
-        click.echo(json.dumps({"files": [display_path(f) for f in files],
-                               "findings": [x.to_dict() for x in findings],
-                               "errors": errors, "warnings": warnings}, indent=2))
+        click.echo(envelope("lint", code == EXIT_OK, code, [x.to_dict() for x in findings],
+                            files=[display_path(f) for f in files], errors=errors, warnings=warnings))
     else:
         for x in findings:
             click.echo(x.render())
@@ -54,7 +58,7 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, completeness: b
         n = len(files)
         click.echo(f"{n} file{'s' * (n != 1)} linted: {errors} error{'s' * (errors != 1)}, "
                    f"{warnings} warning{'s' * (warnings != 1)}")
-    sys.exit(1 if errors or (strict and warnings) else 0)
+    sys.exit(code)
 
 
 def _severity(item: object) -> Severity:

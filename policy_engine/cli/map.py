@@ -9,7 +9,7 @@ import click
 
 from policy_engine import api
 from policy_engine.engine import words
-from policy_engine.cli.common import load_or_exit, query_error
+from policy_engine.cli.common import EXIT_USAGE, load_or_exit, query_error
 
 
 @click.group("map", context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +40,7 @@ def _map_call(ctx: click.Context, call, fmt: str) -> None:  # type: ignore[no-un
         rows = call(policy)
     except api.QueryError as err:
         query_error(err)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     if fmt == "json":
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
         return

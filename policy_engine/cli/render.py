@@ -7,6 +7,7 @@ import sys
 import click
 
 from policy_engine import api
+from policy_engine.cli.common import exit_for_unloaded
 from policy_engine.language.diagnostics import render_text
 
 
@@ -32,7 +33,7 @@ def render_command(policy: str, fmt: str, source_text: str | None, template: str
     result = api.check_file(policy)
     if not result.ok or result.policy is None or result.source is None:
         click.echo(render_text([d for d in result.diagnostics if d.is_error]), err=True)
-        sys.exit(1)
+        sys.exit(exit_for_unloaded(result.errors))
     cov = None
     if source_text is not None:
         try:

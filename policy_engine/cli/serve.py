@@ -1,6 +1,6 @@
 """`policy-engine serve` and `policy-engine log`, registered by cli/app.py.
 
-serve: check the policy (diagnostics and exit 1 if it does not check), then run the ASGI app on
+serve: check the policy (diagnostics and exit 4 if it does not check), then run the ASGI app on
 uvicorn; with `--workers N` a supervisor runs N processes and passes SIGHUP on to each of them.
 """
 
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from policy_engine.language import ast
+from policy_engine.cli.common import EXIT_USAGE, exit_for_unloaded
 from policy_engine.language.diagnostics import PolicyError, render_text
 from policy_engine.server.config import (DEFAULT_BODY_TIMEOUT, DEFAULT_DECISION_THREADS, DEFAULT_HEADER_TIMEOUT,
                                          DEFAULT_HOST, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY,
@@ -162,7 +163,7 @@ def _load_or_exit(path: str) -> Policy:
         click.echo(render_text(err.diagnostics), err=True)
         n = len(err.diagnostics)
         click.echo(f"\n{path}: {n} error{'s' * (n != 1)}; not serving", err=True)
-        sys.exit(1)
+        sys.exit(exit_for_unloaded(err.diagnostics))
 
 
 def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -> None:
@@ -232,10 +233,10 @@ def log_command(db: str | None, since: str | None, until: str | None, decision: 
     except FileNotFoundError:
         click.echo(f"policy-engine log: no decision log at {path} (start `policy-engine serve` first, or "
                    "pass --db PATH)", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_USAGE)
     except sqlite3.DatabaseError as err:
         click.echo(f"policy-engine log: cannot read {path}: {err}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_USAGE)
 
 
 

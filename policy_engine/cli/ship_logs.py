@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from policy_engine.cli import extras
+from policy_engine.cli.common import EXIT_USAGE
 
 
 @click.command("ship-logs")
@@ -79,7 +80,7 @@ def ship_logs(db: Path, url: str, replica: str, buffer: int, batch_size: int, po
     except sqlite3.DatabaseError as err:
         click.echo(f"policy-engine ship-logs: cannot read {db}: {err} (is it the decision log `serve` writes?)",
                    err=True)
-        sys.exit(1)
+        sys.exit(EXIT_USAGE)
     finally:
         if stop_metrics is not None:
             stop_metrics()

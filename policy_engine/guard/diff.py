@@ -91,6 +91,7 @@ class DiffResult:
     old_path: str
     new_path: str
     groups: list[ChangeGroup]
+    renames: list[Any] = field(default_factory=list)  # guard/renames.py: terms renamed with their rules
 
     @property
     def widened(self) -> int:

@@ -3,7 +3,6 @@ pull-request comment)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,11 +20,14 @@ def render_text(results: Sequence[DiffResult], allow_widening: bool = False, sho
     out: list[str] = []
     for r in results:
         n = sum(g.size() for g in r.groups)
+        renamed = [f"  RENAMED: {x.sentence()}" for x in r.renames]
         if not r.groups:
             out.append(f"{r.old_path} -> {r.new_path}: no question's answer changed")
+            out += renamed
             continue
         out.append(f"{r.old_path} -> {r.new_path}: {n} question{'s' * (n != 1)} changed "
                    f"({r.widened} widened, {r.narrowed} narrowed)")
+        out += renamed
         for g in r.groups:
             out.append("")
             out.append(f"  {MARK[g.mark]}: {g.sentence}")
@@ -48,9 +50,10 @@ def render_text(results: Sequence[DiffResult], allow_widening: bool = False, sho
     return "\n".join(out)
 
 
-def render_json(results: Sequence[DiffResult]) -> str:
-    """`{"changes": [...], "widened": N, "narrowed": N}` (SPEC: one change per question), plus
-    the grouped `summary` sentences and, per change, the file it belongs to."""
+def json_fields(results: Sequence[DiffResult]) -> dict[str, Any]:
+    """The diff's part of the JSON envelope (cli/common.py): `findings` are the grouped changes,
+    each a sentence with its mark, answers and rules; `changes` lists every question (one
+    change per question, with the file it belongs to)."""
     changes: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     files = []
@@ -62,8 +65,9 @@ def render_json(results: Sequence[DiffResult]) -> str:
             summary.append({"file": r.new_path, **s})
         files.append({"old": r.old_path, "new": r.new_path, "widened": r.widened, "narrowed": r.narrowed})
     widened, narrowed = _totals(results)
-    return json.dumps({"changes": changes, "widened": widened, "narrowed": narrowed, "summary": summary,
-                       "files": files}, indent=2)
+    renames = [{"file": r.new_path, **x.to_dict()} for r in results for x in r.renames]
+    return {"findings": summary, "changes": changes, "widened": widened, "narrowed": narrowed, "files": files,
+            "renames": renames}
 
 
 def _md(text: str) -> str:
@@ -83,6 +87,9 @@ def render_markdown(results: Sequence[DiffResult], allow_widening: bool = False)
                    "Nothing is allowed that was not before.")
     else:
         out.append("No question's answer changed: this edit does not change what the policy allows.")
+    renamed = [f"- `{r.new_path}`: {_md(x.sentence())}" for r in results for x in r.renames]
+    if renamed:
+        out += ["", "Renamed (the same rules under a new id, no answer changed by it):", "", *renamed]
     for r in results:
         if not r.groups:
             continue

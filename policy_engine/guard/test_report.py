@@ -1,12 +1,13 @@
 """The test runner's Report in words. In: testing.Report. Out: text (terminal), JSON (scripts),
-JUnit XML (CI dashboards)."""
+JUnit XML (CI dashboards); with --coverage, the rules no test exercises in each."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from policy_engine.engine import words
+from policy_engine.guard.coverage import render_text as render_coverage
 from policy_engine.guard.testing import CaseResult, Report
 from policy_engine.language.diagnostics import render_text as render_diagnostics
 
@@ -59,19 +60,35 @@ def render_text(report: Report, verbose: bool = False) -> str:
         if verbose and f.results:
             out.append("")
     for f in report.files:
-        out.append(f"{f.path}: {f.passed} passed, {f.failed} failed")
+        if f.coverage is not None:
+            out += render_coverage(f.coverage) + [""]
+    for f in report.files:
+        skipped = f", {f.skipped} not selected by --run" if f.skipped else ""
+        out.append(f"{f.path}: {f.passed} passed, {f.failed} failed{skipped}")
     out.append(report.summary())
     return "\n".join(out)
 
 
-def render_json(report: Report) -> str:
-    return json.dumps({
-        "files": [{"path": f.path, "passed": f.passed, "failed": f.failed,
-                   "errors": [d.to_dict() for d in f.errors]} for f in report.files],
+def json_fields(report: Report) -> dict[str, Any]:
+    """The test run's part of the JSON envelope (cli/common.py): `findings` are what failed (a
+    file that does not check, as kind `check` with its diagnostics; each failing expectation or
+    invariant), `results` every expectation and invariant run."""
+    findings: list[dict[str, Any]] = []
+    for f in report.files:
+        if f.errors:
+            findings.append({"kind": "check", "file": f.path, "ok": False,
+                             "message": "the policy does not check, so nothing in it was tested",
+                             "diagnostics": [d.to_dict() for d in f.errors]})
+        findings += [c.to_dict() for c in f.results if not c.ok]
+    return {
+        "findings": findings,
+        "files": [{"path": f.path, "passed": f.passed, "failed": f.failed, "skipped": f.skipped,
+                   "errors": [d.to_dict() for d in f.errors],
+                   **({"coverage": f.coverage.to_dict()} if f.coverage is not None else {})} for f in report.files],
         "results": [c.to_dict() for f in report.files for c in f.results],
         "passed": report.passed,
         "failed": report.failed,
-    }, indent=2)
+    }
 
 
 def render_junit(report: Report) -> str:
@@ -79,7 +96,12 @@ def render_junit(report: Report) -> str:
                         failures=str(report.failed))
     for f in report.files:
         suite = ET.SubElement(suites, "testsuite", name=f.path, tests=str(f.passed + f.failed),
-                              failures=str(f.failed), errors="0")
+                              failures=str(f.failed), errors="0", skipped=str(f.skipped))
+        if f.coverage is not None:  # JUnit has no coverage element: properties, and the list as output
+            props = ET.SubElement(suite, "properties")
+            ET.SubElement(props, "property", name="rules", value=str(len(f.coverage.rules)))
+            ET.SubElement(props, "property", name="rules_exercised", value=str(f.coverage.covered))
+            ET.SubElement(suite, "system-out").text = "\n".join(render_coverage(f.coverage))
         if f.errors:
             case = ET.SubElement(suite, "testcase", classname=f.path, name="check")
             failure = ET.SubElement(case, "failure", message="the policy does not check")
@@ -95,4 +117,4 @@ def render_junit(report: Report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-__all__ = ["render_case", "render_text", "render_json", "render_junit"]
+__all__ = ["render_case", "render_text", "json_fields", "render_junit"]

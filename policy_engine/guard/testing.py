@@ -11,6 +11,7 @@ check counts as one failure, with its diagnostics.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,9 @@ from typing import Any
 from policy_engine.language import ast
 from policy_engine.language import logic
 from policy_engine.language.diagnostics import Diagnostic, PolicyError
+from policy_engine.guard.coverage import FileCoverage, coverage
 from policy_engine.guard.invariants import InvariantResult, check_invariants
-from policy_engine.language.printer import format_condition, format_item
+from policy_engine.language.printer import format_condition, format_invariant, format_item
 from policy_engine.language.source import display_path
 from policy_engine.engine.loader import load_path
 from policy_engine.engine.policy import Policy
@@ -50,6 +52,8 @@ class FileReport:
     path: str
     results: list[CaseResult] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
+    skipped: int = 0  # expectations and invariants `--run` left out
+    coverage: FileCoverage | None = None  # with --coverage
 
     @property
     def passed(self) -> int:
@@ -132,23 +136,49 @@ def invariant_case(result: InvariantResult) -> CaseResult:
     return case
 
 
-def run_file(path: str | os.PathLike[str]) -> FileReport:
+def case_name(file: str, line: int, section: str, statement: str) -> str:
+    """What `--run PATTERN` is searched in: `policies/open_e.policy:208 Marketing: no use of ...`."""
+    return f"{file}:{line} {section}: {statement}"
+
+
+def _line(loaded: Policy, node: ast.Expectation | ast.Invariant) -> int:
+    return loaded.source.position(node.span.start)[0] if node.span is not None else 0
+
+
+def run_file(path: str | os.PathLike[str], select: re.Pattern[str] | None = None,
+             with_coverage: bool = False) -> FileReport:
+    """Every expectation and invariant of the file (those whose case_name `select` finds, when
+    given), and with `with_coverage` the rules they exercise."""
     shown = display_path(path)
     try:
         loaded = load_path(path)
     except PolicyError as err:
         return FileReport(shown, errors=err.diagnostics)
     report = FileReport(loaded.path)
-    for section, exp in loaded.tree.expectations():
+
+    def chosen(section: ast.Section, node: ast.Expectation | ast.Invariant, text: str) -> bool:
+        keep = select is None or bool(select.search(case_name(loaded.path, _line(loaded, node), section.title, text)))
+        report.skipped += not keep
+        return keep
+
+    expectations = [(s, e) for s, e in loaded.tree.expectations() if chosen(s, e, format_item(e))]
+    invariants = [(s, i) for s, i in loaded.tree.invariants() if chosen(s, i, format_invariant(i))]
+    for section, exp in expectations:
         report.results.append(run_expectation(loaded, section, exp))
-    for inv in check_invariants(loaded):
-        report.results.append(invariant_case(inv))
+    if invariants:
+        wanted = {id(i) for _, i in invariants}
+        for inv in check_invariants(loaded):
+            if id(inv.invariant) in wanted:
+                report.results.append(invariant_case(inv))
     report.results.sort(key=lambda r: r.line)
+    if with_coverage:
+        report.coverage = coverage(loaded, [e for _, e in expectations], [i for _, i in invariants])
     return report
 
 
-def run(paths: Iterable[str | os.PathLike[str]]) -> Report:
-    return Report([run_file(p) for p in paths])
+def run(paths: Iterable[str | os.PathLike[str]], select: re.Pattern[str] | None = None,
+        with_coverage: bool = False) -> Report:
+    return Report([run_file(p, select, with_coverage) for p in paths])
 
 
 __all__ = ["CaseResult", "FileReport", "Report", "run", "run_file"]

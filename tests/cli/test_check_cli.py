@@ -1,6 +1,7 @@
 """`policy-engine check` as users run it: the installed console script, in a subprocess.
 
-Exit codes: 0 clean, 1 problems (warnings only with --strict), 2 usage errors. Never a traceback.
+Exit codes (cli/common.py): 0 clean, 4 errors (the policy does not check), 5 warnings with --strict,
+2 usage errors. Never a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from policy_engine.cli.common import EXIT_FAILED, EXIT_INVALID
 
 BIN = Path(sys.executable).parent
 EXE = shutil.which("policy-engine", path=str(BIN))
@@ -52,9 +55,9 @@ def test_clean_file_exits_0(work: Path) -> None:
     assert "1 file checked: no problems found" in proc.stdout
 
 
-def test_errors_exit_1_with_positions_carets_and_help(work: Path) -> None:
+def test_errors_exit_4_with_positions_carets_and_help(work: Path) -> None:
     proc = run("check", "errors.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_INVALID
     out = proc.stdout
     assert "errors.policy:3:16: error: check.unknown_term:" in out
     assert "errors.policy:3:28: error: check.unknown_basis:" in out
@@ -64,19 +67,19 @@ def test_errors_exit_1_with_positions_carets_and_help(work: Path) -> None:
     assert out.index("check.unused_term") < out.index("check.unknown_term") < out.index("check.unknown_basis")
 
 
-def test_syntax_error_exits_1(work: Path) -> None:
+def test_syntax_error_exits_4(work: Path) -> None:
     proc = run("check", "syntax.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_INVALID
     assert "syntax.policy:3:3: error: parse.unexpected_token:" in proc.stdout
 
 
-def test_warnings_alone_exit_0_but_1_with_strict(work: Path) -> None:
+def test_warnings_alone_exit_0_but_5_with_strict(work: Path) -> None:
     relaxed = run("check", "warn.policy", cwd=work)
     assert relaxed.returncode == 0
     assert "warning: check.unused_term" in relaxed.stdout
     assert "0 errors, 1 warning" in relaxed.stdout
     strict = run("check", "--strict", "warn.policy", cwd=work)
-    assert strict.returncode == 1
+    assert strict.returncode == EXIT_FAILED
     assert run("check", "--strict", "clean.policy", cwd=work).returncode == 0
 
 
@@ -103,13 +106,13 @@ def test_usage_errors_exit_2(work: Path, args: tuple[str, ...], stderr_has: str)
 
 def test_json_format(work: Path) -> None:
     proc = run("check", "--format", "json", "errors.policy", "clean.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_INVALID
     report = json.loads(proc.stdout)
     assert report["files"] == ["errors.policy", "clean.policy"]
     assert (report["errors"], report["warnings"], report["ok"]) == (2, 1, False)
     fields = {"code", "severity", "message", "file", "line", "column", "end_line", "end_column", "help"}
-    assert all(set(d) >= fields for d in report["diagnostics"])
-    basis = next(d for d in report["diagnostics"] if d["code"] == "check.unknown_basis")
+    assert all(set(d) >= fields for d in report["findings"])
+    basis = next(d for d in report["findings"] if d["code"] == "check.unknown_basis")
     assert basis == {**basis, "file": "errors.policy", "line": 3, "column": 28, "end_line": 3, "end_column": 34,
                      "severity": "error"}
     assert basis["help"].startswith("did you mean `consent`?")
@@ -117,9 +120,10 @@ def test_json_format(work: Path) -> None:
 
 def test_json_clean_and_strict(work: Path) -> None:
     clean = json.loads(run("check", "--format", "json", "clean.policy", cwd=work).stdout)
-    assert clean == {"files": ["clean.policy"], "diagnostics": [], "errors": 0, "warnings": 0, "ok": True}
+    assert clean["ok"] is True and clean["exit_code"] == 0 and clean["command"] == "check"
+    assert (clean["files"], clean["findings"], clean["errors"], clean["warnings"]) == (["clean.policy"], [], 0, 0)
     strict = run("check", "--format", "json", "--strict", "warn.policy", cwd=work)
-    assert strict.returncode == 1 and json.loads(strict.stdout)["ok"] is False
+    assert strict.returncode == EXIT_FAILED and json.loads(strict.stdout)["ok"] is False
 
 
 def test_folder_argument_checks_every_policy_file(work: Path) -> None:
@@ -128,10 +132,10 @@ def test_folder_argument_checks_every_policy_file(work: Path) -> None:
     (work / "nested" / "deeper" / "b.policy").write_text(ERRORS, encoding="utf-8")
     (work / "nested" / "notes.txt").write_text("not a policy", encoding="utf-8")
     proc = run("check", "--format", "json", "nested", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_INVALID
     report = json.loads(proc.stdout)
     assert report["files"] == ["nested/a.policy", "nested/deeper/b.policy"]
-    assert {d["file"] for d in report["diagnostics"]} == {"nested/deeper/b.policy"}
+    assert {d["file"] for d in report["findings"]} == {"nested/deeper/b.policy"}
     text = run("check", "nested/a.policy", "nested", cwd=work)
     assert "3 files checked" in text.stdout
 
@@ -139,7 +143,7 @@ def test_folder_argument_checks_every_policy_file(work: Path) -> None:
 def test_unreadable_inputs_are_diagnostics(work: Path) -> None:
     (work / "latin1.policy").write_bytes('data email "électronique"\n'.encode("latin-1"))
     proc = run("check", "latin1.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_INVALID
     assert "latin1.policy:1:13: error: source.invalid_utf8:" in proc.stdout
 
 
@@ -158,11 +162,11 @@ def test_version_and_help(work: Path) -> None:
 def test_python_dash_m_is_the_same_command(work: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "policy_engine", "check", "errors.policy"], cwd=work,
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1 and "check.unknown_term" in proc.stdout
+    assert proc.returncode == EXIT_INVALID and "check.unknown_term" in proc.stdout
 
 
 def test_deeply_nested_condition_is_a_policy_problem_not_an_internal_error(work: Path) -> None:
     (work / "deep.policy").write_text(CLEAN.replace("for marketing", "for marketing if " + "not " * 3000 + "f"),
                                       encoding="utf-8")
     proc = run("check", "deep.policy", cwd=work)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == EXIT_INVALID, proc.stderr

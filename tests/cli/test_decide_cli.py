@@ -97,11 +97,11 @@ def test_usage_errors() -> None:
     assert run("decide", OPEN_E, "--batch", "-", "--data", "email", stdin="").exit_code == 2
 
 
-def test_a_broken_policy_exits_1_with_its_diagnostics(tmp_path: Path) -> None:
+def test_a_broken_policy_exits_4_with_its_diagnostics(tmp_path: Path) -> None:
     bad = tmp_path / "bad.policy"
     bad.write_text('policy "B"\nsection "S":\n  allow use of email for marketing\n')
     result = run("decide", str(bad), "--query", json.dumps(MARKETING))
-    assert result.exit_code == 1 and "check.unknown_term" in result.stderr
+    assert result.exit_code == 4 and "check.unknown_term" in result.stderr  # EXIT_INVALID
 
 
 def test_explain_prints_sentences() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from policy_engine.cli.common import EXIT_INVALID
 from policy_engine.language import logic
 
 BIN = Path(sys.executable).parent
@@ -53,7 +54,7 @@ def test_check_and_decide_agree_on_deep_conditions(tmp_path: Path, condition: st
         assert decide.returncode == 0 and json.loads(decide.stdout)["decision"] in ("conditional", "allow", "deny")
     else:
         assert b"parse.too_deep" in check.stdout + check.stderr
-        assert decide.returncode == 1 and b"parse.too_deep" in decide.stdout + decide.stderr
+        assert decide.returncode == EXIT_INVALID and b"parse.too_deep" in decide.stdout + decide.stderr
 
 
 def test_batch_answers_the_lines_around_a_deeply_nested_one(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_fmt_stdin_rejects_invalid_utf8_as_fmt_file_does(tmp_path: Path) -> None
     path.write_bytes(bad)
     from_file = run("fmt", str(path))
     from_stdin = run("fmt", "-", stdin=bad)
-    assert from_file.returncode == from_stdin.returncode == 1
+    assert from_file.returncode == from_stdin.returncode == EXIT_INVALID
     assert from_stdin.stdout == b""
     assert b"source.invalid_utf8" in from_stdin.stderr and b"source.invalid_utf8" in from_file.stderr
     good = run("fmt", "-", stdin=b'\xef\xbb\xbfdata d  "x"\n')

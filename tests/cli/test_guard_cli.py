@@ -1,8 +1,9 @@
 """The CI guardrails as users run them: `policy-engine test | diff | fmt | lint` and
 `check --format github`, through the installed console script, in a subprocess.
 
-Exit codes: 0 success, 1 the policy has a problem, 2 usage error. Never a traceback, never an
-internal error for bad input.
+Exit codes (cli/common.py, docs/cli.md): 0 success, 1 widened, 2 usage error, 4 a policy does
+not check, 5 a test, lint or format check fails. Never a traceback, never an internal error for
+bad input.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from paths import OPEN_E, REPO
+
+from policy_engine.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_WIDENED
 
 BIN = Path(sys.executable).parent
 EXE = shutil.which("policy-engine", path=str(BIN))
@@ -94,7 +97,7 @@ def test_test_passes_on_open_e() -> None:
 
 def test_test_failure_names_file_line_question_wanted_actual_and_rules(work: Path) -> None:
     proc = run("test", "failing.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_FAILED
     text = (work / "failing.policy").read_text(encoding="utf-8")
     line = line_of(text, BAD_EXPECT)
     rule_line = line_of(text, "  allow use of email, name, postal_address, phone\n"
@@ -115,7 +118,7 @@ def test_test_failure_names_file_line_question_wanted_actual_and_rules(work: Pat
 
 def test_test_a_broken_invariant_names_the_question_and_the_rule(work: Path) -> None:
     proc = run("test", "widened.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_FAILED
     text = (work / "widened.policy").read_text(encoding="utf-8")
     inv = "no use of email from forum for forum_notifications without forum_emails_opt_in"
     out = proc.stdout
@@ -129,7 +132,7 @@ def test_test_a_broken_invariant_names_the_question_and_the_rule(work: Path) -> 
 
 def test_test_json(work: Path) -> None:
     proc = run("test", "--format", "json", "failing.policy", "open_e.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_FAILED
     report = json.loads(proc.stdout)
     expectations, invariants = statements(open_e_text())
     total = expectations + invariants
@@ -146,7 +149,7 @@ def test_test_json(work: Path) -> None:
 def test_test_junit_to_a_file(work: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.xml"
     proc = run("test", "--format", "junit", "-o", str(out), "failing.policy", "widened.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_FAILED
     assert SUMMARY.match(proc.stdout.strip())  # only the summary on stdout
     root = ET.parse(out).getroot()
     assert root.tag == "testsuites"
@@ -166,7 +169,7 @@ def test_test_junit_to_a_file(work: Path, tmp_path: Path) -> None:
 
 def test_diff_widening_fails_in_words(work: Path) -> None:
     proc = run("diff", "open_e.policy", "widened.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_WIDENED
     out = proc.stdout
     assert "open_e.policy -> widened.policy: 15 questions changed (15 widened, 0 narrowed)" in out
     assert f"WIDENED: {WIDENED}" in out
@@ -195,7 +198,7 @@ def test_diff_narrowing_alone_passes(work: Path) -> None:
 
 def test_diff_json(work: Path) -> None:
     proc = run("diff", "--format", "json", "open_e.policy", "widened.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_WIDENED
     report = json.loads(proc.stdout)
     assert (report["widened"], report["narrowed"]) == (15, 0)
     assert len(report["changes"]) == 15
@@ -210,12 +213,12 @@ def test_diff_json(work: Path) -> None:
         assert (change["before_requires"], change["after_requires"]) == ("forum_emails_opt_in", None)
         recipients.add(q["recipient"])
     assert None in recipients and len(recipients) == 15  # every recipient, or none named
-    assert [s["sentence"] for s in report["summary"]] == [WIDENED]
+    assert [s["sentence"] for s in report["findings"]] == [WIDENED]
 
 
 def test_diff_markdown(work: Path) -> None:
     proc = run("diff", "--format", "markdown", "open_e.policy", "widened.policy", cwd=work)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_WIDENED
     out = proc.stdout
     assert out.startswith("## Privacy policy: what this change means")
     assert "Widened: 15 questions" in out and "A reviewer must accept the widening." in out
@@ -266,7 +269,7 @@ def test_widening_in_the_working_tree_fails_test_and_diff(tmp_path: Path) -> Non
     policy.write_text(policy.read_text(encoding="utf-8").replace(CONSENT, "\n"), encoding="utf-8")
 
     tested = run("test", cwd=repo)
-    assert tested.returncode == 1
+    assert tested.returncode == EXIT_FAILED
     out = tested.stdout
     assert "FAIL policies/open_e.policy:" in out
     assert "no use of email from forum for forum_notifications without forum_emails_opt_in" in out
@@ -276,7 +279,7 @@ def test_widening_in_the_working_tree_fails_test_and_diff(tmp_path: Path) -> Non
     assert re.search(r"^\d+ passed, 3 failed$", out, re.M)
 
     diffed = run("diff", "--base", "HEAD", "policies/open_e.policy", cwd=repo)
-    assert diffed.returncode == 1
+    assert diffed.returncode == EXIT_WIDENED
     out = diffed.stdout
     assert "policies/open_e.policy@HEAD -> policies/open_e.policy" in out
     assert f"WIDENED: {WIDENED}" in out
@@ -299,7 +302,7 @@ def test_fmt_check_then_fix(tmp_path: Path) -> None:
     messy = tmp_path / "messy.policy"
     messy.write_text(MESSY, encoding="utf-8")
     checked = run("fmt", "--check", "messy.policy", cwd=tmp_path)
-    assert checked.returncode == 1
+    assert checked.returncode == EXIT_FAILED
     assert checked.stdout.splitlines() == ["would reformat messy.policy", "1 of 1 file would be reformatted"]
     assert messy.read_text(encoding="utf-8") == MESSY  # --check writes nothing
     fixed = run("fmt", "messy.policy", cwd=tmp_path)
@@ -325,7 +328,7 @@ def test_lint_sarif(tmp_path: Path) -> None:
         'data email "E"\npurpose marketing "M"\nfact f "F"\nsection "S":\n  retention of all data: "a year"\n'
         "  allow use of email for marketing if f basis consent\n  deny use of email\n", encoding="utf-8")
     proc = run("lint", "--format", "sarif", "l.policy", cwd=tmp_path)
-    assert proc.returncode == 1  # a shadowed rule is an error
+    assert proc.returncode == EXIT_FAILED  # a shadowed rule is an error
     log = json.loads(proc.stdout)
     assert log["version"] == "2.1.0"
     driver = log["runs"][0]["tool"]["driver"]
@@ -344,7 +347,7 @@ def test_check_github_annotations(tmp_path: Path) -> None:
     (tmp_path / "broken.policy").write_text('data email "E"\nsection "S":\n  allow use of emial basis consnt\n',
                                             encoding="utf-8")
     proc = run("check", "--format", "github", "broken.policy", cwd=tmp_path)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_INVALID
     lines = proc.stdout.splitlines()
     assert len(lines) == 3, lines  # one workflow command per diagnostic, nothing else
     assert lines[0] == (
@@ -373,14 +376,14 @@ def bad(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("args", "code", "message"), [
     (("diff", "missing.policy", "open_e.policy"), 2, "no such file: missing.policy"),
     (("diff", "open_e.policy"), 2, "name two policy files (OLD NEW), or use --base REV"),
-    (("diff", "syntax.policy", "open_e.policy"), 1, "syntax.policy:3:3: error: parse.unexpected_token"),
-    (("diff", "open_e.policy", "latin1.policy"), 1, "latin1.policy:1:13: error: source.invalid_utf8"),
+    (("diff", "syntax.policy", "open_e.policy"), EXIT_INVALID, "syntax.policy:3:3: error: parse.unexpected_token"),
+    (("diff", "open_e.policy", "latin1.policy"), EXIT_INVALID, "latin1.policy:1:13: error: source.invalid_utf8"),
     (("diff", "--base", "HEAD", "open_e.policy"), 2, "open_e.policy is not inside a git repository"),
     (("diff", "--base", "HEAD"), 2, "no policies/ folder in this repository"),
     (("test",), 2, "no policies/ folder in this repository"),
     (("test", "missing.policy"), 2, "no such file or folder: missing.policy"),
-    (("fmt", "--check", "syntax.policy"), 1, "syntax.policy:3:3: error: parse.unexpected_token"),
-    (("lint", "latin1.policy"), 1, "latin1.policy:1:13: error: source.invalid_utf8"),
+    (("fmt", "--check", "syntax.policy"), EXIT_INVALID, "syntax.policy:3:3: error: parse.unexpected_token"),
+    (("lint", "latin1.policy"), EXIT_INVALID, "latin1.policy:1:13: error: source.invalid_utf8"),
 ], ids=["diff-missing-file", "diff-one-file", "diff-syntax-error", "diff-not-utf8", "base-outside-git",
         "base-outside-git-no-policies", "test-no-policies", "test-missing-file",
         "fmt-syntax-error", "lint-not-utf8"])
@@ -392,7 +395,7 @@ def test_bad_input_is_a_clear_error(bad: Path, args: tuple[str, ...], code: int,
 
 def test_test_on_a_policy_that_does_not_parse_counts_one_failure(bad: Path) -> None:
     proc = run("test", "syntax.policy", "open_e.policy", cwd=bad)
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_INVALID
     assert "ERROR syntax.policy: the policy does not check, so nothing in it was tested" in proc.stdout
     assert "syntax.policy:3:3: error: parse.unexpected_token" in proc.stdout
     expectations, invariants = statements(open_e_text())
@@ -408,4 +411,4 @@ def test_base_with_a_bad_revision(bad: Path) -> None:
     assert proc.returncode == 2
     assert "git cannot find revision `no-such-rev`" in proc.stderr
     new = run("diff", "--base", "HEAD", "syntax.policy", cwd=bad)  # not at HEAD; and does not parse
-    assert new.returncode == 1 and "parse.unexpected_token" in new.stderr
+    assert new.returncode == EXIT_INVALID and "parse.unexpected_token" in new.stderr

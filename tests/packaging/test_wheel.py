@@ -153,7 +153,7 @@ def test_installed_console_script(venv: Path, tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "no problems found" in ok.stdout
     bad = _run([exe, "check", "broken.policy"], cwd=tmp_path)
-    assert bad.returncode == 1
+    assert bad.returncode == 4  # EXIT_INVALID: the policy does not check
     assert "broken.policy:3:16: error: check.unknown_term" in bad.stdout
     assert "Traceback" not in bad.stdout + bad.stderr
 

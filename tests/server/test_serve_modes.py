@@ -82,7 +82,7 @@ def test_a_policy_that_does_not_check_is_not_served(workdir):
     port = free_port()
     out = subprocess.run([str(SCRIPT), "serve", str(bad), "--port", str(port)], capture_output=True, text=True,
                          timeout=60, cwd=REPO)
-    assert out.returncode == 1
+    assert out.returncode == 4  # EXIT_INVALID: the policy does not check
     assert "parse.unexpected_token" in out.stderr and "not serving" in out.stderr
     assert "Traceback" not in out.stderr
 

@@ -280,6 +280,6 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
     not_a_log.write_text("these are not decisions\n" * 100)
     proc = subprocess.run([str(SCRIPT), "ship-logs", "--db", str(not_a_log), "--url", "http://127.0.0.1:9/logs"],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr  # EXIT_USAGE: not a decision log
     assert proc.stderr.strip().splitlines()[-1] == (f"policy-engine ship-logs: cannot read {not_a_log}: file is not a "
                                                     "database (is it the decision log `serve` writes?)")

@@ -353,7 +353,7 @@ def test_cli_render_refuses_a_policy_that_does_not_check(tmp_path):
     bad = tmp_path / "bad.policy"
     bad.write_text('section "S":\n  allow use of nothing_declared\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["render", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # EXIT_INVALID: the policy does not check
     assert "check.unknown_term" in result.output
 
 

@@ -168,6 +168,6 @@ def test_cli_ropa_refuses_a_policy_that_does_not_check(tmp_path):
     bad = tmp_path / "bad.policy"
     bad.write_text('section "S":\n  allow use of nothing_declared\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["ropa", str(bad)])
-    assert result.exit_code == 1 and "check.unknown_term" in result.output
+    assert result.exit_code == 4 and "check.unknown_term" in result.output  # EXIT_INVALID
     missing = CliRunner().invoke(cli, ["ropa", str(tmp_path / "missing.policy")])
-    assert missing.exit_code == 1 and "missing.policy" in missing.output
+    assert missing.exit_code == 2 and "missing.policy" in missing.output  # EXIT_USAGE: no such file

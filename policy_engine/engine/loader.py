@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,15 +73,17 @@ def decode(data: bytes, path: str) -> Source:
     return Source(text, path)
 
 
-def read_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The file's bytes; PolicyError (source.not_found / source.unreadable) naming it otherwise."""
+def read_bytes(path: str | os.PathLike[str], reader: Callable[[Path], bytes] = Path.read_bytes,
+               missing_help: str = "check the path; policy files end in .policy") -> bytes:
+    """The file's bytes (by `reader`: the server's reload reads only once a file is stable);
+    PolicyError (source.not_found / source.unreadable) naming it otherwise."""
     shown = display_path(path)
     named = Source("", shown)  # no text to point into, but the diagnostic still names the file
     try:
-        return Path(path).read_bytes()
+        return reader(Path(path))
     except FileNotFoundError:
         raise PolicyError([Diagnostic("source.not_found", f"no such file: {shown}", named, None,
-                                      help="check the path; policy files end in .policy")]) from None
+                                      help=missing_help)]) from None
     except IsADirectoryError:
         raise PolicyError([Diagnostic("source.unreadable", f"{shown} is a folder, not a policy file", named, None,
                                       help="name a .policy file")]) from None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from policy_engine.engine.loader import read_bytes
 from policy_engine.language.diagnostics import Diagnostic, PolicyError
 from policy_engine.language.source import Source, display_path
 
@@ -124,20 +125,14 @@ class PolicyHolder:
     def _load(self) -> Policy:
         """Read the file once it is stable, then load those very bytes (never the path again)."""
         shown = display_path(self.path)
-        named = Source("", shown)
         try:
-            data = read_stable(self.path, self.settle)
+            data = read_bytes(self.path, lambda path: read_stable(str(path), self.settle),
+                              missing_help="put the policy back; the old version is still served")
         except Unstable:
             raise PolicyError([Diagnostic(
-                "reload.unstable", f"{shown} kept changing while it was read; not loaded", named, None,
+                "reload.unstable", f"{shown} kept changing while it was read; not loaded", Source("", shown), None,
                 help="publish a policy by writing a temporary file in the same folder and renaming it over "
                      "the served one (mv, os.replace): the server then sees only complete versions")]) from None
-        except FileNotFoundError:
-            raise PolicyError([Diagnostic("source.not_found", f"no such file: {shown}", named, None,
-                                          help="put the policy back; the old version is still served")]) from None
-        except OSError as err:
-            raise PolicyError([Diagnostic("source.unreadable", f"cannot read {shown}: {err.strerror or err}", named,
-                                          None, help="check that the file exists and that you may read it")]) from None
         return self._loader(data, self.path)
 
     def reload(self, trigger: str) -> ReloadResult:

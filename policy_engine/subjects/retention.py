@@ -20,7 +20,7 @@ from typing import Any
 
 from policy_engine.engine.query import QueryError
 from policy_engine.subjects.model import format_time, show_time, utc_now
-from policy_engine.subjects.store import LATEST_FACTS, SubjectStore
+from policy_engine.subjects.store import SubjectStore, latest_facts
 
 
 def purposes(policy: Any) -> list[str]:
@@ -66,7 +66,7 @@ def erasure_plan(policy: Any, store: SubjectStore, subject: str, at: datetime | 
 
 def _factset_sql(dialect: str) -> str:
     agg = "string_agg(fact, ',' ORDER BY fact)" if dialect == "postgresql" else "group_concat(fact, ',')"
-    inner = LATEST_FACTS.format(where="")
+    inner = latest_facts(dialect)
     if dialect != "postgresql":  # SQLite's group_concat keeps the order of its (ordered) input
         inner = f"SELECT * FROM ({inner}) ordered ORDER BY subject, fact"
     return f"""
@@ -94,7 +94,7 @@ def sweep(policy: Any, store: SubjectStore, at: datetime | None = None, limit: i
         entry = {"data": category, "source": source or None, "facts": facts, "subjects": count, **verdict}
         (due_groups if verdict["action"] != "keep" else kept).append(entry)
     items: list[dict[str, Any]] = []
-    total = 0
+    total = sum(g["subjects"] for g in due_groups)  # the groups' counts are the rows due: no second count
     if due_groups:
         values = ", ".join("(?, ?, ?)" for _ in due_groups)
         params: list[Any] = [when, when]
@@ -104,7 +104,6 @@ def sweep(policy: Any, store: SubjectStore, at: datetime | None = None, limit: i
                 "SELECT g.subject, g.category, g.source, g.factset, g.last_at FROM grouped g JOIN due d "
                 "ON d.category = g.category AND d.source = g.source AND d.factset = g.factset")
         with store.backend.transaction() as tx:
-            total = int(tx.execute(f"SELECT COUNT(*) FROM ({body}) counted", params)[0][0])
             rows = tx.execute(body + " ORDER BY g.subject, g.category, g.source LIMIT ?", [*params, limit])
         verdicts = {(g["data"], g["source"] or "", ",".join(g["facts"])): g for g in due_groups}
         for subject, category, source, factset, last_at in rows:

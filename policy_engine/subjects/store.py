@@ -21,14 +21,28 @@ _COLUMNS = ("id", "subject", "kind", "fact", "category", "source", "at", "channe
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM events"
 
 # The facts holding at an instant, set-based: per (subject, fact) the latest begin/end up to `at`
-# (ties broken by the event id, i.e. the order they were recorded); the fact holds when it is a begin.
-LATEST_FACTS = """
+# (ties broken by the event id, i.e. the order they were recorded); the fact holds when it is a
+# begin. One statement per dialect, each read off the index (subject, fact, at, id) in order:
+# PostgreSQL's DISTINCT ON, SQLite's max() whose bare columns come from the row holding the max.
+_LATEST = {
+    "postgresql": """
 SELECT subject, fact, id, at FROM (
-    SELECT subject, fact, kind, id, at,
-           ROW_NUMBER() OVER (PARTITION BY subject, fact ORDER BY at DESC, id DESC) AS rn
-    FROM events WHERE kind IN ('begin', 'end') AND at <= ? {where}
-) latest WHERE rn = 1 AND kind = 'begin'
-"""
+    SELECT DISTINCT ON (subject, fact) subject, fact, kind, id, at
+    FROM events WHERE fact IS NOT NULL AND at <= ? {where} ORDER BY subject, fact, at DESC, id DESC
+) latest WHERE kind = 'begin'
+""",
+    "sqlite": """
+SELECT subject, fact, id, at FROM (
+    SELECT subject, fact, kind, id, at, max(at || printf('%012d', id)) AS latest_key
+    FROM events WHERE fact IS NOT NULL AND at <= ? {where} GROUP BY subject, fact
+) latest WHERE kind = 'begin'
+""",
+}
+
+
+def latest_facts(dialect: str, where: str = "") -> str:
+    """The facts-holding query; `where` narrows it (`AND subject = ?`), its first parameter is `at`."""
+    return _LATEST[dialect].format(where=where)
 
 
 @dataclass(frozen=True)
@@ -145,7 +159,7 @@ class SubjectStore:
         """The facts holding at `at` (default now) and whether the store knows the subject at all."""
         when = format_time(at or utc_now())
         with self.backend.transaction() as tx:
-            rows = tx.execute(LATEST_FACTS.format(where="AND subject = ?") + " ORDER BY fact", (when, subject))
+            rows = tx.execute(latest_facts(self.dialect, "AND subject = ?") + " ORDER BY fact", (when, subject))
             known = bool(rows) or bool(tx.execute("SELECT 1 FROM events WHERE subject = ? AND at <= ? LIMIT 1",
                                                   (subject, when)))
         return [Held(fact, event_id, since) for _, fact, event_id, since in rows], known

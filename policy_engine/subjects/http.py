@@ -1,8 +1,8 @@
 """The subject endpoints, as one FastAPI router the server includes (`subjects_router(state)`).
 
 Configured by the environment, so every `--workers N` process sees the same settings:
-POLICY_ENGINE_SUBJECT_STORE (a SQLite file or a postgresql:// URL) and POLICY_ENGINE_SUBJECT_TOKENS
-(the scoped token file, auth.py). The store is opened on first use: a store that is down makes
+POLICY_ENGINE_SUBJECT_STORE (a SQLite file or a postgresql:// URL; unset: no subject endpoints)
+and POLICY_ENGINE_SUBJECT_TOKENS (the scoped token file, auth.py). The store is opened on first use: a store that is down makes
 subject questions 503 with Retry-After, and fact questions (`/v1/decide`) never touch it.
 Subject ids are in these paths, so the access log shows them redacted (`/v1/subjects/{id}/...`)
 and metrics count them under one label.
@@ -38,6 +38,29 @@ _SUBJECT_PATH = re.compile(r"(/v1/subjects/)[^/?\s]+")
 
 log = logging.getLogger("policy_engine.subjects")
 
+_TEXT = {"type": "string"}
+_TIME = {"type": "string", "format": "date-time", "description": "RFC 3339 with an offset; default now"}
+EVENT_SCHEMA = {"type": "object", "title": "SubjectEvent", "additionalProperties": False, "required": ["kind"],
+                "properties": {"kind": {"enum": ["begin", "end", "collected"]}, "fact": _TEXT, "category": _TEXT,
+                               "source": _TEXT, "at": _TIME, "channel": _TEXT, "evidence": _TEXT,
+                               "policy_digest": _TEXT}}
+REQUEST_SCHEMA = {"type": "object", "title": "SubjectRequest", "additionalProperties": False, "required": ["kind"],
+                  "properties": {"kind": {"enum": ["erasure", "access", "portability", "objection", "opt_out"]},
+                                 "received_at": _TIME, "channel": _TEXT, "note": _TEXT}}
+QUESTION_SCHEMA = {"type": "object", "title": "SubjectQuestion", "required": ["action", "data", "subject"],
+                   "description": "a query (SPEC section 2) naming `subject` and optionally `at`, never `facts`",
+                   "properties": {"action": _TEXT, "data": _TEXT, "source": _TEXT, "purpose": _TEXT,
+                                  "recipient": _TEXT, "subject": _TEXT, "at": _TIME}}
+_KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
+        "description": "a retry with the same key records once"}
+
+
+def _body_doc(schema: dict[str, Any], key: bool = False) -> dict[str, Any]:
+    doc: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    if key:
+        doc["parameters"] = [_KEY]
+    return doc
+
 
 class _RedactSubjects(logging.Filter):
     """uvicorn's access log line carries the path; the subject id in it is personal data."""
@@ -58,16 +81,13 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 class Subjects:
     """The store (opened once, lazily) and the token check, shared by the handlers."""
 
-    def __init__(self, url: str | None, token_file: str | None):
+    def __init__(self, url: str, token_file: str | None):
         self.url = url
         self.auth = ScopeCheck(read_scoped_tokens(token_file) if token_file else None)
         self._store: SubjectStore | None = None
         self._lock = threading.Lock()
 
     def store(self) -> SubjectStore:
-        if self.url is None:
-            raise StoreUnavailable(f"no subject store is configured: set {STORE_ENV} to a SQLite file or a "
-                                   "postgresql:// URL")
         with self._lock:
             if self._store is None:
                 self._store = SubjectStore.open(self.url)  # migrates; raises StoreUnavailable when down
@@ -96,7 +116,10 @@ def _key(request: Request) -> str | None:
 
 def subjects_router(state: Any) -> APIRouter:
     """`state` is the server's state: `holder.current.policy` is the served policy, `log` the decision
-    log and `encode` its encoder."""
+    log and `encode` its encoder. Without a store configured the router is empty: the server has no
+    subject endpoints at all (404), and its API document lists none."""
+    if not os.environ.get(STORE_ENV):
+        return APIRouter()
     subjects = Subjects(os.environ.get(STORE_ENV), os.environ.get(TOKENS_ENV))
     logging.getLogger("uvicorn.access").addFilter(_RedactSubjects())
     router = APIRouter(tags=["subjects"])
@@ -120,7 +143,7 @@ def subjects_router(state: Any) -> APIRouter:
     def policy() -> Any:
         return state.holder.current.policy
 
-    @router.post("/v1/subjects/{subject}/events", status_code=201)
+    @router.post("/v1/subjects/{subject}/events", status_code=201, openapi_extra=_body_doc(EVENT_SCHEMA, True))
     async def record_event(subject: str, request: Request) -> Response:
         """Append one event (a fact begins or ends, or data was collected). A retry with the same
         Idempotency-Key records once and answers with the first event (`replayed: true`)."""
@@ -146,7 +169,7 @@ def subjects_router(state: Any) -> APIRouter:
             return await run_in_threadpool(subjects.store().forget, subject, request_id)
         return await guarded(request, "subjects:write", work)
 
-    @router.post("/v1/subjects/{subject}/requests")
+    @router.post("/v1/subjects/{subject}/requests", openapi_extra=_body_doc(REQUEST_SCHEMA, True))
     async def subject_request(subject: str, request: Request) -> Response:
         """Record an erasure, access, portability, objection or opt-out request; erasure answers with
         the plan, access and portability with everything held."""
@@ -155,7 +178,7 @@ def subjects_router(state: Any) -> APIRouter:
             return await run_in_threadpool(handle_request, policy(), subjects.store(), subject, body, _key(request))
         return await guarded(request, "subjects:write", work)
 
-    @router.post("/v1/subjects/decide")
+    @router.post("/v1/subjects/decide", openapi_extra=_body_doc(QUESTION_SCHEMA))
     async def subject_decide(request: Request) -> Response:
         """A question naming `subject` (and `at`) instead of `facts`: the facts come from the store."""
         async def work() -> Any:

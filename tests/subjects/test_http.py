@@ -147,3 +147,38 @@ def test_store_down_subject_questions_503_fact_questions_answered(tmp_path):
             assert c.post("/v1/decide", json={**MARKETING, "facts": ["newsletter_form"]}).json()["decision"] == "allow"
     finally:
         srv.stop()
+
+
+def test_fuzzed_subject_endpoints_never_answer_5xx(tmp_path):
+    """schemathesis over the subject operations of /openapi.json, valid and invalid input: no 5xx."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+
+    srv = Server(tmp_path, SHOP, env={"POLICY_ENGINE_SUBJECT_STORE": str(tmp_path / "fuzz.sqlite3"),
+                                      "POLICY_ENGINE_SUBJECT_TOKENS": _tokens(tmp_path)}).wait_ready()
+    try:
+        schema = schemathesis.openapi.from_url(srv.url + "/openapi.json")
+        operations = [r.ok() for r in schema.get_all_operations()]
+        operations = [op for op in operations if "/subjects" in op.path or "/retention" in op.path]
+        assert len(operations) == 6
+        sent = [0]
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            for operation in operations:
+                @given(case=operation.as_strategy(generation_mode=mode))
+                @settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                          suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+                def run(case):  # type: ignore[no-untyped-def]
+                    response = case.call(base_url=srv.url, headers={"Authorization": f"Bearer {WRITE}"}, timeout=10)
+                    sent[0] += 1
+                    case.validate_response(response, checks=[not_a_server_error])
+                try:
+                    run()
+                except Unsatisfiable:  # an operation with nothing to make invalid
+                    assert mode is GenerationMode.NEGATIVE, operation.label
+        assert sent[0] >= 6 * 2
+        assert "Traceback" not in srv.stderr()
+    finally:
+        srv.stop()

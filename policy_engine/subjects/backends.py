@@ -84,7 +84,8 @@ class Backend:
                 pass
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        """One transaction; `write=False` for reads (SQLite: readers never wait for the write lock)."""
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -139,10 +140,10 @@ class SqliteBackend(Backend):
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
         conn = self._conn()
         try:
-            conn.execute("BEGIN IMMEDIATE")  # writers queue up here, not half way through
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # writers queue up here, not half way through
         except sqlite3.Error as err:
             self._drop()
             raise StoreUnavailable(f"the subject store {self.path} is unavailable: {err}") from None
@@ -179,7 +180,7 @@ class PostgresBackend(Backend):
             raise StoreUnavailable(f"cannot connect to the subject store: {_first_line(err)}") from None
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
         import psycopg
 
         conn = self._conn()

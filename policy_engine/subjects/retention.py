@@ -80,36 +80,45 @@ grouped AS (SELECT h.subject, h.category, h.source, h.last_at, COALESCE(f.factse
 
 
 def sweep(policy: Any, store: SubjectStore, at: datetime | None = None, limit: int = 1000) -> dict[str, Any]:
-    """Every (subject, data, source) that may no longer be kept at `at`: the groups by SQL, the
-    verdict once per group, the due subjects by SQL (the first `limit` of them, and the count)."""
+    """Every (subject, data, source) that may no longer be kept at `at`: one SQL pass puts each
+    (subject, data, source) with the subject's facts into a temporary table; the verdict is asked
+    once per distinct (data, source, facts) group; the due rows are read back from the table. One
+    read transaction, so the groups and the rows are the same snapshot."""
     when = format_time(at or utc_now())
-    head = _factset_sql(store.dialect)
-    with store.backend.transaction() as tx:
-        groups = tx.execute(head + "SELECT category, source, factset, COUNT(*) FROM grouped "
-                            "GROUP BY category, source, factset ORDER BY category, source, factset", (when, when))
-    due_groups, kept = [], []
-    for category, source, factset, count in groups:
-        facts = [f for f in factset.split(",") if f]
-        verdict = retain_verdict(policy, category, source or None, facts)
-        entry = {"data": category, "source": source or None, "facts": facts, "subjects": count, **verdict}
-        (due_groups if verdict["action"] != "keep" else kept).append(entry)
-    items: list[dict[str, Any]] = []
-    total = sum(g["subjects"] for g in due_groups)  # the groups' counts are the rows due: no second count
-    if due_groups:
-        values = ", ".join("(?, ?, ?)" for _ in due_groups)
-        params: list[Any] = [when, when]
-        for g in due_groups:
-            params += [g["data"], g["source"] or "", ",".join(g["facts"])]
-        body = (head + f", due (category, source, factset) AS (VALUES {values}) "
-                "SELECT g.subject, g.category, g.source, g.factset, g.last_at FROM grouped g JOIN due d "
-                "ON d.category = g.category AND d.source = g.source AND d.factset = g.factset")
-        with store.backend.transaction() as tx:
-            rows = tx.execute(body + " ORDER BY g.subject, g.category, g.source LIMIT ?", [*params, limit])
-        verdicts = {(g["data"], g["source"] or "", ",".join(g["facts"])): g for g in due_groups}
-        for subject, category, source, factset, last_at in rows:
-            g = verdicts[(category, source, factset)]
-            items.append({"subject": subject, "data": category, "source": source or None,
-                          "last_collected": show_time(last_at), "action": g["action"], "why": g["why"]})
+    pg = store.dialect == "postgresql"
+    with store.backend.transaction(write=False) as tx:
+        if not pg:  # a connection's temporary table outlives its transaction on SQLite
+            tx.execute("DROP TABLE IF EXISTS temp.sweep_rows")
+        tx.execute(("CREATE TEMP TABLE sweep_rows ON COMMIT DROP AS " if pg else "CREATE TEMP TABLE sweep_rows AS ")
+                   + _factset_sql(store.dialect) + "SELECT subject, category, source, factset, last_at FROM grouped",
+                   (when, when))
+        groups = tx.execute("SELECT category, source, factset, COUNT(*) FROM sweep_rows "
+                            "GROUP BY category, source, factset ORDER BY category, source, factset")
+        due_groups, kept = [], []
+        for category, source, factset, count in groups:
+            facts = [f for f in factset.split(",") if f]
+            verdict = retain_verdict(policy, category, source or None, facts)
+            entry = {"data": category, "source": source or None, "facts": facts, "subjects": count, **verdict}
+            (due_groups if verdict["action"] != "keep" else kept).append(entry)
+        rows: list[tuple[Any, ...]] = []
+        if due_groups:
+            values = ", ".join("(?, ?, ?)" for _ in due_groups)
+            params: list[Any] = []
+            for g in due_groups:
+                params += [g["data"], g["source"] or "", ",".join(g["facts"])]
+            rows = tx.execute(f"WITH due (category, source, factset) AS (VALUES {values}) "
+                              "SELECT r.subject, r.category, r.source, r.factset, r.last_at FROM sweep_rows r JOIN due d "
+                              "ON d.category = r.category AND d.source = r.source AND d.factset = r.factset "
+                              "ORDER BY r.subject, r.category, r.source LIMIT ?", [*params, limit])
+        if not pg:
+            tx.execute("DROP TABLE temp.sweep_rows")
+    total = sum(g["subjects"] for g in due_groups)  # the groups' counts are the rows due
+    verdicts = {(g["data"], g["source"] or "", ",".join(g["facts"])): g for g in due_groups}
+    items = []
+    for subject, category, source, factset, last_at in rows:
+        g = verdicts[(category, source, factset)]
+        items.append({"subject": subject, "data": category, "source": source or None,
+                      "last_collected": show_time(last_at), "action": g["action"], "why": g["why"]})
     return {"at": show_time(when), "due": total, "items": items, "truncated": total > len(items),
             "groups": {"due": due_groups, "kept": kept},
             "policy": {"name": policy.name, "digest": policy.digest}}

@@ -152,13 +152,13 @@ class SubjectStore:
 
     # ---- reading -------------------------------------------------------------------------------
     def history(self, subject: str) -> list[dict[str, Any]]:
-        with self.backend.transaction() as tx:
+        with self.backend.transaction(write=False) as tx:
             return [_event(r) for r in tx.execute(_SELECT + " WHERE subject = ? ORDER BY at, id", (subject,))]
 
     def facts_at(self, subject: str, at: datetime | None = None) -> tuple[list[Held], bool]:
         """The facts holding at `at` (default now) and whether the store knows the subject at all."""
         when = format_time(at or utc_now())
-        with self.backend.transaction() as tx:
+        with self.backend.transaction(write=False) as tx:
             rows = tx.execute(latest_facts(self.dialect, "AND subject = ?") + " ORDER BY fact", (when, subject))
             known = bool(rows) or bool(tx.execute("SELECT 1 FROM events WHERE subject = ? AND at <= ? LIMIT 1",
                                                   (subject, when)))
@@ -167,7 +167,7 @@ class SubjectStore:
     def held(self, subject: str, at: datetime | None = None) -> list[dict[str, Any]]:
         """Each (category, source) collected about the subject up to `at`, with its first and last time."""
         when = format_time(at or utc_now())
-        with self.backend.transaction() as tx:
+        with self.backend.transaction(write=False) as tx:
             rows = tx.execute("SELECT category, source, MIN(at), MAX(at), COUNT(*) FROM events WHERE kind = "
                               "'collected' AND subject = ? AND at <= ? GROUP BY category, source "
                               "ORDER BY category, source", (subject, when))
@@ -175,18 +175,18 @@ class SubjectStore:
                  "events": n} for c, s, a, b, n in rows]
 
     def requests(self, subject: str) -> list[dict[str, Any]]:
-        with self.backend.transaction() as tx:
+        with self.backend.transaction(write=False) as tx:
             rows = tx.execute("SELECT id, subject, kind, received_at, channel, note FROM requests WHERE "
                               "subject = ? ORDER BY received_at, id", (subject,))
         return [_request(r) for r in rows]
 
     def tombstone(self, subject: str) -> dict[str, Any] | None:
-        with self.backend.transaction() as tx:
+        with self.backend.transaction(write=False) as tx:
             stone = self._tombstone(tx, subject)
         return None if stone is None else {"forgotten_at": show_time(stone[0]), "request_id": stone[1]}
 
     def count_events(self) -> int:
-        with self.backend.transaction() as tx:
+        with self.backend.transaction(write=False) as tx:
             return int(tx.execute("SELECT COUNT(*) FROM events")[0][0])
 
 

@@ -172,8 +172,11 @@ class PostgresBackend(Backend):
         self.connect_timeout = connect_timeout
 
     def _connect(self) -> Any:
-        import psycopg
-
+        try:
+            import psycopg
+        except ModuleNotFoundError:
+            raise StoreUnavailable("a postgresql:// subject store needs psycopg, which is not installed; install "
+                                   "it with: pip install 'policy-engine[postgresql]'") from None
         try:
             return psycopg.connect(self.url, connect_timeout=self.connect_timeout)
         except psycopg.Error as err:

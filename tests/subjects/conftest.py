@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import os
+import uuid
 
 import pytest
 
 from policy_engine.subjects.store import SubjectStore
 from tests.subjects.pg import postgres_server
-
-_counter = itertools.count()
-
 
 @pytest.fixture(scope="session")
 def pg_url():
@@ -27,7 +24,7 @@ def pg_url():
 def _fresh_pg(pg_url: str) -> str:
     import psycopg
 
-    name = f"t{os.getpid()}_{next(_counter)}"
+    name = f"t_{uuid.uuid4().hex}"  # unique however many copies of this module are imported
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return pg_url.rsplit("/", 1)[0] + "/" + name

@@ -32,7 +32,8 @@ LEGAL_BASES: tuple[str, ...] = (
     "public_task",
     "legitimate_interests",
 )
-# GDPR Art. 15-22 and the unsubscribe right of e-privacy law
+# GDPR Art. 15-22 (with Art. 7(3) withdrawal, Art. 77 complaint), the unsubscribe right of e-privacy
+# law, and the rights of the US state privacy laws (CCPA/CPRA, CPA, CTDPA, VCDPA; Shine the Light).
 RIGHTS: tuple[str, ...] = (
     "access",
     "rectification",
@@ -43,6 +44,17 @@ RIGHTS: tuple[str, ...] = (
     "unsubscribe",
     "withdraw_consent",
     "complaint",
+    "automated_decisions",
+    "know",
+    "know_recipients",
+    "delete",
+    "correct",
+    "opt_out_of_sale",
+    "opt_out_of_sharing",
+    "limit_sensitive",
+    "non_discrimination",
+    "appeal",
+    "shine_the_light",
 )
 # The dimension a query must name for each action (SPEC section 2); retain takes purpose.
 REQUIRED_DIMENSION: dict[str, str] = {"collect": "source", "use": "purpose", "share": "recipient"}

@@ -2,6 +2,7 @@
 is a few ANDs of ints and never walks the graph. In: the vocabulary and the rule table. Out:
 DecisionIndex; `bits` and `bitset` convert between bitsets and rule indices for every caller.
 
+Per action (the four and the declared sub-actions), the rules on it or on an action it refines.
 Per dimension and term, the rules that match a query naming that term (its ancestors and the
 rules open on the dimension included); for a dimension the query leaves out, the rules open there
 plus the denies that constrain it (fail closed).
@@ -84,7 +85,10 @@ def open_on(rules: Sequence[CompiledRule], dim: str) -> int:
 
 def build_index(vocabulary: Vocabulary, rules: Sequence[CompiledRule]) -> DecisionIndex:
     n = len(rules)
-    actions = {a: bitset([r.index for r in rules if r.action == a], n) for a in ast.ACTIONS}
+    # a question about an action matches the rules on it and on the actions it refines (a rule on
+    # `share` covers `share.sell`; a rule on `share.sell` does not cover `share`)
+    actions = {a: bitset([r.index for r in rules if r.action in vocabulary.ancestors[("action", a)]], n)
+               for a in (*ast.ACTIONS, *vocabulary.terms["action"])}
     denies = bitset([r.index for r in rules if r.effect == "deny"], n)
     allows = bitset([r.index for r in rules if r.effect == "allow"], n)
     dims: dict[str, Mapping[str | None, int]] = {}

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, WithJsonSchema, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_serializer
 
 from policy_engine.language import ast
 from policy_engine.engine.compiler import Vocabulary
@@ -23,6 +23,7 @@ from policy_engine.language.diagnostics import Diagnostic, PolicyError
 FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "facts"})
 FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "facts")
 TERM_FIELDS: tuple[str, ...] = ast.DIMENSIONS
+ACTION_PATTERN = r"^(" + "|".join(ast.ACTIONS) + r")(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 ERROR_CODES: tuple[str, ...] = (
     "query.invalid_json", "query.missing_field", "query.wrong_type", "query.unknown_action",
@@ -36,7 +37,8 @@ class Query(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: Literal[ast.ACTIONS]  # type: ignore[valid-type]
+    # one of ast.ACTIONS or a sub-action of one that the policy declares (`share.sell`)
+    action: Annotated[str, Field(pattern=ACTION_PATTERN)]
     data: str
     source: str | None = None
     purpose: str | None = None
@@ -197,11 +199,12 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
                 raise QueryError("query.wrong_type", f"`facts` must list fact names (texts), not "
                                  f"{_type_name(f)}", "facts")
     action = raw["action"]
-    if action not in ast.ACTIONS:
-        close = difflib.get_close_matches(action, ast.ACTIONS, n=1, cutoff=0.5)
+    if action not in ast.ACTIONS and not vocab.has("action", action):
+        known = [*ast.ACTIONS, *vocab.terms["action"]]
+        close = difflib.get_close_matches(action, known, n=1, cutoff=0.5)
         raise QueryError("query.unknown_action", f"unknown action `{action}`; the actions are "
-                         + ", ".join(ast.ACTIONS), "action", close)
-    needed = ast.REQUIRED_DIMENSION.get(action)
+                         + ", ".join(known), "action", close)
+    needed = ast.required_dimension(action)
     if needed is not None and raw.get(needed) is None:
         raise QueryError("query.missing_dimension", f"a `{action}` query must name a {needed}", needed)
     for name in TERM_FIELDS:
@@ -212,8 +215,9 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
         for f in facts:
             if not vocab.has("fact", f):
                 raise unknown_term(vocab, "fact", f, "facts")
+    # a listed fact makes every fact it implies hold (its dotted ancestors, its declared implications)
     return Key(action, raw["data"], raw.get("source"), raw.get("purpose"), raw.get("recipient"),
-               None if facts is None else frozenset(facts))
+               None if facts is None else vocab.close(frozenset(facts)))
 
 
 def check_term(vocab: Vocabulary, kind: str, value: Any, field: str) -> None:

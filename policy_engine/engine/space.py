@@ -85,7 +85,7 @@ def dimension_values(policies: Sequence[CompiledPolicy], action: str, dim: str,
         for term_id in cp.vocabulary.terms[dim]:
             if (terms is None or in_scope(term_id, terms)) and not in_scope(term_id, excluded):
                 seen.setdefault(term_id)
-    if terms is None and dim != "data" and ast.REQUIRED_DIMENSION.get(action) != dim:
+    if terms is None and dim != "data" and ast.required_dimension(action) != dim:
         seen.setdefault(None)
     return list(seen)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -46,6 +46,25 @@ class Vocabulary:
 
     terms: Mapping[str, Mapping[str, Term]]
     ancestors: Mapping[tuple[str, str], tuple[str, ...]]  # (kind, id) -> id and its ancestors, self first
+    # fact id -> the facts it makes hold (itself, its dotted ancestors, what it declares it implies,
+    # transitively); only facts that imply another are listed, so a policy without any costs nothing.
+    implied: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def close(self, facts: frozenset[str]) -> frozenset[str]:
+        """The facts that hold when `facts` are listed: closed under implication."""
+        implied = self.implied
+        if not implied or not any(f in implied for f in facts):
+            return facts
+        out = set(facts)
+        for f in facts:
+            out |= implied.get(f, ())
+        return frozenset(out)
+
+    def implications(self, facts: frozenset[str]) -> list[tuple[str, str]]:
+        """(f, g) for every f, g in `facts` where f implies g: the constraints that make an
+        assignment of `facts` one some closed set of facts gives (a partial evaluation's care set)."""
+        implied = self.implied
+        return sorted((f, g) for f in facts if f in implied for g in implied[f] if g != f and g in facts)
 
     def has(self, kind: str, term_id: str) -> bool:
         return term_id in self.terms[kind]
@@ -67,7 +86,8 @@ class Vocabulary:
         return [i for i in self.terms[kind] if i.startswith(prefix)]
 
     def counts(self) -> dict[str, int]:
-        return {kind: len(ids) for kind, ids in self.terms.items()}
+        # sub-actions only where the policy declares some: a policy without any reads as before
+        return {kind: len(ids) for kind, ids in self.terms.items() if ids or kind != "action"}
 
 
 
@@ -81,4 +101,32 @@ def build_vocabulary(tree: ast.PolicyFile) -> Vocabulary:
         by_kind[decl.kind][decl.id] = Term(decl.kind, decl.id, decl.label, decl.parent)
         parts = decl.id.split(".")
         ancestors[(decl.kind, decl.id)] = tuple(".".join(parts[:i]) for i in range(len(parts), 0, -1))
-    return Vocabulary(FrozenDict({k: FrozenDict(v) for k, v in by_kind.items()}), MappingProxyType(ancestors))
+    for action in ast.ACTIONS:  # the four actions are not declared; their sub-actions are
+        ancestors[("action", action)] = (action,)
+    return Vocabulary(FrozenDict({k: FrozenDict(v) for k, v in by_kind.items()}), MappingProxyType(ancestors),
+                      MappingProxyType(fact_closure(tree)))
+
+
+def fact_closure(tree: ast.PolicyFile) -> dict[str, frozenset[str]]:
+    """Each fact that implies another -> everything it implies, itself included. A cycle (a check
+    error, so never compiled) would only make its members imply each other: the walk is bounded."""
+    direct: dict[str, set[str]] = {}
+    for decl in tree.terms:
+        if decl.kind == "fact":
+            out = direct.setdefault(decl.id, set())
+            if decl.parent is not None:
+                out.add(decl.parent)
+            out.update(r.id for r in decl.implies)
+    closure: dict[str, frozenset[str]] = {}
+    for start, nxt in direct.items():
+        if not nxt:
+            continue
+        seen = {start}
+        todo = list(nxt)
+        while todo:
+            f = todo.pop()
+            if f not in seen:
+                seen.add(f)
+                todo.extend(direct.get(f, ()))
+        closure[start] = frozenset(seen)
+    return closure

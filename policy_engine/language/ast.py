@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policy_engine.language.source import Span
 
-TermKind = Literal["data", "source", "purpose", "recipient", "fact"]
-Action = Literal["collect", "use", "share", "retain"]
+TermKind = Literal["data", "source", "purpose", "recipient", "fact", "action"]
+# One of ACTIONS, or a declared sub-action of one (`share.sell`): dotted like every other term.
+Action = str
 Effect = Literal["allow", "deny"]
 Decision = Literal["allow", "deny", "conditional"]
 
-TERM_KINDS: tuple[str, ...] = ("data", "source", "purpose", "recipient", "fact")
+TERM_KINDS: tuple[str, ...] = ("data", "source", "purpose", "recipient", "fact", "action")
 ACTIONS: tuple[str, ...] = ("collect", "use", "share", "retain")
 # The dimensions of a rule and of a question besides its action; each names terms of its own kind.
 DIMENSIONS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
@@ -58,6 +59,16 @@ RIGHTS: tuple[str, ...] = (
 )
 # The dimension a query must name for each action (SPEC section 2); retain takes purpose.
 REQUIRED_DIMENSION: dict[str, str] = {"collect": "source", "use": "purpose", "share": "recipient"}
+
+
+def base_action(action: str) -> str:
+    """The action a sub-action refines (`share.sell` -> `share`); an action is its own base."""
+    return action.split(".", 1)[0]
+
+
+def required_dimension(action: str) -> str | None:
+    """The dimension a question about `action` (or one of its sub-actions) must name."""
+    return REQUIRED_DIMENSION.get(base_action(action))
 
 
 class Node(BaseModel):
@@ -117,11 +128,16 @@ Condition = Annotated[Union[FactRef, Not, And, Or], Field(discriminator="op")]
 
 
 class TermDecl(Node):
-    """`data cookie.essential "Essential cookies"`; `id_span` points at the id alone."""
+    """`data cookie.essential "Essential cookies"`; `id_span` points at the id alone.
+
+    A fact may declare the facts it implies (`fact minor.under_13 "Under 13" implies minor.under_16`);
+    its dotted ancestors it implies always. An `action` declares a sub-action of one of ACTIONS
+    (`action share.sell "Selling personal information"`): its parent is that action."""
 
     kind: TermKind
     id: str
     label: str
+    implies: tuple[TermRef, ...] = ()
     id_span: Span | None = Field(default=None, exclude=True, repr=False)
 
     @property
@@ -129,7 +145,7 @@ class TermDecl(Node):
         return self.id.rsplit(".", 1)[0] if "." in self.id else None
 
     def _meaning(self) -> tuple[Any, ...]:
-        return (self.kind, self.id, self.label)
+        return (self.kind, self.id, self.label, self.implies)
 
 
 class Metadata(Node):

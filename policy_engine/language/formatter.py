@@ -271,7 +271,7 @@ class _Formatter:
             if decl.kind != prev_kind or "" in self.out[mark:] or (runs and "" in self.out[runs[-1][-1][0]:mark]):
                 runs.append([])
             prev_kind = decl.kind
-            runs[-1].append((len(self.out), f"{decl.kind} {decl.id}", printer.quote(decl.label),
+            runs[-1].append((len(self.out), f"{decl.kind} {decl.id}", printer.quote(decl.label) + printer.implies_clause(decl),
                              stmt.trailing.get(0)))
             self.line("\x00")  # filled in below, once the run's width is known
         for run in runs:

@@ -119,6 +119,11 @@ def format_item(item: ast.SectionItem) -> str:
     raise TypeError(f"not a section item: {item!r}")
 
 
+def implies_clause(decl: ast.TermDecl) -> str:
+    """` implies a, b` after a fact's label, or nothing."""
+    return " implies " + _terms(decl.implies) if decl.implies else ""
+
+
 def format_policy(policy: ast.PolicyFile) -> str:
     out: list[str] = []
     if policy.meta is not None:
@@ -135,7 +140,7 @@ def format_policy(policy: ast.PolicyFile) -> str:
     for index, decl in enumerate(policy.terms):
         if index and decl.kind != policy.terms[index - 1].kind:
             out.append("")
-        out.append(f"{decl.kind} {decl.id} {quote(decl.label)}")
+        out.append(f"{decl.kind} {decl.id} {quote(decl.label)}{implies_clause(decl)}")
     if policy.terms:
         out.append("")
     for section in policy.sections:

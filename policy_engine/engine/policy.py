@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from policy_engine.language import ast
-from policy_engine.engine import graph_export
+from policy_engine.engine import graph_export, rights
+from policy_engine.engine.rights import RightsAnswer
 from policy_engine.engine.compiler import CompiledPolicy, FrozenDict, Term
 from policy_engine.engine.datamap import DataMap, MapRow, RuleRef
 from policy_engine.engine.engine import Engine
@@ -140,6 +141,11 @@ class Policy:
         `requires` of a conditional answer before it is put into words."""
         return self._engine.explain(self.key(query)).requirement
 
+    def rights(self, query: Mapping[str, Any]) -> RightsAnswer:
+        """SPEC 5.4: `{"right": "erasure", "facts": [...]}` (facts omitted: unknown) -> whether the
+        person has the right, its channels, deadline, extension, limit, exceptions and reasons."""
+        return rights.answer(self._compiled, self._engine.ref, query)
+
     def explain(self, query: Mapping[str, Any] | Query) -> str:
         """The decision as sentences, with the rules cited and, for a deny, what would lift it."""
         return explanation_text(self._engine.explain(self.key(query)))
@@ -188,17 +194,23 @@ class Policy:
     def statements(self) -> dict[str, Any]:
         """Controller, contact, rights with their channels, retention periods, security measures."""
         tree = self._compiled.tree
-        rights, retention, security = [], [], []
+        rights, retention, security, notes = [], [], [], []
         for section in tree.sections:
             for item in section.items:
                 if isinstance(item, ast.Right):
-                    rights.append({"right": item.right.id, "channels": list(item.channels), "section": section.title})
+                    rights.append({"right": item.right.id, "channels": list(item.channels), "section": section.title,
+                                   **statement_details(item)})
+                elif isinstance(item, (ast.Note, ast.ChangeNotice, ast.Audience)):
+                    notes.append({**statement_details(item), "section": section.title})
                 elif isinstance(item, ast.Retention):
                     retention.append({"data": None if item.data is None else [r.id for r in item.data],
                                       "period": item.period, "section": section.title})
                 elif isinstance(item, ast.Security):
                     security.append({"measures": list(item.measures), "section": section.title})
-        return {**self.metadata, "rights": rights, "retention": retention, "security": security}
+        out = {**self.metadata, "rights": rights, "retention": retention, "security": security}
+        if notes:  # statements that decide nothing (SPEC 5.6), where the policy has any
+            out["statements"] = notes
+        return out
 
     @property
     def graph(self) -> Any:
@@ -211,6 +223,38 @@ class Policy:
     def vocabulary(self) -> dict[str, list[dict[str, Any]]]:
         """The terms as plain JSON: kind -> [{kind, id, label, parent}]."""
         return {kind: [t.to_dict() for t in ids.values()] for kind, ids in self.terms.items()}
+
+
+def statement_details(item: ast.Right | ast.Note | ast.ChangeNotice | ast.Audience) -> dict[str, Any]:
+    """A statement's parts as plain JSON (only the parts it states)."""
+    from policy_engine.language.printer import format_condition
+
+    out: dict[str, Any] = {}
+    if isinstance(item, ast.Right):
+        if item.condition is not None:
+            out["if"] = format_condition(item.condition)
+        if item.deadline is not None:
+            out["deadline"] = item.deadline.iso()
+        if item.extension is not None:
+            out["extension"] = item.extension.iso()
+        if item.limit is not None and item.per is not None:
+            out["limit"] = f"{item.limit} per {item.per.iso()}"
+        if item.exceptions:
+            out["exceptions"] = [{"action": e.action, "purposes": [p.id for p in e.purposes]} for e in item.exceptions]
+        return out
+    if isinstance(item, ast.Note):
+        out["statement"] = item.topic
+        if item.text is not None:
+            out["text"] = item.text
+        if item.date is not None:
+            out["date"] = item.date.isoformat()
+        if item.condition is not None:
+            out["if"] = format_condition(item.condition)
+    elif isinstance(item, ast.ChangeNotice):
+        out.update(statement="changes", notice=item.notice.iso(), channels=list(item.channels))
+    else:
+        out.update(statement="audience", audience=format_condition(item.condition))
+    return out
 
 
 __all__ = ["Policy", "Term", "MapRow", "RuleRef"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from policy_engine.language import ast
+from policy_engine.language import ast, implication
 
 
 
@@ -60,26 +60,9 @@ class Vocabulary:
             out |= implied.get(f, ())
         return frozenset(out)
 
-    def implications(self, facts: frozenset[str]) -> list[tuple[str, str]]:
-        """(f, g) for every f, g in `facts` where f implies g: the constraints that make an
-        assignment of `facts` one some closed set of facts gives (a partial evaluation's care set)."""
-        implied = self.implied
-        return sorted((f, g) for f in facts if f in implied for g in implied[f] if g != f and g in facts)
-
-    def has(self, kind: str, term_id: str) -> bool:
-        return term_id in self.terms[kind]
-
-    def kinds_of(self, term_id: str) -> list[str]:
-        return [k for k, ids in self.terms.items() if term_id in ids]
-
-    def suggest(self, kind: str, word: str, n: int = 3) -> list[str]:
-        """The nearest declared ids of that kind: close spellings, then ids whose last part matches."""
-        ids = list(self.terms[kind])
-        close = difflib.get_close_matches(word, ids, n=n, cutoff=0.6)
-        if len(close) < n:
-            tail = word.rsplit(".", 1)[-1]
-            close += [i for i in ids if i.rsplit(".", 1)[-1] == tail and i not in close][: n - len(close)]
-        return close
+    def care(self, facts: frozenset[str]) -> ast.Condition | None:
+        """The implications among `facts` as one condition, or None: a partial evaluation's care set."""
+        return implication.care(self.implied, facts) if self.implied else None
 
     def descendants(self, kind: str, term_id: str) -> list[str]:
         prefix = term_id + "."
@@ -104,29 +87,5 @@ def build_vocabulary(tree: ast.PolicyFile) -> Vocabulary:
     for action in ast.ACTIONS:  # the four actions are not declared; their sub-actions are
         ancestors[("action", action)] = (action,)
     return Vocabulary(FrozenDict({k: FrozenDict(v) for k, v in by_kind.items()}), MappingProxyType(ancestors),
-                      MappingProxyType(fact_closure(tree)))
+                      MappingProxyType(implication.closure(tree.terms)))
 
-
-def fact_closure(tree: ast.PolicyFile) -> dict[str, frozenset[str]]:
-    """Each fact that implies another -> everything it implies, itself included. A cycle (a check
-    error, so never compiled) would only make its members imply each other: the walk is bounded."""
-    direct: dict[str, set[str]] = {}
-    for decl in tree.terms:
-        if decl.kind == "fact":
-            out = direct.setdefault(decl.id, set())
-            if decl.parent is not None:
-                out.add(decl.parent)
-            out.update(r.id for r in decl.implies)
-    closure: dict[str, frozenset[str]] = {}
-    for start, nxt in direct.items():
-        if not nxt:
-            continue
-        seen = {start}
-        todo = list(nxt)
-        while todo:
-            f = todo.pop()
-            if f not in seen:
-                seen.add(f)
-                todo.extend(direct.get(f, ()))
-        closure[start] = frozenset(seen)
-    return closure

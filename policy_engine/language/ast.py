@@ -190,10 +190,81 @@ class Expectation(Node):
     requires: Condition | None = None
 
 
+class Duration(Node):
+    """`45 days`, `12 months`: a count and a unit as the policy writes them (SPEC 5.3: a month is
+    30 days, a year 365)."""
+
+    count: int
+    unit: Literal["day", "week", "month", "year"]
+
+    @property
+    def days(self) -> int:
+        return self.count * {"day": 1, "week": 7, "month": 30, "year": 365}[self.unit]
+
+    def iso(self) -> str:
+        """ISO 8601, in the unit written: P45D, P2W, P12M, P1Y."""
+        return f"P{self.count}{self.unit[0].upper()}"
+
+    def text(self) -> str:
+        return f"{self.count} {self.unit}{'' if self.count == 1 else 's'}"
+
+
+class RightException(Node):
+    """What may still be done after the request: `except retain for legal_obligations`."""
+
+    action: Action
+    purposes: tuple[TermRef, ...] = ()
+
+
 class Right(Node):
+    """`right delete if resident.us via "privacy@..." within 45 days extended by 45 days
+    at most 2 per 12 months except retain for legal_obligations`: who has the right (the condition),
+    where to exercise it, how fast it is answered, how often, and what the request leaves."""
+
     kind: Literal["right"] = "right"
     right: TermRef
     channels: tuple[str, ...]
+    condition: Condition | None = None
+    deadline: Duration | None = None
+    extension: Duration | None = None
+    limit: int | None = None
+    per: Duration | None = None
+    exceptions: tuple[RightException, ...] = ()
+
+
+# What a policy states that decides nothing (SPEC 5.6), by the word that starts the statement.
+NOTE_TOPICS: tuple[str, ...] = ("scope", "excludes", "processor", "dpo", "effective", "version",
+                                "certification", "authority", "controlling_language")
+
+
+class Note(Node):
+    """`scope "..."`, `excludes "..."`, `processor "..." if org_account`, `dpo "..."`,
+    `effective 2024-02-01`, `version 2022-08-01 "..."`, `certification "..."`, `authority "..."`,
+    `controlling language "English"`: a statement listed and rendered, never decided."""
+
+    kind: Literal["note"] = "note"
+    topic: Literal["scope", "excludes", "processor", "dpo", "effective", "version", "certification", "authority",
+                   "controlling_language"]
+    text: str | None = None
+    date: dt.date | None = None
+    condition: Condition | None = None
+
+
+class ChangeNotice(Node):
+    """`changes notice 30 days via "website", "e-mail"`: how long before a material change takes
+    effect, and how it is announced."""
+
+    kind: Literal["changes"] = "changes"
+    notice: Duration
+    channels: tuple[str, ...] = ()
+
+
+class Audience(Node):
+    """`audience resident.eea or resident.uk`: whom the section's statements address (legal bases are
+    expected only where the audience lies under the GDPR)."""
+
+    kind: Literal["audience"] = "audience"
+    condition: Condition
 
 
 class Retention(Node):
@@ -233,7 +304,8 @@ class Invariant(Node):
     unless: Condition | None = None
 
 
-SectionItem = Annotated[Union[Rule, Expectation, Right, Retention, Security, Invariant], Field(discriminator="kind")]
+SectionItem = Annotated[Union[Rule, Expectation, Right, Retention, Security, Invariant, Note, ChangeNotice, Audience],
+                       Field(discriminator="kind")]
 
 
 class Section(Node):
@@ -268,5 +340,8 @@ Not.model_rebuild()
 And.model_rebuild()
 Or.model_rebuild()
 Rule.model_rebuild()
+Right.model_rebuild()
+Note.model_rebuild()
+Audience.model_rebuild()
 Expectation.model_rebuild()
 Invariant.model_rebuild()

@@ -109,7 +109,14 @@ def format_item(item: ast.SectionItem) -> str:
             text += f" requires {format_condition(item.requires)}"
         return text
     if isinstance(item, ast.Right):
-        return f"right {item.right.id} via " + ", ".join(quote(c) for c in item.channels)
+        return " ".join(right_clauses(item))
+    if isinstance(item, ast.Note):
+        return format_note(item)
+    if isinstance(item, ast.ChangeNotice):
+        text = f"changes notice {item.notice.text()}"
+        return text + (" via " + ", ".join(quote(c) for c in item.channels) if item.channels else "")
+    if isinstance(item, ast.Audience):
+        return f"audience {format_condition(item.condition)}"
     if isinstance(item, ast.Retention):
         return f"retention of {_data(item.data)}: {quote(item.period)}"
     if isinstance(item, ast.Security):
@@ -122,6 +129,35 @@ def format_item(item: ast.SectionItem) -> str:
 def implies_clause(decl: ast.TermDecl) -> str:
     """` implies a, b` after a fact's label, or nothing."""
     return " implies " + _terms(decl.implies) if decl.implies else ""
+
+
+def right_clauses(right: ast.Right) -> list[str]:
+    """`right ID [if C] via CH, ... [within D [extended by D]] [at most N per D] [except A [for P, ...]]...`"""
+    out = [f"right {right.right.id}"]
+    if right.condition is not None:
+        out.append(f"if {format_condition(right.condition)}")
+    out.append("via " + ", ".join(quote(c) for c in right.channels))
+    if right.deadline is not None:
+        out.append(f"within {right.deadline.text()}")
+        if right.extension is not None:
+            out.append(f"extended by {right.extension.text()}")
+    if right.limit is not None and right.per is not None:
+        out.append(f"at most {right.limit} per {right.per.text()}")
+    for e in right.exceptions:
+        out.append(f"except {e.action}" + (" for " + _terms(e.purposes) if e.purposes else ""))
+    return out
+
+
+def format_note(note: ast.Note) -> str:
+    word = "controlling language" if note.topic == "controlling_language" else note.topic
+    parts = [word]
+    if note.date is not None:
+        parts.append(note.date.isoformat())
+    if note.text is not None:
+        parts.append(quote(note.text))
+    if note.condition is not None:
+        parts.append(f"if {format_condition(note.condition)}")
+    return " ".join(parts)
 
 
 def format_policy(policy: ast.PolicyFile) -> str:

@@ -1,0 +1,163 @@
+"""The rights question (SPEC 5.4). In: a compiled policy and `{"right": ID, "facts": [...]}` (facts
+omitted: unknown). Out: RightsAnswer: whether the person has the right, how to exercise it, how fast
+it is answered, how often, and what the policy still allows after the request.
+
+A right is granted by the `right` statements that name it: a statement without a condition grants
+it to everyone, one with a condition to whoever meets it, several to whoever meets any of them
+(their channels are pooled, the shortest deadline and the tightest limit are reported: what the
+person can count on). A right no statement names is denied (default deny), with no reasons. With
+facts given the world is closed, and a listed fact makes every fact it implies hold; with facts
+omitted the answer is `conditional` with the simplified requirement, over assignments closed under
+implication, exactly as a decision's (`engine.Engine.requirement`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from policy_engine.engine.compiler import CompiledPolicy
+from policy_engine.engine.query import PolicyRef, QueryError, Reason, _type_name
+from policy_engine.language import ast, logic
+from policy_engine.language.printer import format_item
+
+
+class RightsAnswer(BaseModel):
+    """`{"right", "decision", "requires"?, "channels", "deadline"?, "extension"?, "limit"?,
+    "exceptions", "reasons", "policy"}`; durations are ISO 8601 (`P45D`), a limit `2 per P12M`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    right: str
+    decision: str
+    requires: str | None = None
+    channels: tuple[str, ...] = ()
+    deadline: str | None = None
+    extension: str | None = None
+    limit: str | None = None
+    exceptions: tuple[Reason, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    policy: PolicyRef
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One `right` statement with where it is written."""
+
+    right: ast.Right
+    section: str
+    line: int
+
+
+def statements(cp: CompiledPolicy) -> list[Statement]:
+    out = []
+    for section in cp.tree.sections:
+        for item in section.items:
+            if isinstance(item, ast.Right):
+                line = cp.source.position(item.span.start)[0] if item.span is not None else 0
+                out.append(Statement(item, section.title, line))
+    return out
+
+
+def validate(raw: Any, vocab_facts: Mapping[str, Any]) -> tuple[str, frozenset[str] | None]:
+    """`{"right": ID, "facts": [...] | null}` -> (right, facts); the first fault raises QueryError."""
+    if not isinstance(raw, Mapping):
+        raise QueryError("query.wrong_type", f"a rights question is a JSON object, not {_type_name(raw)}")
+    for name in raw:
+        if name not in ("right", "facts"):
+            raise QueryError("query.unknown_field", f"unknown field `{name}`; a rights question has the fields "
+                             "right, facts", str(name))
+    right = raw.get("right")
+    if right is None:
+        raise QueryError("query.missing_field", "the question has no `right`", "right")
+    if not isinstance(right, str):
+        raise QueryError("query.wrong_type", f"`right` must be a text, not {_type_name(right)}", "right")
+    if right not in ast.RIGHTS:
+        import difflib
+
+        raise QueryError("query.unknown_term", f"unknown right `{right}`; the rights are " + ", ".join(ast.RIGHTS),
+                         "right", difflib.get_close_matches(right, ast.RIGHTS, n=2, cutoff=0.6))
+    facts = raw.get("facts")
+    if facts is None:
+        return right, None
+    if not isinstance(facts, (list, tuple)) or not all(isinstance(f, str) for f in facts):
+        raise QueryError("query.wrong_type", "`facts` must be a list of fact names or null", "facts")
+    for f in facts:
+        if f not in vocab_facts:
+            import difflib
+
+            raise QueryError("query.unknown_term", f"unknown fact `{f}`", "facts",
+                             difflib.get_close_matches(f, list(vocab_facts), n=3, cutoff=0.6))
+    return right, frozenset(facts)
+
+
+def answer(cp: CompiledPolicy, ref: PolicyRef, raw: Any) -> RightsAnswer:
+    vocab = cp.vocabulary
+    right, facts = validate(raw, vocab.terms["fact"])
+    stated = [s for s in statements(cp) if s.right.right.id == right]
+    conditions = [s.right.condition for s in stated]
+    if facts is None:
+        req = requirement(cp, conditions)
+        decision = "allow" if req is True else "deny" if req is False else "conditional"
+        granting = stated if decision != "deny" else []
+        requires = None if isinstance(req, bool) else logic.to_text(req)
+    else:
+        held = vocab.close(facts)
+        granting = [s for s in stated if logic.evaluate(s.right.condition, held)]
+        decision = "allow" if granting else "deny"
+        requires = None
+    rights = [s.right for s in granting]
+    deadlines = [r.deadline for r in rights if r.deadline is not None]
+    deadline = min(deadlines, key=lambda d: d.days) if deadlines else None
+    extension = next((r.extension for r in rights if r.deadline is deadline and r.extension is not None), None)
+    limits = [r for r in rights if r.limit is not None and r.per is not None]
+    tight = min(limits, key=lambda r: (r.limit or 0) / max(r.per.days if r.per else 1, 1)) if limits else None
+    return RightsAnswer(
+        right=right, decision=decision, requires=requires,
+        channels=tuple(dict.fromkeys(c for r in rights for c in r.channels)),
+        deadline=deadline.iso() if deadline else None,
+        extension=extension.iso() if extension else None,
+        limit=f"{tight.limit} per {tight.per.iso()}" if tight and tight.per else None,
+        exceptions=tuple(exceptions(cp, rights)),
+        reasons=tuple(Reason(effect="allow", rule=format_item(s.right).replace("\n", " "), file=cp.source.path,
+                             line=s.line, section=s.section) for s in granting),
+        policy=ref)
+
+
+def requirement(cp: CompiledPolicy, conditions: list[ast.Condition | None]) -> logic.Requirement:
+    """The facts under which some statement grants the right, simplified over closed assignments."""
+    if not conditions:
+        return False
+    care = cp.vocabulary.care(logic.facts_of_all(conditions))
+    return logic.requirement(conditions, [], care=care)
+
+
+def exceptions(cp: CompiledPolicy, rights: list[ast.Right]) -> list[Reason]:
+    """The allow rules that still permit what a granted right's `except` names (an action and,
+    optionally, purposes), cited as reasons, in policy order."""
+    wanted = [e for r in rights for e in r.exceptions]
+    out = []
+    for rule in cp.rules:
+        if rule.effect != "allow":
+            continue
+        for e in wanted:
+            if not (rule.action == e.action or e.action.startswith(rule.action + ".")):
+                continue
+            purposes = [p.id for p in e.purposes]
+            if purposes and rule.purposes and not any(
+                    p == rp or p.startswith(rp + ".") for p in purposes for rp in rule.purposes):
+                continue
+            out.append(Reason(effect="allow", rule=rule.text, file=rule.file, line=rule.line, section=rule.section,
+                              basis=rule.basis))
+            break
+    return out

@@ -64,6 +64,21 @@ class Vocabulary:
         """The implications among `facts` as one condition, or None: a partial evaluation's care set."""
         return implication.care(self.implied, facts) if self.implied else None
 
+    def has(self, kind: str, term_id: str) -> bool:
+        return term_id in self.terms[kind]
+
+    def kinds_of(self, term_id: str) -> list[str]:
+        return [k for k, ids in self.terms.items() if term_id in ids]
+
+    def suggest(self, kind: str, word: str, n: int = 3) -> list[str]:
+        """The nearest declared ids of that kind: close spellings, then ids whose last part matches."""
+        ids = list(self.terms[kind])
+        close = difflib.get_close_matches(word, ids, n=n, cutoff=0.6)
+        if len(close) < n:
+            tail = word.rsplit(".", 1)[-1]
+            close += [i for i in ids if i.rsplit(".", 1)[-1] == tail and i not in close][: n - len(close)]
+        return close
+
     def descendants(self, kind: str, term_id: str) -> list[str]:
         prefix = term_id + "."
         return [i for i in self.terms[kind] if i.startswith(prefix)]

@@ -57,7 +57,7 @@ class Vocabulary:
             return facts
         out = set(facts)
         for f in facts:
-            out |= implied.get(f, ())
+            out |= implied.get(f, frozenset())
         return frozenset(out)
 
     def care(self, facts: frozenset[str]) -> ast.Condition | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from pygments.lexer import RegexLexer, bygroups, default, include, words
-from pygments.token import (Comment, Keyword, Literal, Name, Operator, Punctuation, String, Text,
+from pygments.token import (Comment, Keyword, Literal, Name, Number, Operator, Punctuation, String, Text,
                             Whitespace)
 
 from policy_engine.language import ast
@@ -30,6 +30,8 @@ START = r"(?<![\w.])"
 TERM_KINDS = ast.TERM_KINDS
 EFFECTS = ("allow", "deny")
 ACTIONS = ast.ACTIONS
+# an action or a declared sub-action of one: `share`, `share.sell`
+ACTION = r"(?:" + "|".join(ACTIONS) + r")(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 INVARIANT_WORDS = ("never", "every", "no")
 HEADER_KEYWORDS = ("policy", "controller", "contact", "updated")
 STATEMENT_KEYWORDS = ("section", "right", "retention", "security")
@@ -106,15 +108,15 @@ class PolicyLexer(RegexLexer):
             (r"^([ \t]*)(" + "|".join(TERM_KINDS) + r")(\s+)(" + TERM_ID + ")",
              bygroups(Whitespace, Keyword.Declaration, Whitespace, Name.Class)),
             # rules: `allow use of email ...`
-            (r"^([ \t]*)(allow|deny)" + END + r"(\s*)(" + "|".join(ACTIONS) + r")" + END,
+            (r"^([ \t]*)(allow|deny)" + END + r"(\s*)(" + ACTION + r")" + END,
              bygroups(Whitespace, Keyword.Reserved, Whitespace, Name.Builtin), "data"),
             # expectations: `expect deny: use of email ...`
             (r"^([ \t]*)(expect)" + END + r"(\s*)(allow|deny|conditional)" + END + r"(\s*)(:)(\s*)("
-             + "|".join(ACTIONS) + r")" + END,
+             + ACTION + r")" + END,
              bygroups(Whitespace, Keyword, Whitespace, Keyword.Reserved, Whitespace, Punctuation, Whitespace,
                       Name.Builtin), "question"),
             # invariants: `never use of email from forum for marketing`, `no use for marketing without consent`
-            (r"^([ \t]*)(" + "|".join(INVARIANT_WORDS) + ")" + END + r"(\s*)(" + "|".join(ACTIONS) + r")" + END,
+            (r"^([ \t]*)(" + "|".join(INVARIANT_WORDS) + ")" + END + r"(\s*)(" + ACTION + r")" + END,
              bygroups(Whitespace, Keyword.Reserved, Whitespace, Name.Builtin), "scope"),
             (r"^([ \t]*)(right)(\s+)(" + TERM_ID + ")", bygroups(Whitespace, Keyword, Whitespace, Name.Builtin)),
             (r"^([ \t]*)(retention)" + END, bygroups(Whitespace, Keyword), "data"),
@@ -124,6 +126,7 @@ class PolicyLexer(RegexLexer):
             (r"#[^\n]*", Comment.Single),
             include("string"),
             (r"\d{4}-\d{2}-\d{2}", Literal.Date),
+            (r"\d+", Number.Integer),  # durations and limits: `within 45 days`, `at most 2 per 12 months`
             # clauses that continue a rule, often on the following lines
             (words(TERM_CLAUSES, prefix=START, suffix=END), Keyword, "terms"),
             (words(CONDITION_CLAUSES, prefix=START, suffix=END), Keyword, "condition"),
@@ -132,7 +135,7 @@ class PolicyLexer(RegexLexer):
             (START + r"(without)(\s+)(" + TERM_ID + ")", bygroups(Keyword, Whitespace, Name.Builtin)),
             (START + r"except" + END, Keyword, "terms"),
             *([(words(LATER, prefix=START, suffix=END), Keyword)] if LATER else []),
-            (words(ACTIONS, prefix=START, suffix=END), Name.Builtin),
+            (START + ACTION + END, Name.Builtin),
             (words(OPERATORS, prefix=START, suffix=END), Operator.Word),
             (TERM_ID, Name),
             (r"[:,]", Punctuation),
@@ -187,7 +190,7 @@ class PolicyLexer(RegexLexer):
             (words(OPERATORS, prefix=START, suffix=END), Operator.Word),
             (r"[()]", Punctuation),
             # a clause word ends the condition; the root state reads it
-            (START + r"(?!(?:basis|from|for|with|to)" + END + ")" + TERM_ID, Name.Variable),
+            (START + r"(?!(?:basis|from|for|with|to|via)" + END + ")" + TERM_ID, Name.Variable),
             default("#pop"),
         ],
     }

@@ -49,6 +49,30 @@ section "Marketing":
   right erasure via "privacy@example.com", "the account"
   retention of all data: "as long as you have an account"
   security "encryption", "passwords"
+action share.sell "Selling personal information"
+fact minor.under_13 "Under 13" implies minor.under_16
+section "Real policies":
+  deny share.sell of all data
+  expect deny: share.sell of email with partner given nothing
+  never share.sell
+  right delete if resident.us via "privacy@example.com"
+    within 45 days extended by 45 days
+    at most 2 per 12 months
+    except retain for legal_obligations
+  scope "the services that display it"
+  excludes "previews"
+  processor "for organisation accounts" if org_account
+  dpo "dpo@example.com"
+  certification "EU-U.S. Data Privacy Framework"
+  authority "the Federal Trade Commission"
+  effective 2024-02-01
+  version 2022-08-01 "the previous statement"
+  controlling language "English"
+  changes notice 4 weeks via "e-mail"
+  audience resident.eea or resident.uk
+  right know via "a" within 1 day at most 1 per 1 year
+  right access via "a" within 2 months at most 3 per 1 week
+  right correct via "a" within 1 month at most 2 per 2 years
 '''
 
 

@@ -44,7 +44,8 @@ def query_error(err: api.QueryError, where: str = "") -> None:
 
 QUERY_FLAGS = [
     click.option("--query", "query_json", metavar="JSON", help="The query as a JSON object (SPEC section 2)."),
-    click.option("--action", type=click.Choice(ast.ACTIONS), help="What is done."),
+    click.option("--action", metavar="ACTION", help="What is done: " + ", ".join(ast.ACTIONS)
+                 + ", or a sub-action the policy declares (share.sell)."),
     click.option("--data", help="The data category, e.g. email."),
     click.option("--source", help="Where the data was collected, e.g. forum."),
     click.option("--purpose", help="What it is used (or kept) for, e.g. marketing."),

@@ -201,7 +201,8 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
     action = raw["action"]
     if action not in ast.ACTIONS and not vocab.has("action", action):
         known = [*ast.ACTIONS, *vocab.terms["action"]]
-        close = difflib.get_close_matches(action, known, n=1, cutoff=0.5)
+        close = [k for k in known if k.rsplit(".", 1)[-1] == action][:1] \
+            or difflib.get_close_matches(action, known, n=1, cutoff=0.5)
         raise QueryError("query.unknown_action", f"unknown action `{action}`; the actions are "
                          + ", ".join(known), "action", close)
     needed = ast.required_dimension(action)
@@ -215,9 +216,8 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
         for f in facts:
             if not vocab.has("fact", f):
                 raise unknown_term(vocab, "fact", f, "facts")
-    # a listed fact makes every fact it implies hold (its dotted ancestors, its declared implications)
     return Key(action, raw["data"], raw.get("source"), raw.get("purpose"), raw.get("recipient"),
-               None if facts is None else vocab.close(frozenset(facts)))
+               None if facts is None else frozenset(facts))
 
 
 def check_term(vocab: Vocabulary, kind: str, value: Any, field: str) -> None:

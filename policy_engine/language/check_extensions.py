@@ -43,8 +43,9 @@ def declarations(ch: Checker) -> None:
 
 
 def parent_is_an_action(decl: ast.TermDecl) -> bool:
-    """A sub-action's parent may be one of the four actions, which are never declared."""
-    return decl.kind == "action" and decl.parent in ast.ACTIONS
+    """A sub-action's parent may be one of the four actions, which are never declared (and one
+    outside them is `check.unknown_base_action`, reported once, not also as a missing parent)."""
+    return decl.kind == "action" and (decl.parent in ast.ACTIONS or ast.base_action(decl.id) not in ast.ACTIONS)
 
 
 def resolve_action(ch: Checker, action: str, span: Span | None) -> None:

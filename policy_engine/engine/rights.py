@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from policy_engine.engine.compiler import CompiledPolicy
 from policy_engine.engine.query import PolicyRef, QueryError, Reason, _type_name
 from policy_engine.language import ast, logic
-from policy_engine.language.printer import format_item
+from policy_engine.language.printer import right_clauses
 
 
 class RightsAnswer(BaseModel):
@@ -129,7 +129,7 @@ def answer(cp: CompiledPolicy, ref: PolicyRef, raw: Any) -> RightsAnswer:
         extension=extension.iso() if extension else None,
         limit=f"{tight.limit} per {tight.per.iso()}" if tight and tight.per else None,
         exceptions=tuple(exceptions(cp, rights)),
-        reasons=tuple(Reason(effect="allow", rule=format_item(s.right).replace("\n", " "), file=cp.source.path,
+        reasons=tuple(Reason(effect="allow", rule=" ".join(right_clauses(s.right)), file=cp.source.path,
                              line=s.line, section=s.section) for s in granting),
         policy=ref)
 

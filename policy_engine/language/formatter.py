@@ -296,6 +296,8 @@ class _Formatter:
             return [self.with_comments(t, stmt.trailing.get(k)) for k, t in enumerate(lines)]
         text = printer.format_item(item)  # type: ignore[arg-type]
         lines = [INDENT + t for t in text.split("\n")]
+        if isinstance(item, ast.Right) and "\n" in text:  # wrapped like a rule: one clause a line
+            lines = [INDENT + part.strip() if i == 0 else cont + part.strip() for i, part in enumerate(text.split("\n"))]
         if isinstance(item, ast.Expectation) and len(text) > WIDTH:
             lines = [INDENT + part if i == 0 else cont + part for i, part in enumerate(_expectation_parts(item))]
         joined = [c for key in sorted(stmt.trailing, key=str) for c in stmt.trailing[key]]

@@ -99,17 +99,14 @@ def format_query(query: ast.Query) -> str:
 
 def format_item(item: ast.SectionItem) -> str:
     if isinstance(item, ast.Rule):
-        first, *rest = rule_clauses(item)
-        if len(first) + sum(len(r) + 1 for r in rest) <= 80:
-            return " ".join([first, *rest])
-        return "\n".join([first, *(CONTINUATION[len(INDENT):] + r for r in rest)]).replace("\n", "\n" + INDENT)
+        return _wrapped(rule_clauses(item))
     if isinstance(item, ast.Expectation):
         text = f"expect {item.decision}: {format_query(item.query)}"
         if item.requires is not None:
             text += f" requires {format_condition(item.requires)}"
         return text
     if isinstance(item, ast.Right):
-        return " ".join(right_clauses(item))
+        return _wrapped(right_clauses(item))
     if isinstance(item, ast.Note):
         return format_note(item)
     if isinstance(item, ast.ChangeNotice):
@@ -131,16 +128,23 @@ def implies_clause(decl: ast.TermDecl) -> str:
     return " implies " + _terms(decl.implies) if decl.implies else ""
 
 
+def _wrapped(clauses: list[str]) -> str:
+    """One line up to 80 columns; beyond, one clause per continuation line."""
+    first, *rest = clauses
+    if len(first) + sum(len(r) + 1 for r in rest) <= 80:
+        return " ".join([first, *rest])
+    return "\n".join([first, *(CONTINUATION[len(INDENT):] + r for r in rest)]).replace("\n", "\n" + INDENT)
+
+
 def right_clauses(right: ast.Right) -> list[str]:
     """`right ID [if C] via CH, ... [within D [extended by D]] [at most N per D] [except A [for P, ...]]...`"""
-    out = [f"right {right.right.id}"]
+    head = f"right {right.right.id}"
     if right.condition is not None:
-        out.append(f"if {format_condition(right.condition)}")
-    out.append("via " + ", ".join(quote(c) for c in right.channels))
+        head += f" if {format_condition(right.condition)}"
+    out = [head + " via " + ", ".join(quote(c) for c in right.channels)]
     if right.deadline is not None:
-        out.append(f"within {right.deadline.text()}")
-        if right.extension is not None:
-            out.append(f"extended by {right.extension.text()}")
+        out.append(f"within {right.deadline.text()}"
+                   + (f" extended by {right.extension.text()}" if right.extension is not None else ""))
     if right.limit is not None and right.per is not None:
         out.append(f"at most {right.limit} per {right.per.text()}")
     for e in right.exceptions:

@@ -55,11 +55,16 @@ def resolve_action(ch: Checker, action: str, span: Span | None) -> None:
     if ("action", action) in ch.declared:
         ch.used.add(("action", action))
         return
+    if span is not None:  # point at the action word, not the whole statement
+        at = ch.source.text.find(action, span.start, span.end)
+        span = Span(at, at + len(action)) if at >= 0 else span
     declared = [i for (k, i) in ch.declared if k == "action"]
-    close = [i for i in declared if i.rsplit(".", 1)[-1] == action.rsplit(".", 1)[-1]] or declared[:3]
+    import difflib
+
+    close = difflib.get_close_matches(action, declared, n=2, cutoff=0.8)
     ch.error("check.unknown_action", f"unknown action `{action}`", span,
-             help=(("did you mean " + " or ".join(f"`{c}`" for c in close) + "? ") if close else "")
-             + f'declare a sub-action first: action {action} "Label"')
+             help=("did you mean " + " or ".join(f"`{c}`" for c in close) + "?") if close else
+             f'declare the sub-action first: action {action} "Label"')
 
 
 def with_care(ch: Checker, cond: ast.Condition) -> ast.Condition:
@@ -74,6 +79,19 @@ def with_care(ch: Checker, cond: ast.Condition) -> ast.Condition:
 
     care = implication.care(implied, logic.facts_of(cond))
     return cond if care is None else ast.And(operands=(cond, care))
+
+
+def unsatisfiable_help(ch: Checker, cond: ast.Condition) -> str | None:
+    """When only implication makes a condition impossible, the help names the implication."""
+    from policy_engine.language import logic
+
+    implied = getattr(ch, "_implied", None) or {}
+    facts = logic.facts_of(cond)
+    pairs = [(f, g) for f in sorted(facts) for g in sorted(implied.get(f, ())) if g != f and g in facts]
+    if not pairs or not logic.satisfiable(cond):
+        return None
+    f, g = pairs[0]
+    return f"`{f}` implies `{g}`, so no set of facts makes this condition hold; correct it or remove the rule"
 
 
 def check_right(ch: Checker, right: ast.Right) -> None:

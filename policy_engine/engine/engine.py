@@ -63,13 +63,15 @@ class Engine:
         self._matches: dict[int, Match] = {}
         self._answers: dict[tuple[int, frozenset[str] | None], Decision] = {}
         self._lock = threading.Lock()
+        self.close = cp.vocabulary.close
 
     # ---- the decision --------------------------------------------------------------
 
     def decide(self, key: Key) -> Decision:
         m = self.index.match(key.action, key.data, key.source, key.purpose, key.recipient)
         match = self._matches.get(m) or self._match(m)
-        memo = (m, None if key.facts is None else key.facts & match.facts)
+        # a listed fact makes every fact it implies hold (its dotted ancestors, its declared implications)
+        memo = (m, None if key.facts is None else self.close(key.facts) & match.facts)
         answer = self._answers.get(memo)
         if answer is None:
             answer = self._partial(match) if memo[1] is None else self._closed(match, memo[1])
@@ -84,8 +86,10 @@ class Engine:
 
     def requirement(self, match: Match) -> logic.Requirement:
         if not match._requirement:
+            # over assignments closed under implication only (facts that imply facts), when any
+            care = self.cp.vocabulary.care(match.facts)
             req = logic.requirement([self.rules[i].condition for i in match.allows],
-                                    [self.rules[i].condition for i in match.denies])
+                                    [self.rules[i].condition for i in match.denies], care=care)
             match._requirement.append(req)
         return match._requirement[0]
 

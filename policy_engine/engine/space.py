@@ -114,6 +114,16 @@ def term_bits(cp: CompiledPolicy, dim: str, values: Sequence[str | None]) -> dic
     return out
 
 
+def action_bits(cp: CompiledPolicy, action: str) -> int:
+    """The rules a question about `action` matches; a sub-action `cp` does not declare is answered
+    as its nearest declared ancestor action (declaring a sub-action changes no answer)."""
+    assert cp.index is not None
+    actions = cp.index.actions
+    while action not in actions:
+        action = action.rsplit(".", 1)[0]
+    return actions[action]
+
+
 def classes(policies: Sequence[CompiledPolicy], action: str, scope: Scope | None = None,
             prune: Prune | None = None, exclude: Scope | None = None,
             focus: Sequence[int] | None = None) -> Iterator[QuestionClass]:
@@ -129,7 +139,7 @@ def classes(policies: Sequence[CompiledPolicy], action: str, scope: Scope | None
     start = []
     for cp in policies:
         assert cp.index is not None
-        start.append(cp.index.actions[action])
+        start.append(action_bits(cp, action))
     order = list(range(len(DIMENSIONS)))
     if focus is not None:
         wanted = [f & a for f, a in zip(focus, start)]

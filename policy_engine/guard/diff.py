@@ -135,7 +135,7 @@ def answer(cp: CompiledPolicy, match: int) -> Answer:
     for i in bits(match):
         rule = cp.rules[i]
         (allows if rule.effect == "allow" else denies).append(rule.condition)
-    req = logic.requirement(allows, denies)
+    req = logic.requirement(allows, denies, care=cp.vocabulary.care(logic.facts_of_all([*allows, *denies])))
     return Answer("allow" if req is True else "deny" if req is False else "conditional", req)
 
 
@@ -260,7 +260,8 @@ def semantic_diff(old: Policy, new: Policy) -> DiffResult:
         return DiffResult(old.path, new.path, groups)
     verdicts = _Verdicts(o, n)
     prune = _Pruner(verdicts, delta_old, delta_new).prune
-    for action in ast.ACTIONS:
+    sub_actions = dict.fromkeys([*o.vocabulary.terms["action"], *n.vocabulary.terms["action"]])
+    for action in (*ast.ACTIONS, *sub_actions):
         for cls in classes([o, n], action, prune=prune, focus=(delta_old, delta_new)):
             verdict = verdicts.verdict(*cls.matches)
             if verdict is None:

@@ -126,7 +126,10 @@ class _Checker:
     def check(self, cls: QuestionClass) -> None:
         inv = self.inv
         allows, denies = self.split(cls.matches[0])
-        req = logic.requirement([r.condition for r in allows], [r.condition for r in denies])
+        # over assignments closed under implication (facts that imply facts), as the engine decides
+        care = self.cp.vocabulary.care(logic.facts_of_all([*(r.condition for r in allows),
+                                                             *(r.condition for r in denies), inv.unless]))
+        req = logic.requirement([r.condition for r in allows], [r.condition for r in denies], care=care)
         if inv.form == "never" or inv.exceptions:
             if req is not False:
                 self.violate(cls, req, "this question can be allowed")
@@ -137,7 +140,7 @@ class _Checker:
         if without is not None and without not in ast.LEGAL_BASES:
             needed = ast.FactRef(name=without)
         if needed is not None:
-            if not logic.implies(req, needed):
+            if not logic.implies(logic.under(req, care), needed):
                 self.violate(cls, req, f"this question can be allowed when `{format_condition(needed)}` "
                              "does not hold")
             return

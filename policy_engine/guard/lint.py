@@ -9,7 +9,8 @@ places a finding concerns), sorted by position.
                             data and recipient are equal to, narrower or broader than the allow's)
   lint.unused_term          a declared term no rule names (nor a broader or narrower term)
   lint.empty_section        a section with no rule (nor right, retention, security or invariant)
-  lint.missing_basis        an allow to use or share data that names no legal basis
+  lint.missing_basis        an allow to use or share data that names no legal basis (where the GDPR
+                            may apply: not in a section whose `audience` names no EEA or UK resident)
   lint.consent_without_condition  basis consent, but no condition says when consent was given
   lint.missing_retention    data no retention statement covers
   lint.constant_condition   a condition that is always true or always false
@@ -44,6 +45,22 @@ CODES: dict[str, str] = {
     "lint.missing_retention": "Data that no retention statement covers.",
     "lint.constant_condition": "A condition that is always true or always false.",
 }
+
+
+GDPR_FACTS = ("resident.eea", "resident.uk")  # the GDPR and the UK GDPR
+
+
+def gdpr_audience(section: ast.Section) -> bool:
+    """Whether the GDPR may apply to whom the section addresses: always, unless the section
+    declares an `audience` that names no resident of the EEA or the UK (`resident.eea`,
+    `resident.uk` or a fact under them). Legal bases are expected only where it may apply."""
+    from policy_engine.language.checker import condition_facts
+
+    audiences = [i for i in section.items if isinstance(i, ast.Audience)]
+    if not audiences:
+        return True
+    return any(f.name == g or f.name.startswith(g + ".") for a in audiences
+               for f in condition_facts(a.condition) for g in GDPR_FACTS)
 
 
 @dataclass(frozen=True)
@@ -211,6 +228,7 @@ class _Linter:
 
     def unused_terms(self) -> None:
         named: dict[str, set[str]] = {dim: set() for dim in DIMENSIONS}
+        named["action"] = set()
         all_data = False
         facts: set[str] = set()
         for rule in self.cp.rules:
@@ -218,6 +236,7 @@ class _Linter:
                 all_data = True
             for dim in DIMENSIONS:
                 named[dim].update(rule.terms(dim) or ())
+            named["action"].add(rule.action)
             facts |= rule.facts
         for decl in self.loaded.tree.terms:
             if decl.kind == "fact":
@@ -241,10 +260,11 @@ class _Linter:
                          help="encode what this part of the text says, or note in a comment why it cannot be")
 
     def bases(self) -> None:
+        outside = {section.title for section in self.loaded.tree.sections if not gdpr_audience(section)}
         for rule in self.cp.rules:
             if rule.effect != "allow":
                 continue
-            if rule.basis is None and rule.action in ("use", "share"):
+            if rule.basis is None and ast.base_action(rule.action) in ("use", "share") and rule.section not in outside:
                 self.add("lint.missing_basis", f"this rule allows to {rule.action} personal data without a legal basis",
                          self.span(rule), help="add `basis consent`, `basis contract`, `basis legal_obligation`, "
                          "`basis legitimate_interests`, ... (GDPR Art. 6)")

@@ -95,8 +95,10 @@ def query_dict(q: ast.Query) -> dict[str, Any]:
             "facts": None if q.facts is None else [f.id for f in q.facts]}
 
 
-def same_condition(a: logic.Requirement, b: logic.Requirement) -> bool:
-    return logic.equivalent(a, b)
+def same_condition(a: logic.Requirement, b: logic.Requirement, loaded: Policy | None = None) -> bool:
+    """Equal as conditions; with a policy, on the assignments closed under its implications."""
+    care = None if loaded is None else loaded.compiled.vocabulary.care(logic.facts_of_all([a, b]))
+    return logic.equivalent(logic.under(a, care), logic.under(b, care))
 
 
 def run_expectation(loaded: Policy, section: ast.Section, exp: ast.Expectation) -> CaseResult:
@@ -110,7 +112,7 @@ def run_expectation(loaded: Policy, section: ast.Section, exp: ast.Expectation) 
     if not ok:
         message = f"the policy answers {decision.decision}, the expectation wants {exp.decision}"
     elif exp.requires is not None and decision.requires is not None:
-        ok = same_condition(exp.requires, loaded.requirement(query))
+        ok = same_condition(exp.requires, loaded.requirement(query), loaded)
         if not ok:
             message = f"the condition differs: the policy requires {decision.requires}, the expectation wants " \
                       f"{format_condition(exp.requires)}"

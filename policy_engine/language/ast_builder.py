@@ -86,9 +86,10 @@ class AstBuilder:
             return None
 
     def term_decl(self, tree: Tree) -> ast.TermDecl:
-        kind, term_id, label = tree.children
-        return ast.TermDecl(kind=str(kind), id=str(term_id), label=unescape(label), span=tree_span(tree, self.source.text),
-                            id_span=token_span(term_id))
+        kind, term_id, label, *rest = tree.children
+        implies = self.term_refs(rest[0].children[0]) if rest else ()
+        return ast.TermDecl(kind=str(kind), id=str(term_id), label=unescape(label), implies=implies,
+                            span=tree_span(tree, self.source.text), id_span=token_span(term_id))
 
     def section(self, tree: Tree) -> ast.Section:
         title, *items = tree.children
@@ -179,9 +180,53 @@ class AstBuilder:
                          facts=clauses.get("facts"), **single)  # type: ignore[arg-type]
 
     def item_right(self, tree: Tree) -> ast.Right:
-        name, *channels = tree.children
-        return ast.Right(right=ast.TermRef(id=str(name), span=token_span(name)),
-                         channels=tuple(unescape(c) for c in channels), span=tree_span(tree, self.source.text))
+        name, *rest = tree.children
+        fields: dict[str, object] = {}
+        channels: list[str] = []
+        exceptions: list[ast.RightException] = []
+        for c in rest:
+            if isinstance(c, Token):
+                channels.append(unescape(c))
+            elif c.data == "condition_clause":
+                fields["condition"] = self.condition(c.children[0])
+            elif c.data == "deadline_clause":
+                fields["deadline"] = self.duration(c.children[0])
+                if len(c.children) > 1:
+                    fields["extension"] = self.duration(c.children[1].children[0])
+            elif c.data == "limit_clause":
+                fields["limit"] = int(c.children[0])
+                fields["per"] = self.duration(c.children[1])
+            elif c.data == "right_except":
+                action, *purpose = c.children
+                exceptions.append(ast.RightException(action=str(action), purposes=self.term_refs(
+                    purpose[0].children[0]) if purpose else (), span=tree_span(c, self.source.text)))
+        return ast.Right(right=ast.TermRef(id=str(name), span=token_span(name)), channels=tuple(channels),
+                         exceptions=tuple(exceptions), span=tree_span(tree, self.source.text), **fields)  # type: ignore[arg-type]
+
+    def duration(self, tree: Tree) -> ast.Duration:
+        count, unit = tree.children
+        return ast.Duration(count=int(count), unit=str(unit).rstrip("s"), span=tree_span(tree, self.source.text))  # type: ignore[arg-type]
+
+    def item_note(self, tree: Tree) -> ast.Note:
+        word, *rest = tree.children
+        topic = "controlling_language" if word.type == "CONTROLLING" else str(word)
+        fields: dict[str, object] = {}
+        for c in rest:
+            if isinstance(c, Tree):
+                fields["condition"] = self.condition(c.children[0])
+            elif c.type == "DATE":
+                fields["date"] = self.date(c)
+            else:
+                fields["text"] = unescape(c)
+        return ast.Note(topic=topic, span=tree_span(tree, self.source.text), **fields)  # type: ignore[arg-type]
+
+    def item_changes(self, tree: Tree) -> ast.ChangeNotice:
+        notice, *channels = tree.children
+        return ast.ChangeNotice(notice=self.duration(notice), channels=tuple(unescape(c) for c in channels),
+                                span=tree_span(tree, self.source.text))
+
+    def item_audience(self, tree: Tree) -> ast.Audience:
+        return ast.Audience(condition=self.condition(tree.children[0]), span=tree_span(tree, self.source.text))
 
     def item_retention(self, tree: Tree) -> ast.Retention:
         data, period = tree.children

@@ -93,6 +93,15 @@ class Space:
         finally:
             memo.clear()  # drop the Functions now, while their manager is alive
 
+    def isop_between(self, lower: Any, upper: Any, limit: int | None = None) -> list[Cube]:
+        """Cubes whose disjunction g has lower <= g <= upper (an irredundant cover of an
+        incompletely specified function: `upper and not lower` are don't-cares)."""
+        memo: dict[tuple[Any, Any], tuple[tuple[Cube, ...], Any]] = {}
+        try:
+            return list(self._isop(lower, upper, memo, limit)[0])
+        finally:
+            memo.clear()
+
     def _isop(self, lower: Any, upper: Any, memo: dict[tuple[Any, Any], tuple[tuple[Cube, ...], Any]],
               limit: int | None) -> tuple[tuple[Cube, ...], Any]:
         # A method, not a nested closure: a self-referencing closure would put the manager in a

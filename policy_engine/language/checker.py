@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 
-from policy_engine.language import ast, logic
+from policy_engine.language import ast, check_extensions, logic
 from policy_engine.language.diagnostics import Diagnostic, Severity, sort_diagnostics
 from policy_engine.language.source import Source, Span
 
@@ -77,10 +77,12 @@ class Checker:
             self.kinds_of.setdefault(decl.id, set()).add(decl.kind)
         for decl in self.policy.terms:
             parent = decl.parent
-            if parent is not None and (decl.kind, parent) not in self.declared:
+            if parent is not None and (decl.kind, parent) not in self.declared \
+                    and not check_extensions.parent_is_an_action(decl):
                 self.error("check.missing_parent",
                            f"{decl.kind} `{decl.id}` is declared, but its parent {decl.kind} `{parent}` is not",
                            decl.id_span, help=f'declare the parent too: {decl.kind} {parent} "..."')
+        check_extensions.declarations(self)
 
     # ---- references ------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class Checker:
     def satisfiable(self, cond: ast.Condition) -> bool | None:
         """Exact; None (after a `check.too_complex` error) when deciding it outgrows the budget."""
         try:
-            return logic.satisfiable(cond)
+            return logic.satisfiable(check_extensions.with_care(self, cond))
         except logic.TooComplex:
             self.error("check.too_complex", "this condition is too large to decide within bounded work "
                        f"(its decision diagram passes {logic.NODE_BUDGET:,} nodes)", cond.span,
@@ -140,6 +142,7 @@ class Checker:
     # ---- statements ------------------------------------------------------------
 
     def check_rule(self, rule: ast.Rule) -> None:
+        check_extensions.resolve_action(self, rule.action, rule.span)
         for ref in rule.data or ():
             self.resolve(ref, "data")
         for ref in rule.sources:
@@ -151,8 +154,8 @@ class Checker:
         self.resolve_condition(rule.condition)
         if rule.condition is not None and self.satisfiable(rule.condition) is False:
             self.error("check.unsatisfiable_condition", "this condition can never hold, so the rule never applies",
-                       rule.condition.span, help="a condition such as `a and not a` is always false; "
-                       "correct it or remove the rule")
+                       rule.condition.span, help=check_extensions.unsatisfiable_help(self, rule.condition) or
+                       "a condition such as `a and not a` is always false; correct it or remove the rule")
         if rule.basis is not None and rule.basis.id not in ast.LEGAL_BASES:
             close = suggest(rule.basis.id, ast.LEGAL_BASES)
             self.error("check.unknown_basis", f"`{rule.basis.id}` is not a legal basis", rule.basis.span,
@@ -169,6 +172,7 @@ class Checker:
 
     def check_expect(self, exp: ast.Expectation) -> None:
         q = exp.query
+        check_extensions.resolve_action(self, q.action, q.span)
         self.resolve(q.data, "data")
         for ref, kind in ((q.source, "source"), (q.purpose, "purpose"), (q.recipient, "recipient")):
             if ref is not None:
@@ -176,7 +180,7 @@ class Checker:
         for fact in q.facts or ():
             self.resolve(fact, "fact")
         self.resolve_condition(exp.requires)
-        needed = ast.REQUIRED_DIMENSION.get(q.action)
+        needed = ast.required_dimension(q.action)
         if needed and getattr(q, needed) is None:
             word = {"source": "from SOURCE", "purpose": "for PURPOSE", "recipient": "with RECIPIENT"}[needed]
             self.error("check.incomplete_question", f"a `{q.action}` question must name a {needed}", q.span,
@@ -191,6 +195,16 @@ class Checker:
             close = suggest(right.right.id, ast.RIGHTS)
             self.error("check.unknown_right", f"`{right.right.id}` is not a data-subject right", right.right.span,
                        help=(_did_you_mean(close) + " " if close else "") + "the rights are " + ", ".join(ast.RIGHTS))
+        check_extensions.check_right(self, right)
+
+    def check_note(self, note: ast.Note) -> None:
+        check_extensions.check_note(self, note)
+
+    def check_changes(self, changes: ast.ChangeNotice) -> None:
+        check_extensions.check_changes(self, changes)
+
+    def check_audience(self, audience: ast.Audience) -> None:
+        check_extensions.check_audience(self, audience)
 
     def check_retention(self, retention: ast.Retention) -> None:
         for ref in retention.data or ():
@@ -200,6 +214,7 @@ class Checker:
         pass
 
     def check_invariant(self, inv: ast.Invariant) -> None:
+        check_extensions.resolve_action(self, inv.action, inv.span)
         for dim, refs in (("data", inv.data or ()), ("source", inv.sources), ("purpose", inv.purposes),
                           ("recipient", inv.recipients), ("data", inv.exceptions)):
             for ref in refs:

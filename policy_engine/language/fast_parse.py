@@ -33,11 +33,13 @@ class Decline(Exception):
 
 
 # Layout (Lark's WS and COMMENT), then one lexeme: a word (TERM_ID's shape), a text (STRING),
-# a date (DATE), punctuation, or the end of the text. A character none of them matches leaves
+# a date (DATE), a number (INT), punctuation, or the end of the text. A character none of them matches leaves
 # a gap (the next match starts after it): Decline.
 _LEXEME = re.compile(r'(?:[ \t\f\r\n]|#[^\n]*)*+(?:(?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)'
-                     r'|(?P<STRING>"(?:\\.|[^"\\\n])*")|(?P<DATE>\d{4}-\d{2}-\d{2})|(?P<punct>[:,()])|(?P<end>\Z))')
+                     r'|(?P<STRING>"(?:\\.|[^"\\\n])*")|(?P<DATE>\d{4}-\d{2}-\d{2})|(?P<INT>\d+(?![\d-]))|(?P<punct>[:,()])'
+                     r'|(?P<end>\Z))')
 _ALL_DATA = re.compile(r"all\s+data\b(?!\.)")
+_SUB_ACTION = re.compile(r"(?:collect|use|share|retain)(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 @functools.cache
@@ -51,7 +53,7 @@ def _keyword_types() -> dict[str, str]:
         pattern = term.pattern
         if isinstance(pattern, lark.lexer.PatternStr):
             out[pattern.value] = term.name
-        elif term.priority > 0 and term.name != "ALL_DATA":
+        elif term.priority > 0 and term.name not in ("ALL_DATA", "SUB_ACTION"):  # SUB_ACTION: declined
             found = re.fullmatch(r"\(?([a-z|]+)\)?\\b\(\?!\\\.\)", pattern.value)
             if found is None:  # pragma: no cover - the grammar's keyword terminals all have this shape
                 raise RuntimeError(f"fast_parse cannot read terminal {term.name}: {pattern.value}")
@@ -136,6 +138,16 @@ class _Reader:
         self.last = tok[3]
         return tok
 
+    def action(self) -> tuple[str, str, int, int]:
+        """An action, or a sub-action (`share.sell`: a word the lexer leaves as TERM_ID, which
+        Lark's contextual lexer reads as SUB_ACTION where an action stands)."""
+        tok = self.toks[self.i]
+        if tok[0] == "TERM_ID" and _SUB_ACTION.fullmatch(tok[1]):
+            self.i += 1
+            self.last = tok[3]
+            return tok
+        return self.kept("ACTION")
+
     def span(self, kind: str, start: int) -> Span:
         return node_span(kind, start, self.last, self.text)
 
@@ -178,8 +190,9 @@ class _Reader:
         kind = self.kept("TERM_KIND")
         term_id = self.name()
         label = self.kept("STRING")
-        return ast.TermDecl(kind=kind[1], id=term_id[1], label=_text(label[1]), span=self.span("term_decl", kind[2]),
-                            id_span=Span(term_id[2], term_id[3]))
+        implies = self.term_list() if self.skip("IMPLIES") else ()
+        return ast.TermDecl(kind=kind[1], id=term_id[1], label=_text(label[1]), implies=implies,
+                            span=self.span("term_decl", kind[2]), id_span=Span(term_id[2], term_id[3]))
 
     def section(self) -> ast.Section:
         self.take("SECTION")
@@ -200,6 +213,12 @@ class _Reader:
                 items.append(self.retention())
             elif kind == "SECURITY":
                 items.append(self.security())
+            elif kind in ("NOTE_WORD", "EFFECTIVE", "VERSION", "CONTROLLING"):
+                items.append(self.note())
+            elif kind == "CHANGES":
+                items.append(self.changes())
+            elif kind == "AUDIENCE":
+                items.append(self.audience())
             else:
                 break
         return ast.Section(title=_text(title[1]), items=tuple(items), span=self.span("section", title[2]),
@@ -279,7 +298,7 @@ class _Reader:
     # ---- section items
     def rule(self) -> ast.Rule:
         effect = self.kept("EFFECT")
-        action = self.kept("ACTION")
+        action = self.action()
         self.skip("OF")
         data, _ = self.data_spec()
         fields: dict[str, object] = {}
@@ -305,7 +324,7 @@ class _Reader:
                                span=self.span("expectation", decision[2]))
 
     def query(self) -> ast.Query:
-        action = self.kept("ACTION")
+        action = self.action()
         self.skip("OF")
         data = self.ref()
         clauses: dict[str, object] = {}
@@ -325,7 +344,7 @@ class _Reader:
 
     def invariant(self) -> ast.Invariant:
         form = self.kept(self.peek())
-        action = self.kept("ACTION")
+        action = self.action()
         fields: dict[str, object] = {}
         if self.skip("OF") or self.peek() == "TERM_ID":
             fields["data"] = self.data_spec()[0]
@@ -348,12 +367,75 @@ class _Reader:
     def right(self) -> ast.Right:
         self.take("RIGHT")
         name = self.ref()
+        fields: dict[str, object] = {}
+        if self.skip("IF"):
+            fields["condition"] = self.condition()[0]
         self.take("VIA")
         channels = [_text(self.kept("STRING")[1])]
         while self.skip("COMMA"):
             channels.append(_text(self.kept("STRING")[1]))
+        if self.skip("WITHIN"):
+            fields["deadline"] = self.duration()
+            if self.skip("EXTENDED"):
+                self.take("BY")
+                fields["extension"] = self.duration()
+        if self.skip("AT"):
+            self.take("MOST")
+            fields["limit"] = int(self.kept("INT")[1])
+            self.take("PER")
+            fields["per"] = self.duration()
+        exceptions = []
+        while self.skip("EXCEPT"):
+            action = self.action()
+            purposes = self.term_list() if self.skip("FOR") else ()
+            exceptions.append(ast.RightException(action=action[1], purposes=purposes,
+                                                 span=self.span("right_except", action[2])))
         assert name.span is not None
-        return ast.Right(right=name, channels=tuple(channels), span=self.span("right", name.span.start))
+        return ast.Right(right=name, channels=tuple(channels), exceptions=tuple(exceptions),
+                         span=self.span("right", name.span.start), **fields)  # type: ignore[arg-type]
+
+    def duration(self) -> ast.Duration:
+        count = self.kept("INT")
+        unit = self.kept("UNIT")
+        return ast.Duration(count=int(count[1]), unit=unit[1].rstrip("s"), span=self.span("duration", count[2]))  # type: ignore[arg-type]
+
+    def note(self) -> ast.Note:
+        word = self.kept(self.peek())
+        fields: dict[str, object] = {}
+        if word[0] == "NOTE_WORD":
+            fields["text"] = _text(self.kept("STRING")[1])
+            if self.skip("IF"):
+                fields["condition"] = self.condition()[0]
+        elif word[0] == "CONTROLLING":
+            self.take("LANGUAGE")
+            fields["text"] = _text(self.kept("STRING")[1])
+        else:
+            date = self.kept("DATE")
+            try:
+                fields["date"] = dt.date.fromisoformat(date[1])
+            except ValueError:
+                raise Decline(date[2]) from None  # parse.invalid_date
+            if word[0] == "VERSION" and self.peek() == "STRING":
+                fields["text"] = _text(self.kept("STRING")[1])
+        topic = "controlling_language" if word[0] == "CONTROLLING" else word[1]
+        return ast.Note(topic=topic, span=self.span("note", word[2]), **fields)  # type: ignore[arg-type]
+
+    def changes(self) -> ast.ChangeNotice:
+        self.take("CHANGES")
+        self.take("NOTICE")
+        notice = self.duration()
+        channels = []
+        if self.skip("VIA"):
+            channels.append(_text(self.kept("STRING")[1]))
+            while self.skip("COMMA"):
+                channels.append(_text(self.kept("STRING")[1]))
+        assert notice.span is not None
+        return ast.ChangeNotice(notice=notice, channels=tuple(channels), span=self.span("changes", notice.span.start))
+
+    def audience(self) -> ast.Audience:
+        self.take("AUDIENCE")
+        cond, first, _ = self.condition()
+        return ast.Audience(condition=cond, span=self.span("audience", first))
 
     def retention(self) -> ast.Retention:
         self.take("RETENTION")

@@ -31,7 +31,7 @@ FACTOR_LIMIT = 256  # irredundant terms beyond which a many-fact requirement is 
 __all__ = [
     "EXACT_MAX", "NODE_BUDGET", "Algebra", "Requirement", "TooComplex", "all_hold", "compile_predicate", "depth",
     "differences", "equivalent", "evaluate", "facts_of", "facts_of_all", "implies", "implies_any",
-    "parse_condition", "requirement",
+    "parse_condition", "requirement", "under",
     "satisfiable", "simplify", "simplify_table", "to_text", "truth_table",
 ]
 
@@ -262,12 +262,19 @@ def simplify_table(table: int, names: Sequence[str]) -> Requirement:
     return factor(minimum_cover(table, primes, len(names)), names)
 
 
-def requirement(allows: Sequence[ast.Condition | None], denies: Sequence[ast.Condition | None]) -> Requirement:
-    """`(OR allows) and not (OR denies)`, simplified; None stands for an unconditional rule."""
+def requirement(allows: Sequence[ast.Condition | None], denies: Sequence[ast.Condition | None],
+                care: ast.Condition | None = None) -> Requirement:
+    """`(OR allows) and not (OR denies)`, simplified; None stands for an unconditional rule.
+
+    `care`: the assignments that can happen (facts that imply facts: `implication.care`). The
+    requirement is then decided and simplified over those only: true if it holds on every one,
+    false if on none, else the smallest readable condition that agrees with it on every one."""
     if not allows or any(c is None for c in denies):
         return False
     if any(c is None for c in allows) and not denies:
         return True
+    if care is not None:
+        return _requirement_on(allows, denies, care)
     alg = Algebra(facts_of_all([*allows, *denies]))
     f = alg.minus(alg.any_of(allows), alg.any_of(denies))
     if alg.space is None:
@@ -277,6 +284,35 @@ def requirement(allows: Sequence[ast.Condition | None], denies: Sequence[ast.Con
     if f == alg.true:
         return True
     return _readable(alg.space, f, allows, denies)
+
+
+def under(req: Requirement | None, care: ast.Condition | None) -> Requirement | None:
+    """`req` restricted to the assignments `care` admits (None: every assignment)."""
+    if care is None or req is False:
+        return req
+    if req is True or req is None:
+        return care
+    return ast.And(operands=(req, care))
+
+
+def _requirement_on(allows: Sequence[ast.Condition | None], denies: Sequence[ast.Condition | None],
+                    care: ast.Condition) -> Requirement:
+    space = bdd.Space(sorted(facts_of_all([*allows, *denies, care])))
+    f = space.guard(space.any_of(allows) & ~space.any_of(denies))
+    c = space.of(care)
+    lower, upper = f & c, f | ~c
+    if lower == space.false:
+        return False
+    if upper == space.true:
+        return True
+    limit = max_depth()
+    try:
+        cond = factor(_sorted(space.isop_between(lower, upper, FACTOR_LIMIT)), space.names)
+        if depth(cond) <= limit:
+            return cond
+    except bdd.TooManyCubes:
+        pass
+    return _readable(space, f, allows, denies)  # exact everywhere, so on the care set too
 
 
 def _readable(space: bdd.Space, f: Any, allows: Sequence[ast.Condition | None],

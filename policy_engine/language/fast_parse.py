@@ -23,13 +23,12 @@ import re
 import lark
 
 from policy_engine.language import ast
-from policy_engine.language.ast_builder import MAX_CONDITION_DEPTH, unescape
+from policy_engine.language.ast_builder import MAX_CONDITION_DEPTH
+from policy_engine.language.fast_parse_items import Decline, ItemReader, _text
 from policy_engine.language.source import Source, Span
 from policy_engine.language.spans import node_span
 
 
-class Decline(Exception):
-    """The fast path leaves this text to the tree path (which is always right)."""
 
 
 # Layout (Lark's WS and COMMENT), then one lexeme: a word (TERM_ID's shape), a text (STRING),
@@ -85,8 +84,6 @@ def tokens(text: str) -> list[tuple[str, str, int, int]]:
     raise Decline(pos)  # the text ends inside a gap
 
 
-def _text(value: str) -> str:
-    return value[1:-1] if "\\" not in value else unescape(value)
 
 
 _END = ("$END", "", -1, -1)
@@ -94,7 +91,7 @@ _CLAUSES = (("FROM", "sources"), ("FOR", "purposes"))
 _SINGULAR = {"sources": "source", "purposes": "purpose", "recipients": "recipient"}
 
 
-class _Reader:
+class _Reader(ItemReader):
     """One method per production of grammar/policy.lark. `last` is always the end offset of
     the last kept (named) token read, which is where the Lark tree's node would end."""
 
@@ -363,79 +360,6 @@ class _Reader:
                 fields["unless"] = self.condition()[0]
         return ast.Invariant(form=form[1], action=action[1], span=self.span("invariant", form[2]),
                              **fields)  # type: ignore[arg-type]
-
-    def right(self) -> ast.Right:
-        self.take("RIGHT")
-        name = self.ref()
-        fields: dict[str, object] = {}
-        if self.skip("IF"):
-            fields["condition"] = self.condition()[0]
-        self.take("VIA")
-        channels = [_text(self.kept("STRING")[1])]
-        while self.skip("COMMA"):
-            channels.append(_text(self.kept("STRING")[1]))
-        if self.skip("WITHIN"):
-            fields["deadline"] = self.duration()
-            if self.skip("EXTENDED"):
-                self.take("BY")
-                fields["extension"] = self.duration()
-        if self.skip("AT"):
-            self.take("MOST")
-            fields["limit"] = int(self.kept("INT")[1])
-            self.take("PER")
-            fields["per"] = self.duration()
-        exceptions = []
-        while self.skip("EXCEPT"):
-            action = self.action()
-            purposes = self.term_list() if self.skip("FOR") else ()
-            exceptions.append(ast.RightException(action=action[1], purposes=purposes,
-                                                 span=self.span("right_except", action[2])))
-        assert name.span is not None
-        return ast.Right(right=name, channels=tuple(channels), exceptions=tuple(exceptions),
-                         span=self.span("right", name.span.start), **fields)  # type: ignore[arg-type]
-
-    def duration(self) -> ast.Duration:
-        count = self.kept("INT")
-        unit = self.kept("UNIT")
-        return ast.Duration(count=int(count[1]), unit=unit[1].rstrip("s"), span=self.span("duration", count[2]))  # type: ignore[arg-type]
-
-    def note(self) -> ast.Note:
-        word = self.kept(self.peek())
-        fields: dict[str, object] = {}
-        if word[0] == "NOTE_WORD":
-            fields["text"] = _text(self.kept("STRING")[1])
-            if self.skip("IF"):
-                fields["condition"] = self.condition()[0]
-        elif word[0] == "CONTROLLING":
-            self.take("LANGUAGE")
-            fields["text"] = _text(self.kept("STRING")[1])
-        else:
-            date = self.kept("DATE")
-            try:
-                fields["date"] = dt.date.fromisoformat(date[1])
-            except ValueError:
-                raise Decline(date[2]) from None  # parse.invalid_date
-            if word[0] == "VERSION" and self.peek() == "STRING":
-                fields["text"] = _text(self.kept("STRING")[1])
-        topic = "controlling_language" if word[0] == "CONTROLLING" else word[1]
-        return ast.Note(topic=topic, span=self.span("note", word[2]), **fields)  # type: ignore[arg-type]
-
-    def changes(self) -> ast.ChangeNotice:
-        self.take("CHANGES")
-        self.take("NOTICE")
-        notice = self.duration()
-        channels = []
-        if self.skip("VIA"):
-            channels.append(_text(self.kept("STRING")[1]))
-            while self.skip("COMMA"):
-                channels.append(_text(self.kept("STRING")[1]))
-        assert notice.span is not None
-        return ast.ChangeNotice(notice=notice, channels=tuple(channels), span=self.span("changes", notice.span.start))
-
-    def audience(self) -> ast.Audience:
-        self.take("AUDIENCE")
-        cond, first, _ = self.condition()
-        return ast.Audience(condition=cond, span=self.span("audience", first))
 
     def retention(self) -> ast.Retention:
         self.take("RETENTION")

@@ -63,8 +63,11 @@ def findings(policy: Policy) -> list[Any]:
     if meta is None or not meta.contact:
         add("art13.contact", "the policy gives no contact details of the controller (GDPR Art. 13(1)(a))", header,
             'add `contact "privacy@..."` under the `policy "..."` line')
-    add("art13.dpo", f"the contact details of the data protection officer (GDPR Art. 13(1)(b)) are not stated: "
-        f"{CANNOT}", header, "say in the published text who the DPO is and how to reach them, or that there is none")
+    said = {entry["statement"] for entry in policy.statements().get("statements", [])}  # statements that decide nothing
+    if "dpo" not in said:
+        add("art13.dpo", "the contact details of the data protection officer (GDPR Art. 13(1)(b)) are not stated",
+            header, 'add `dpo "HOW TO REACH THEM"` in the section that names the officer, or say in the '
+            "published text that there is none")
 
     rules = tree.rules()
     declared = {t.id: t for t in tree.terms if t.kind == "purpose"}
@@ -105,9 +108,9 @@ def findings(policy: Policy) -> list[Any]:
         partly = " (`right unsubscribe` covers newsletters only)" if "unsubscribe" in stated else ""
         add("art13.withdraw_consent", "processing relies on consent, but the right to withdraw it at any time "
             f"(GDPR Art. 13(2)(c)) is not stated{partly}", first.span, 'add `right withdraw_consent via "HOW"`')
-    if "complaint" not in stated:
+    if "complaint" not in stated and "authority" not in said:
         add("art13.complaint", "the right to lodge a complaint with a supervisory authority (GDPR Art. 13(2)(d)) "
-            "is not stated", header, 'add `right complaint via "THE AUTHORITY"`')
+            "is not stated", header, 'add `right complaint via "THE AUTHORITY"` or `authority "THE AUTHORITY"`')
     add("art13.automated_decisions", "whether there is automated decision-making, including profiling "
         f"(GDPR Art. 13(2)(f)), is not stated: {CANNOT}", header,
         "say in the published text whether decisions are automated, and if so the logic and its consequences")

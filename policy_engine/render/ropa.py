@@ -24,7 +24,7 @@ from policy_engine.engine.policy import Policy
 from policy_engine.render.sentences import labeled
 
 NOT_STATABLE_TRANSFERS = "not stated: the policy language has no statement for transfers to third countries"
-NOT_STATABLE_DPO = "not stated: the policy language has no statement for a data protection officer"
+NOT_STATED_DPO = "not stated: the policy names no data protection officer (`dpo \"...\"`)"
 BASES = {"consent": "consent (Art. 6(1)(a))", "contract": "contract (Art. 6(1)(b))",
          "legal_obligation": "legal obligation (Art. 6(1)(c))", "vital_interests": "vital interests (Art. 6(1)(d))",
          "public_task": "public task (Art. 6(1)(e))", "legitimate_interests": "legitimate interests (Art. 6(1)(f))"}
@@ -198,6 +198,7 @@ def record(policy: Policy) -> Record:
     stated = policy.statements()
     meta = policy.metadata
     security = [m for s in stated["security"] for m in s["measures"]]
+    dpo = "; ".join(s["text"] for s in stated.get("statements", []) if s["statement"] == "dpo") or NOT_STATED_DPO
     activities = []
     for use in processing(policy):
         retention = [f"{'all personal data' if r['data'] is None else ', '.join(label('data', x) for x in r['data'])}: "
@@ -218,6 +219,6 @@ def record(policy: Policy) -> Record:
             security=security or ["not stated"],
             controller=meta.get("controller") or "not stated",
             contact=meta.get("contact") or "not stated",
-            dpo=NOT_STATABLE_DPO,
+            dpo=dpo,
             rules=sorted(use.lines)))
     return Record(policy.name, policy.digest, activities)

@@ -88,7 +88,7 @@ def test_a_narrower_purpose_inherits_the_broader_ones_row(shop):
 def test_what_the_language_cannot_state_is_said_in_words(shop):
     row = shop.activities[0]
     assert row.transfers == ropa.NOT_STATABLE_TRANSFERS and "no statement for transfers" in row.transfers
-    assert row.dpo == ropa.NOT_STATABLE_DPO and "data protection officer" in row.dpo
+    assert row.dpo == ropa.NOT_STATED_DPO and "data protection officer" in row.dpo
 
 
 def test_csv_has_the_art30_columns_and_one_row_per_activity(shop):
@@ -171,3 +171,12 @@ def test_cli_ropa_refuses_a_policy_that_does_not_check(tmp_path):
     assert result.exit_code == 4 and "check.unknown_term" in result.output  # EXIT_INVALID
     missing = CliRunner().invoke(cli, ["ropa", str(tmp_path / "missing.policy")])
     assert missing.exit_code == 2 and "missing.policy" in missing.output  # EXIT_USAGE: no such file
+
+
+def test_the_dpo_statement_fills_the_dpo_column() -> None:
+    from policy_engine import api
+
+    text = ('policy "P"\n  controller "C"\ndata email "E"\npurpose orders "Orders"\n'
+            'section "S":\n  allow use of email for orders basis contract\n  dpo "dpo@example.com"\n')
+    (row,) = ropa.record(api.loads(text, "p.policy")).activities
+    assert row.dpo == "dpo@example.com"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -84,6 +85,16 @@ def show_time(stored: str) -> str:
     return stored.replace(".000000Z", "Z")
 
 
+def check_object(raw: Any, what: str, fields: Sequence[str]) -> None:
+    """A JSON object with no field but `fields` (`what`: "an event", "a request")."""
+    if not isinstance(raw, dict):
+        raise SubjectError("subject.wrong_type", f"{what} is a JSON object", None)
+    for name in raw:
+        if name not in fields:
+            raise SubjectError("subject.unknown_field", f"unknown field `{name}`; {what} has the fields "
+                               + ", ".join(fields), str(name))
+
+
 def check_subject(subject: Any) -> str:
     if not isinstance(subject, str) or not subject.strip():
         raise SubjectError("subject.bad_id", "a subject id is a non-empty text", "subject")
@@ -134,12 +145,7 @@ def check_event(subject: str, raw: Any, default_at: datetime | None = None) -> N
     "channel": "web form", "evidence": "..."}` or `{"kind": "collected", "category": "email",
     "source": "contact"}`; `at` defaults to now."""
     check_subject(subject)
-    if not isinstance(raw, dict):
-        raise SubjectError("subject.wrong_type", "an event is a JSON object", None)
-    for name in raw:
-        if name not in _EVENT_FIELDS:
-            raise SubjectError("subject.unknown_field", f"unknown field `{name}`; an event has the fields "
-                               + ", ".join(_EVENT_FIELDS), str(name))
+    check_object(raw, "an event", _EVENT_FIELDS)
     kind = raw.get("kind")
     if kind not in KINDS:
         raise SubjectError("subject.bad_kind", f"`kind` must be one of {', '.join(KINDS)}, not {kind!r}", "kind")

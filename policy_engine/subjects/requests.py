@@ -14,8 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from policy_engine.subjects.model import (REQUEST_KINDS, SubjectError, check_subject, format_time, parse_time,
-                                          show_time, utc_now)
+from policy_engine.subjects.model import (REQUEST_KINDS, SubjectError, check_object, check_subject, format_time,
+                                          parse_time, utc_now)
 from policy_engine.subjects.retention import erasure_plan
 from policy_engine.subjects.store import SubjectStore
 
@@ -40,12 +40,7 @@ def export(store: SubjectStore, subject: str) -> dict[str, Any]:
 
 
 def check_request(raw: Any) -> tuple[str, str, str | None, str | None]:
-    if not isinstance(raw, dict):
-        raise SubjectError("subject.wrong_type", "a request is a JSON object", None)
-    for name in raw:
-        if name not in _FIELDS:
-            raise SubjectError("subject.unknown_field", f"unknown field `{name}`; a request has the fields "
-                               + ", ".join(_FIELDS), str(name))
+    check_object(raw, "a request", _FIELDS)
     kind = raw.get("kind")
     if kind not in REQUEST_KINDS:
         raise SubjectError("subject.bad_kind", f"`kind` must be one of {', '.join(REQUEST_KINDS)}, not {kind!r}",

@@ -20,6 +20,13 @@ DEFAULT_DENY = "no rule allows it (denied by default)"
 VERB = {"collect": "collected", "use": "used", "share": "shared", "retain": "retained"}
 
 
+def verb(action: str) -> str:
+    """The participle of an action; a sub-action is its base action's, naming the sub-action:
+    `shared (as share.sell)`."""
+    base = action.split(".", 1)[0]
+    return VERB[base] + (f" (as {action})" if action != base else "")
+
+
 def _fields(q: Any) -> Mapping[str, Any]:
     if isinstance(q, ast.Query):
         return {"action": q.action, "data": q.data.id, "source": q.source.id if q.source else None,

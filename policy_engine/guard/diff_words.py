@@ -71,7 +71,7 @@ def _consent_word(reasons: list[dict[str, Any]], req: str | None) -> str:
 
 def sentence(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> str:
     head, tail = subject(group, policies)
-    verb = words.VERB[group.action]
+    verb = words.verb(group.action)
     b, a = group.before, group.after
     before = {"allow": "always", "deny": "never", "conditional": f"only if {b.requires}"}[b.decision]
     if a.decision == "allow":

@@ -122,17 +122,18 @@ def vocabularies(draw) -> dict[str, list[str]]:
     return vocab
 
 
-def conditions(facts: list[str]) -> st.SearchStrategy[ast.Condition]:
+def conditions(facts: list[str], width: int = 3, leaves: int = 5) -> st.SearchStrategy[ast.Condition]:
+    """Conditions over `facts`: and/or of up to `width` operands, up to `leaves` fact references."""
     leaf = st.sampled_from(facts).map(lambda f: ast.FactRef(name=f))
 
     def extend(inner: st.SearchStrategy[ast.Condition]) -> st.SearchStrategy[ast.Condition]:
         return st.one_of(
             inner.map(lambda c: ast.Not(operand=c)),
-            st.lists(inner, min_size=2, max_size=3).map(lambda ops: _flat(ast.And, ops)),
-            st.lists(inner, min_size=2, max_size=3).map(lambda ops: _flat(ast.Or, ops)),
+            st.lists(inner, min_size=2, max_size=width).map(lambda ops: _flat(ast.And, ops)),
+            st.lists(inner, min_size=2, max_size=width).map(lambda ops: _flat(ast.Or, ops)),
         )
 
-    return st.recursive(leaf, extend, max_leaves=5)
+    return st.recursive(leaf, extend, max_leaves=leaves)
 
 
 def _flat(cls, ops):  # type: ignore[no-untyped-def]
@@ -373,16 +374,7 @@ section "S":
 
 
 def big_conditions(facts: list[str]) -> st.SearchStrategy[ast.Condition]:
-    leaf = st.sampled_from(facts).map(lambda f: ast.FactRef(name=f))
-
-    def extend(inner: st.SearchStrategy[ast.Condition]) -> st.SearchStrategy[ast.Condition]:
-        return st.one_of(
-            inner.map(lambda c: ast.Not(operand=c)),
-            st.lists(inner, min_size=2, max_size=6).map(lambda ops: _flat(ast.And, ops)),
-            st.lists(inner, min_size=2, max_size=6).map(lambda ops: _flat(ast.Or, ops)),
-        )
-
-    return st.recursive(leaf, extend, max_leaves=30)
+    return conditions(facts, width=6, leaves=30)
 
 
 def _nest(cond: ast.Condition, levels: int) -> ast.Condition:

@@ -39,6 +39,7 @@ except ModuleNotFoundError as _err:  # the HTTP client is an extra: say which
                               "with: pip install 'policy-engine[client]'", name=_err.name) from None
 
 from policy_engine import Decision, Query, QueryError, __version__
+from policy_engine.engine import query_time
 from policy_engine.client_models import (DataMap, MapAnswer, MapRule, PolicyInfo, PolicySummary, ReloadAnswer,
                                            RuleRef, Term, Terms)
 
@@ -122,6 +123,8 @@ _Flow = Generator[_Call, Any, T]
 def _as_json(query: Mapping[str, Any] | Query) -> Any:
     if isinstance(query, Query):
         return query.model_dump(mode="json", exclude_none=True)  # facts None -> omitted: the same meaning
+    if isinstance(query, Mapping):  # aware datetimes (`at`, `collected_at`, fact times) as RFC 3339 text
+        return query_time.as_json(query)
     return query
 
 

@@ -5,6 +5,7 @@
       want_decision: conditional                       # allow | deny | conditional
       want_requires: newsletter_form or notification_settings        (conditional only)
       want_would_allow_if: ...                         (a closed-world deny some allow would lift)
+      want_until / want_from: RFC 3339                 (an allow a time limit ends / a deny it lifts)
       want_rules: [<rule as printed on one line>, ...] (exactly the rules cited, in any order)
     or
       want_error: {code: query.unknown_term, field: purpose, suggestions_include: [marketing]}
@@ -61,6 +62,8 @@ def test_golden_query(policy_path: str, case: dict) -> None:  # type: ignore[typ
     assert got.decision == case["want_decision"]
     assert got.requires == case.get("want_requires")
     assert got.would_allow_if == case.get("want_would_allow_if")
+    assert got.until == case.get("want_until")
+    assert got.from_ == case.get("want_from")
     assert sorted(r.rule for r in got.reasons) == sorted(case["want_rules"])
     for reason in got.reasons:
         assert reason.file.endswith(Path(policy_path).name) and reason.line > 0 and reason.section

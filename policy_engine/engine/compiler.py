@@ -22,7 +22,7 @@ import networkx as nx
 
 from policy_engine.engine.index import DIMENSIONS, DecisionIndex, bits, build_index
 from policy_engine.engine.vocabulary import FrozenDict, Term, Vocabulary, build_vocabulary
-from policy_engine.language import ast, logic
+from policy_engine.language import ast, logic, timelimits
 from policy_engine.language.printer import format_condition, format_rule
 from policy_engine.language.source import Source
 
@@ -52,6 +52,8 @@ class CompiledRule:
     text: str  # printer.format_rule: the rule on one line, as reasons quote it
     facts: frozenset[str]
     predicate: Callable[[frozenset[str]], bool] | None  # None: unconditional
+    # the rule's time limit as written; `condition` holds it as an atom (language.timelimits)
+    time: ast.TimeLimit | None = None
 
     def terms(self, dim: str) -> tuple[str, ...] | None:
         """The rule's terms on a dimension; () is open (and None is all data)."""
@@ -100,6 +102,7 @@ def collect_rules(built: Built) -> dict[str, Any]:
     out: list[CompiledRule] = []
     for section, rule in tree.rules():
         line = source.position(rule.span.start)[0] if rule.span is not None else 0
+        condition = timelimits.rule_condition(rule)  # a time limit is part of the condition (an atom)
         out.append(CompiledRule(
             index=len(out),
             effect=rule.effect,
@@ -108,14 +111,15 @@ def collect_rules(built: Built) -> dict[str, Any]:
             sources=tuple(dict.fromkeys(r.id for r in rule.sources)),
             purposes=tuple(dict.fromkeys(r.id for r in rule.purposes)),
             recipients=tuple(dict.fromkeys(r.id for r in rule.recipients)),
-            condition=rule.condition,
+            condition=condition,
             basis=rule.basis.id if rule.basis is not None else None,
             section=section.title,
             file=source.path,
             line=line,
             text=format_rule(rule),
-            facts=logic.facts_of(rule.condition),
-            predicate=None if rule.condition is None else logic.compile_predicate(rule.condition),
+            facts=logic.facts_of(condition),
+            predicate=None if condition is None else logic.compile_predicate(condition),
+            time=rule.time,
         ))
     meta = tree.meta
     name = meta.name if meta is not None else (source.path.rsplit("/", 1)[-1].removesuffix(".policy"))

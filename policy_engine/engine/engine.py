@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy_engine.language import logic
+from policy_engine.engine import timed, timed_words
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
 from policy_engine.engine.query import Decision, Key, PolicyRef, Reason
 
@@ -37,6 +38,7 @@ class Match:
     allows: tuple[int, ...]
     denies: tuple[int, ...]
     facts: frozenset[str]
+    atoms: tuple[str, ...] = ()  # the time limits among `facts` (language.timelimits): decided by `timed`
     _requirement: list[logic.Requirement] = field(default_factory=list, repr=False, compare=False)
 
 
@@ -70,6 +72,8 @@ class Engine:
     def decide(self, key: Key) -> Decision:
         m = self.index.match(key.action, key.data, key.source, key.purpose, key.recipient)
         match = self._matches.get(m) or self._match(m)
+        if match.atoms or key.times:  # time limits, or facts with times: decided at an instant
+            return timed.decide(self, match, key)
         # a listed fact makes every fact it implies hold (its dotted ancestors, its declared implications)
         memo = (m, None if key.facts is None else self.close(key.facts) & match.facts)
         answer = self._answers.get(memo)
@@ -81,8 +85,9 @@ class Engine:
     def explain(self, key: Key) -> Explanation:
         m = self.index.match(key.action, key.data, key.source, key.purpose, key.recipient)
         match = self._matches.get(m) or self._match(m)
+        req = timed.known_requirement(self, match, key) if match.atoms else self.requirement(match)
         return Explanation(key, self.decide(key), tuple(self.rules[i] for i in match.allows),
-                           tuple(self.rules[i] for i in match.denies), self.requirement(match))
+                           tuple(self.rules[i] for i in match.denies), req)
 
     def requirement(self, match: Match) -> logic.Requirement:
         if not match._requirement:
@@ -101,7 +106,8 @@ class Engine:
             rule = self.rules[i]
             (denies if rule.effect == "deny" else allows).append(i)
             facts |= rule.facts
-        match = Match(m, tuple(allows), tuple(denies), frozenset(facts))
+        match = Match(m, tuple(allows), tuple(denies), frozenset(facts),
+                      tuple(sorted(f for f in facts if " " in f)) if self.cp.vocabulary.timed else ())
         self._store(self._matches, m, match)
         return match
 
@@ -132,7 +138,8 @@ class Engine:
         reason = self._reasons[i]
         if reason is None:
             r = self.rules[i]
-            reason = Reason(effect=r.effect, rule=r.text, file=r.file, line=r.line, section=r.section, basis=r.basis)
+            reason = Reason(effect=r.effect, rule=r.text, file=r.file, line=r.line, section=r.section, basis=r.basis,
+                            limit=None if r.time is None else timed_words.limit_iso(r.time))
             self._reasons[i] = reason
         return reason
 

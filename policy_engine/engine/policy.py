@@ -80,7 +80,8 @@ class Policy:
             f = get("facts")
             try:
                 hit = self._cache.get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
-                                       f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE))
+                                       f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
+                                       get("at"), get("collected_at")))
             except TypeError:  # an unhashable value; validation will name it
                 hit = None
             if hit is not None:
@@ -88,7 +89,8 @@ class Policy:
         elif type(query) is Query:
             f = query.facts
             hit = self._cache.get((query.action, query.data, query.source, query.purpose, query.recipient,
-                                   None if f is None else tuple(f)))
+                                   None if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
+                                   query.at, query.collected_at))
             if hit is not None:
                 return hit
         return self._decide(query)
@@ -106,7 +108,8 @@ class Policy:
                 f = get("facts")
                 try:
                     hit = cache_get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
-                                     f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE))
+                                     f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
+                                     get("at"), get("collected_at")))
                 except TypeError:
                     hit = None
                 if hit is not None:
@@ -124,8 +127,10 @@ class Policy:
         decision = self._engine.decide(key)
         raw = query if isinstance(query, Mapping) else query.model_dump()
         facts = raw.get("facts")
+        if isinstance(facts, Mapping) or (raw.get("at") is None and raw.get("collected_at") is not None):
+            return decision  # facts with times, or a collection time asked about now: answers change with now
         memo = (key.action, key.data, key.source, key.purpose, key.recipient,
-                None if facts is None else tuple(facts))
+                None if facts is None else tuple(facts), raw.get("at"), raw.get("collected_at"))
         with self._lock:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()

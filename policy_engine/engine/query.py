@@ -9,6 +9,7 @@ term with the nearest known ones, never a deny.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 from collections.abc import Mapping
@@ -17,23 +18,26 @@ from typing import Annotated, Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_serializer
 
 from policy_engine.language import ast
+from policy_engine.engine import query_time
 from policy_engine.engine.compiler import Vocabulary
 from policy_engine.language.diagnostics import Diagnostic, PolicyError
 
-FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "facts"})
-FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "facts")
+FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "facts", "at", "collected_at"})
+FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "facts", "at", "collected_at")
 TERM_FIELDS: tuple[str, ...] = ast.DIMENSIONS
 ACTION_PATTERN = r"^(" + "|".join(ast.ACTIONS) + r")(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 ERROR_CODES: tuple[str, ...] = (
     "query.invalid_json", "query.missing_field", "query.wrong_type", "query.unknown_action",
-    "query.missing_dimension", "query.unknown_term", "query.unknown_field",
+    "query.missing_dimension", "query.unknown_term", "query.unknown_field", "query.invalid_time",
 )
 
 
 class Query(BaseModel):
     """`{"action": "use", "data": "email", "source": "forum", "purpose": "marketing",
-    "recipient": null, "facts": ["newsletter_form"]}`; `facts` None = unknown (partial evaluation)."""
+    "recipient": null, "facts": ["newsletter_form"]}`; `facts` None = unknown (partial evaluation).
+    `facts` may be an object of fact -> true (held, time unknown) or the RFC 3339 moment it began to
+    hold; `at` is the instant asked about (default: now, UTC), `collected_at` when the data was collected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,14 +47,18 @@ class Query(BaseModel):
     source: str | None = None
     purpose: str | None = None
     recipient: str | None = None
-    facts: list[str] | None = None
+    facts: list[str] | dict[str, str | bool] | None = None
+    at: str | None = None
+    collected_at: str | None = None
 
 
 _REASON_SCHEMA = {
     "type": "object", "title": "Reason",
     "properties": {"effect": {"enum": ["allow", "deny"], "type": "string"}, "rule": {"type": "string"},
                    "file": {"type": "string"}, "line": {"type": "integer"}, "section": {"type": "string"},
-                   "basis": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+                   "basis": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                   "limit": {"type": "string", "description": "the rule's time limit, durations in ISO 8601: "
+                             "`within P30D after account_closed`, `after P2Y after collection`"}},
     "required": ["effect", "rule", "file", "line", "section", "basis"],
 }
 
@@ -66,11 +74,14 @@ class Reason(BaseModel):
     line: int
     section: str
     basis: str | None = None
+    limit: str | None = None  # only for a rule with a time limit: `within P30D after account_closed`
 
     @model_serializer(mode="wrap")
     def _always_basis(self, handler: Any) -> Annotated[dict[str, Any], WithJsonSchema(_REASON_SCHEMA)]:
         out = handler(self)
         out["basis"] = self.basis  # every reason has the same six keys, even with exclude_none
+        if "limit" in out:  # the seventh, only for a rule with a time limit, after them
+            out["limit"] = out.pop("limit")
         return out
 
 
@@ -83,13 +94,18 @@ class PolicyRef(BaseModel):
 
 class Decision(BaseModel):
     """The SPEC section 2 answer. `requires` only for conditional; `would_allow_if` only for a
-    closed-world deny that some allow would lift (the condition under which it would be allowed)."""
+    closed-world deny that some allow would lift (the condition under which it would be allowed);
+    `until` / `from` (RFC 3339) only where a time limit ends an allow or lifts a deny."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True, validate_by_alias=True)
 
     decision: Literal["allow", "deny", "conditional"]
     requires: str | None = None
     would_allow_if: str | None = None
+    # an allow whose truth ends at a known instant: the first instant after `at` it is no longer
+    # allowed (for retain: the deletion deadline); a deny a time limit lifts: the first it is allowed
+    until: str | None = None
+    from_: str | None = Field(default=None, alias="from")
     reasons: tuple[Reason, ...] = ()
     policy: PolicyRef
 
@@ -146,6 +162,10 @@ class Key(NamedTuple):
     purpose: str | None
     recipient: str | None
     facts: frozenset[str] | None
+    # the times a question carries (query_time): None `at` is now; `times` are (fact, began) pairs
+    at: dt.datetime | None = None
+    collected_at: dt.datetime | None = None
+    times: tuple[tuple[str, dt.datetime], ...] = ()
 
 
 def parse_json(text: str | bytes) -> Any:
@@ -173,7 +193,7 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
     """Check a query against SPEC section 2 and the vocabulary; the first fault is raised."""
     if isinstance(raw, Query):
         raw = {"action": raw.action, "data": raw.data, "source": raw.source, "purpose": raw.purpose,
-               "recipient": raw.recipient, "facts": raw.facts}
+               "recipient": raw.recipient, "facts": raw.facts, "at": raw.at, "collected_at": raw.collected_at}
     if not isinstance(raw, Mapping):
         raise QueryError("query.wrong_type", f"a query is a JSON object, not {_type_name(raw)}")
     for name in raw:
@@ -190,10 +210,13 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
         if value is not None and not isinstance(value, str):
             raise QueryError("query.wrong_type", f"`{name}` must be a text, not {_type_name(value)}", name)
     facts = raw.get("facts")
+    times: tuple[tuple[str, dt.datetime], ...] = ()
+    if isinstance(facts, Mapping):
+        facts, times = query_time.fact_times(facts)
     if facts is not None:
         if not isinstance(facts, (list, tuple)):
-            raise QueryError("query.wrong_type", f"`facts` must be a list of fact names or null, not "
-                             f"{_type_name(facts)}", "facts")
+            raise QueryError("query.wrong_type", f"`facts` must be a list of fact names, an object of fact names "
+                             f"with times, or null, not {_type_name(facts)}", "facts")
         for f in facts:
             if not isinstance(f, str):
                 raise QueryError("query.wrong_type", f"`facts` must list fact names (texts), not "
@@ -216,8 +239,19 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
         for f in facts:
             if not vocab.has("fact", f):
                 raise unknown_term(vocab, "fact", f, "facts")
+    at = raw.get("at")
+    collected_at = raw.get("collected_at")
+    if at is None and collected_at is None and not times:
+        return Key(action, raw["data"], raw.get("source"), raw.get("purpose"), raw.get("recipient"),
+                   None if facts is None else frozenset(facts))
+    at = None if at is None else query_time.instant(at, "at")
+    collected_at = None if collected_at is None else query_time.instant(collected_at, "collected_at")
+    if collected_at is not None and collected_at > (at or query_time.now()):
+        raise QueryError("query.invalid_time", f"`collected_at` ({query_time.rfc3339(collected_at)}) is after the "
+                         "instant asked about (`at`, default now): a question is about data already collected",
+                         "collected_at")
     return Key(action, raw["data"], raw.get("source"), raw.get("purpose"), raw.get("recipient"),
-               None if facts is None else frozenset(facts))
+               None if facts is None else frozenset(facts), at, collected_at, times)
 
 
 def check_term(vocab: Vocabulary, kind: str, value: Any, field: str) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from policy_engine.language import ast, implication
+from policy_engine.language import ast, implication, logic, timelimits
 
 
 
@@ -49,6 +49,8 @@ class Vocabulary:
     # fact id -> the facts it makes hold (itself, its dotted ancestors, what it declares it implies,
     # transitively); only facts that imply another are listed, so a policy without any costs nothing.
     implied: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    # whether some rule has a time limit (language.timelimits): only then do conditions hold atoms
+    timed: bool = False
 
     def close(self, facts: frozenset[str]) -> frozenset[str]:
         """The facts that hold when `facts` are listed: closed under implication."""
@@ -61,8 +63,17 @@ class Vocabulary:
         return frozenset(out)
 
     def care(self, facts: frozenset[str]) -> ast.Condition | None:
-        """The implications among `facts` as one condition, or None: a partial evaluation's care set."""
-        return implication.care(self.implied, facts) if self.implied else None
+        """The implications among `facts` as one condition, or None: a partial evaluation's care set.
+        With time limits, also what ties each atom to its anchor (`timelimits.care`)."""
+        if not self.timed:
+            return implication.care(self.implied, facts) if self.implied else None
+        time_care = timelimits.care(facts)
+        if time_care is not None:
+            facts = facts | logic.facts_of(time_care)
+        fact_care = implication.care(self.implied, facts) if self.implied else None
+        if time_care is None or fact_care is None:
+            return time_care or fact_care
+        return ast.And(operands=(time_care, fact_care))
 
     def has(self, kind: str, term_id: str) -> bool:
         return term_id in self.terms[kind]
@@ -101,6 +112,8 @@ def build_vocabulary(tree: ast.PolicyFile) -> Vocabulary:
         ancestors[(decl.kind, decl.id)] = tuple(".".join(parts[:i]) for i in range(len(parts), 0, -1))
     for action in ast.ACTIONS:  # the four actions are not declared; their sub-actions are
         ancestors[("action", action)] = (action,)
+    timed = any(rule.time is not None or any(" " in f for f in logic.facts_of(rule.condition))
+                for _, rule in tree.rules())
     return Vocabulary(FrozenDict({k: FrozenDict(v) for k, v in by_kind.items()}), MappingProxyType(ancestors),
-                      MappingProxyType(implication.closure(tree.terms)))
+                      MappingProxyType(implication.closure(tree.terms)), timed)
 

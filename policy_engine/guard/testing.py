@@ -19,6 +19,7 @@ from typing import Any
 from policy_engine.language import ast
 from policy_engine.language import logic
 from policy_engine.language.diagnostics import Diagnostic, PolicyError
+from policy_engine.guard import expect_time
 from policy_engine.guard.coverage import FileCoverage, coverage
 from policy_engine.guard.invariants import InvariantResult, check_invariants
 from policy_engine.language.printer import format_condition, format_invariant, format_item
@@ -87,12 +88,17 @@ class Report:
 # ---- running ------------------------------------------------------------------------------
 
 
-def query_dict(q: ast.Query) -> dict[str, Any]:
-    return {"action": q.action, "data": q.data.id,
-            "source": q.source.id if q.source else None,
-            "purpose": q.purpose.id if q.purpose else None,
-            "recipient": q.recipient.id if q.recipient else None,
-            "facts": None if q.facts is None else [f.id for f in q.facts]}
+def query_dict(q: ast.Query, timed: bool = False) -> dict[str, Any]:
+    """The expectation's question as a query; with times (`given a 10 days ago`, `collected 10 days
+    ago`) or for a policy with time limits, asked at the fixed instant `expect_time.AT`."""
+    out = {"action": q.action, "data": q.data.id,
+           "source": q.source.id if q.source else None,
+           "purpose": q.purpose.id if q.purpose else None,
+           "recipient": q.recipient.id if q.recipient else None,
+           "facts": None if q.facts is None else [f.id for f in q.facts]}
+    if timed or q.ages or q.collected is not None:
+        out.update(expect_time.times(q))
+    return out
 
 
 def same_condition(a: logic.Requirement, b: logic.Requirement, loaded: Policy | None = None) -> bool:
@@ -103,9 +109,10 @@ def same_condition(a: logic.Requirement, b: logic.Requirement, loaded: Policy | 
 
 def run_expectation(loaded: Policy, section: ast.Section, exp: ast.Expectation) -> CaseResult:
     line = loaded.source.position(exp.span.start)[0] if exp.span is not None else 0
-    query = query_dict(exp.query)
+    query = query_dict(exp.query, loaded.compiled.vocabulary.timed or exp.lasting is not None)
     decision = loaded.decide(query)
-    wanted = exp.decision + (f", requires {format_condition(exp.requires)}" if exp.requires is not None else "")
+    wanted = exp.decision + (f" for {exp.lasting.text()}" if exp.lasting is not None else "") \
+        + (f", requires {format_condition(exp.requires)}" if exp.requires is not None else "")
     actual = decision.decision + (f", requires {decision.requires}" if decision.requires else "")
     ok = decision.decision == exp.decision
     message = ""
@@ -116,6 +123,10 @@ def run_expectation(loaded: Policy, section: ast.Section, exp: ast.Expectation) 
         if not ok:
             message = f"the condition differs: the policy requires {decision.requires}, the expectation wants " \
                       f"{format_condition(exp.requires)}"
+    elif exp.lasting is not None:
+        message = expect_time.lasting_mismatch(exp, decision)
+        ok = not message
+        actual += expect_time.lasting_text(decision)
     return CaseResult("expect", loaded.path, line, section.title, format_item(exp), ok, query, wanted, actual,
                       decision.requires, message, [r.model_dump(mode="json") for r in decision.reasons])
 

@@ -158,6 +158,16 @@ class Metadata(Node):
 # ---- section items ----------------------------------------------------------------
 
 
+class TimeLimit(Node):
+    """`within 30 days after account_closed`, `after 2 years`: the rule holds until (`within`) or
+    from (`after`) its anchor plus the duration. The anchor is a fact (the moment it began to hold)
+    or, when None, the moment of collection. `policy_engine.language.timelimits` gives its meaning."""
+
+    form: Literal["within", "after"]
+    duration: "Duration"
+    anchor: TermRef | None = None
+
+
 class Rule(Node):
     """One permission or prohibition. An empty dimension is open; `data=None` is all data."""
 
@@ -168,12 +178,15 @@ class Rule(Node):
     sources: tuple[TermRef, ...] = ()
     purposes: tuple[TermRef, ...] = ()
     recipients: tuple[TermRef, ...] = ()
+    time: TimeLimit | None = None
     condition: Condition | None = None
     basis: TermRef | None = None
 
 
 class Query(Node):
-    """A question as written in an expectation: one term per dimension; facts None = unknown."""
+    """A question as written in an expectation: one term per dimension; facts None = unknown.
+    `ages`: how long ago listed facts began to hold (`given account_closed 10 days ago`);
+    `collected`: how long ago the data was collected. Both relative to the instant asked about."""
 
     action: Action
     data: TermRef
@@ -181,13 +194,19 @@ class Query(Node):
     purpose: TermRef | None = None
     recipient: TermRef | None = None
     facts: tuple[TermRef, ...] | None = None
+    ages: tuple[tuple[str, "Duration"], ...] = ()
+    collected: "Duration | None" = None
 
 
 class Expectation(Node):
+    """`lasting`: how long the answer stays as it is (`expect allow for 80 days:`): an allow's
+    `until`, a deny's `from`, that far after the instant asked about."""
+
     kind: Literal["expect"] = "expect"
     decision: Decision
     query: Query
     requires: Condition | None = None
+    lasting: "Duration | None" = None
 
 
 class Duration(Node):
@@ -339,7 +358,9 @@ class PolicyFile(Node):
 Not.model_rebuild()
 And.model_rebuild()
 Or.model_rebuild()
+TimeLimit.model_rebuild()
 Rule.model_rebuild()
+Query.model_rebuild()
 Right.model_rebuild()
 Note.model_rebuild()
 Audience.model_rebuild()

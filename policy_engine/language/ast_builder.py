@@ -125,9 +125,35 @@ class AstBuilder:
             elif c.data == "basis_clause":
                 out["basis"] = ast.TermRef(id=str(c.children[0]), span=token_span(c.children[0]))
             elif c.data == "given_clause":
-                (g,) = c.children
-                out["facts"] = () if isinstance(g, Token) else self.term_refs(g)
+                out["facts"], out["ages"] = self.given(c.children)
+            elif c.data in ("within_limit", "after_limit"):
+                out["time"] = self.time_limit(c)
+            elif c.data == "collected_clause":
+                out["collected"] = self.duration(c.children[0])
         return out
+
+    def given(self, children: list) -> tuple[tuple[ast.TermRef, ...], tuple[tuple[str, ast.Duration], ...]]:
+        """`given nothing`, `given a, b 10 days ago`: the facts listed, and how long ago those with
+        an age began to hold."""
+        if len(children) == 1 and isinstance(children[0], Token):
+            return (), ()
+        facts, ages = [], []
+        for g in children:
+            tok = g.children[0]
+            facts.append(ast.TermRef(id=str(tok), span=token_span(tok)))
+            if len(g.children) > 1:
+                ages.append((str(tok), self.duration(g.children[1])))
+        return tuple(facts), tuple(ages)
+
+    def time_limit(self, tree: Tree) -> ast.TimeLimit:
+        """`within 30 days after account_closed`, `after 2 years`."""
+        duration, *anchor = tree.children
+        ref = None
+        if anchor:
+            tok = anchor[0].children[0]
+            ref = ast.TermRef(id=str(tok), span=token_span(tok))
+        return ast.TimeLimit(form="within" if tree.data == "within_limit" else "after",
+                             duration=self.duration(duration), anchor=ref, span=tree_span(tree, self.source.text))
 
     def item_rule(self, tree: Tree) -> ast.Rule:
         effect, action, data, *rest = tree.children
@@ -140,6 +166,11 @@ class AstBuilder:
         if tree.data == "fact_ref":
             tok = tree.children[0]
             return ast.FactRef(name=str(tok), span=token_span(tok))
+        if tree.data == "elapsed_ref":  # `account_closed less than 30 days ago`: a time limit's atom
+            from policy_engine.language.timelimits import atom_name
+
+            tok, duration, _ago = tree.children
+            return ast.FactRef(name=atom_name(str(tok), self.duration(duration)), span=tree_span(tree, self.source.text))
         if tree.data == "negation":
             return ast.Not(operand=self.condition(tree.children[1], depth + 1), span=tree_span(tree, self.source.text))
         cls = ast.And if tree.data == "and_cond" else ast.Or
@@ -152,7 +183,11 @@ class AstBuilder:
         return cls(operands=tuple(operands), span=tree_span(tree, self.source.text))
 
     def item_expectation(self, tree: Tree) -> ast.Expectation:
-        decision, query, *rest = tree.children
+        decision, *rest = tree.children
+        lasting = None
+        if isinstance(rest[0], Tree) and rest[0].data == "lasting_clause":
+            lasting = self.duration(rest.pop(0).children[0])
+        query, *rest = rest
         requires = self.condition(rest[0].children[0]) if rest else None
         if requires is not None and str(decision) != "conditional":
             self.diagnostics.append(Diagnostic(
@@ -160,7 +195,8 @@ class AstBuilder:
                 f"`expect {decision}`", self.source, tree_span(rest[0], self.source.text),
                 help="write `expect conditional: ... requires CONDITION`, or drop `requires`"))
             requires = None
-        return ast.Expectation(decision=str(decision), query=self.query(query), requires=requires, span=tree_span(tree, self.source.text))
+        return ast.Expectation(decision=str(decision), query=self.query(query), requires=requires, lasting=lasting,
+                               span=tree_span(tree, self.source.text))
 
     def query(self, tree: Tree) -> ast.Query:
         action, data, *rest = tree.children
@@ -177,7 +213,8 @@ class AstBuilder:
             if refs:
                 single[dim] = refs[0]  # type: ignore[index]
         return ast.Query(action=str(action), data=ast.TermRef(id=str(data), span=token_span(data)), span=tree_span(tree, self.source.text),
-                         facts=clauses.get("facts"), **single)  # type: ignore[arg-type]
+                         facts=clauses.get("facts"), ages=clauses.get("ages", ()), collected=clauses.get("collected"),
+                         **single)  # type: ignore[arg-type]
 
     def item_right(self, tree: Tree) -> ast.Right:
         name, *rest = tree.children

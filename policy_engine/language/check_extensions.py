@@ -73,11 +73,16 @@ def with_care(ch: Checker, cond: ast.Condition) -> ast.Condition:
     if implied is None:
         implied = implication.closure(ch.policy.terms)
         ch._implied = implied  # type: ignore[attr-defined]
+    from policy_engine.language import logic, timelimits
+
+    facts = logic.facts_of(cond)
+    time_care = timelimits.care(facts) if any(" " in f for f in facts) else None
+    if time_care is not None:
+        cond = ast.And(operands=(cond, time_care))
+        facts = logic.facts_of(cond)
     if not implied:
         return cond
-    from policy_engine.language import logic
-
-    care = implication.care(implied, logic.facts_of(cond))
+    care = implication.care(implied, facts)
     return cond if care is None else ast.And(operands=(cond, care))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 
-from policy_engine.language import ast, check_extensions, logic
+from policy_engine.language import ast, check_extensions, check_time, logic, timelimits
 from policy_engine.language.diagnostics import Diagnostic, Severity, sort_diagnostics
 from policy_engine.language.source import Source, Span
 
@@ -83,6 +83,7 @@ class Checker:
                            f"{decl.kind} `{decl.id}` is declared, but its parent {decl.kind} `{parent}` is not",
                            decl.id_span, help=f'declare the parent too: {decl.kind} {parent} "..."')
         check_extensions.declarations(self)
+        check_time.declarations(self)
 
     # ---- references ------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class Checker:
         if cond is None:
             return
         for fact in condition_facts(cond):
-            self.resolve(ast.TermRef(id=fact.name, span=fact.span), "fact")
+            check_time.resolve_fact(self, fact)
 
     def satisfiable(self, cond: ast.Condition) -> bool | None:
         """Exact; None (after a `check.too_complex` error) when deciding it outgrows the budget."""
@@ -128,12 +129,13 @@ class Checker:
             return
         by_action: dict[str, list[ast.Rule]] = {}
         for _, rule in self.policy.rules():
-            if rule.condition is not None:
+            if rule.condition is not None or rule.time is not None:
                 by_action.setdefault(rule.action, []).append(rule)
         for action, rules in by_action.items():
-            at = logic.first_too_complex([(r.effect == "allow", r.condition) for r in rules])  # type: ignore[misc]
+            at = logic.first_too_complex([(r.effect == "allow", timelimits.rule_condition(r))  # type: ignore[misc]
+                                          for r in rules])
             if at is not None:
-                cond = rules[at].condition
+                cond = rules[at].condition or rules[at].time
                 self.error("check.too_complex", f"with the conditions of the `{action}` rules before it, this "
                            f"condition is too large to decide within bounded work (the decision diagram of "
                            f"what a question needs passes {logic.NODE_BUDGET:,} nodes)", cond.span if cond else None,
@@ -152,7 +154,8 @@ class Checker:
         for ref in rule.recipients:
             self.resolve(ref, "recipient")
         self.resolve_condition(rule.condition)
-        if rule.condition is not None and self.satisfiable(rule.condition) is False:
+        check_time.check_rule(self, rule)
+        if rule.condition is not None and self.satisfiable(timelimits.rule_condition(rule)) is False:  # type: ignore[arg-type]
             self.error("check.unsatisfiable_condition", "this condition can never hold, so the rule never applies",
                        rule.condition.span, help=check_extensions.unsatisfiable_help(self, rule.condition) or
                        "a condition such as `a and not a` is always false; correct it or remove the rule")
@@ -180,6 +183,7 @@ class Checker:
         for fact in q.facts or ():
             self.resolve(fact, "fact")
         self.resolve_condition(exp.requires)
+        check_time.check_expect(self, exp)
         needed = ast.required_dimension(q.action)
         if needed and getattr(q, needed) is None:
             word = {"source": "from SOURCE", "purpose": "for PURPOSE", "recipient": "with RECIPIENT"}[needed]

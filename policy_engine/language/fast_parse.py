@@ -28,9 +28,6 @@ from policy_engine.language.fast_parse_items import Decline, ItemReader, _text
 from policy_engine.language.source import Source, Span
 from policy_engine.language.spans import node_span
 
-
-
-
 # Layout (Lark's WS and COMMENT), then one lexeme: a word (TERM_ID's shape), a text (STRING),
 # a date (DATE), a number (INT), punctuation, or the end of the text. A character none of them matches leaves
 # a gap (the next match starts after it): Decline.
@@ -290,6 +287,8 @@ class _Reader(ItemReader):
             self.take("RPAR")
             return inner
         tok = self.name()
+        if self.peek() == "LESS":  # `account_closed less than 30 days ago`: a time limit's atom
+            return self.elapsed(tok), tok[2], 0
         return ast.FactRef(name=tok[1], span=Span(tok[2], tok[3])), tok[2], 0
 
     # ---- section items
@@ -300,6 +299,8 @@ class _Reader(ItemReader):
         data, _ = self.data_spec()
         fields: dict[str, object] = {}
         self.scope(fields)
+        if self.peek() in ("WITHIN", "AFTER"):
+            fields["time"] = self.time_limit()
         if self.skip("IF"):
             fields["condition"] = self.condition()[0]
         if self.skip("BASIS"):
@@ -310,6 +311,7 @@ class _Reader(ItemReader):
     def expectation(self) -> ast.Expectation:
         self.take("EXPECT")
         decision = self.kept("CONDITIONAL" if self.peek() == "CONDITIONAL" else "EFFECT")
+        lasting = self.duration() if self.skip("FOR") else None
         self.take("COLON")
         query = self.query()
         requires = None
@@ -317,7 +319,7 @@ class _Reader(ItemReader):
             if decision[1] != "conditional":
                 raise Decline(decision[2])  # parse.requires_without_conditional
             requires = self.condition()[0]
-        return ast.Expectation(decision=decision[1], query=query, requires=requires,
+        return ast.Expectation(decision=decision[1], query=query, requires=requires, lasting=lasting,
                                span=self.span("expectation", decision[2]))
 
     def query(self) -> ast.Query:
@@ -325,8 +327,13 @@ class _Reader(ItemReader):
         self.skip("OF")
         data = self.ref()
         clauses: dict[str, object] = {}
-        self.scope(clauses)
         fields: dict[str, object] = {}
+        if self.skip("FROM"):
+            clauses["sources"] = self.term_list()
+        if self.skip("COLLECTED"):
+            fields["collected"] = self.duration()
+            self.kept("AGO")
+        self.scope(clauses)
         for plural, refs in clauses.items():
             if len(refs) > 1:  # type: ignore[arg-type]
                 raise Decline(self.last)  # parse.one_term_per_question
@@ -336,7 +343,7 @@ class _Reader(ItemReader):
                 self.kept("NOTHING")
                 fields["facts"] = ()
             else:
-                fields["facts"] = self.term_list()
+                fields["facts"], fields["ages"] = self.given_facts()
         return ast.Query(action=action[1], data=data, span=self.span("query", action[2]), **fields)  # type: ignore[arg-type]
 
     def invariant(self) -> ast.Invariant:

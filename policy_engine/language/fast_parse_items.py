@@ -65,6 +65,37 @@ class ItemReader:
         return ast.Right(right=name, channels=tuple(channels), exceptions=tuple(exceptions),
                          span=self.span("right", name.span.start), **fields)  # type: ignore[arg-type]
 
+    def time_limit(self) -> ast.TimeLimit:
+        """`within 30 days after account_closed`, `after 2 years`."""
+        form = self.take(self.peek())[1]
+        duration = self.duration()
+        anchor = self.ref() if self.skip("AFTER") else None
+        assert duration.span is not None
+        return ast.TimeLimit(form=form, duration=duration, anchor=anchor,
+                             span=self.span(form + "_limit", duration.span.start))
+
+    def elapsed(self, anchor: tuple[str, str, int, int]) -> ast.FactRef:
+        """After the anchor's name: `less than 30 days ago`, a time limit's atom."""
+        from policy_engine.language.timelimits import atom_name
+
+        self.take("LESS")
+        self.take("THAN")
+        duration = self.duration()
+        self.kept("AGO")
+        return ast.FactRef(name=atom_name(anchor[1], duration), span=self.span("elapsed_ref", anchor[2]))
+
+    def given_facts(self) -> tuple[tuple[ast.TermRef, ...], tuple[tuple[str, ast.Duration], ...]]:
+        """`a, b 10 days ago`: the facts listed, and the ages of those that have one."""
+        facts, ages = [], []
+        while True:
+            ref = self.ref()
+            facts.append(ref)
+            if self.peek() == "INT":
+                ages.append((ref.id, self.duration()))
+                self.kept("AGO")
+            if not self.skip("COMMA"):
+                return tuple(facts), tuple(ages)
+
     def duration(self) -> ast.Duration:
         count = self.kept("INT")
         unit = self.kept("UNIT")

@@ -140,6 +140,7 @@ class _Formatter:
                 item.sources[0] if item.sources else None,
                 item.purposes[0] if item.purposes else None,
                 item.recipients[0] if item.recipients else None,
+                item.time,
                 item.condition,
                 item.basis,
             ]
@@ -307,11 +308,10 @@ class _Formatter:
 
 def _expectation_parts(exp: ast.Expectation) -> list[str]:
     """`expect D: QUESTION`, then `given ...` and `requires ...` as their own parts."""
-    query = exp.query.model_copy(update={"facts": None})
-    parts = [f"expect {exp.decision}: {printer.format_query(query)}"]
+    query = exp.query.model_copy(update={"facts": None, "ages": ()})
+    parts = [f"{printer.expectation_head(exp)} {printer.format_query(query)}"]
     if exp.query.facts is not None:
-        facts = exp.query.facts
-        parts.append("given " + (", ".join(f.id for f in facts) if facts else "nothing"))
+        parts.append(printer.given_clause(exp.query))
     if exp.requires is not None:
         parts.append(f"requires {printer.format_condition(exp.requires)}")
     return parts

@@ -189,6 +189,11 @@ class PolicyLexer(RegexLexer):
             include("blank"),
             (words(OPERATORS, prefix=START, suffix=END), Operator.Word),
             (r"[()]", Punctuation),
+            # a time limit as a condition: `account_closed less than 30 days ago`
+            (START + r"(less)(\s+)(than)" + END, bygroups(Keyword, Whitespace, Keyword)),
+            (r"\d+", Number.Integer),
+            (words(("days", "day", "weeks", "week", "months", "month", "years", "year", "ago"), prefix=START,
+                   suffix=END), Keyword),
             # a clause word ends the condition; the root state reads it
             (START + r"(?!(?:basis|from|for|with|to|via)" + END + ")" + TERM_ID, Name.Variable),
             default("#pop"),

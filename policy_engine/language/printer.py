@@ -48,11 +48,18 @@ def _scope_clauses(node: ast.Rule | ast.Invariant) -> list[str]:
 
 def rule_clauses(rule: ast.Rule) -> list[str]:
     parts = [f"{rule.effect} {rule.action} of {_data(rule.data)}", *_scope_clauses(rule)]
+    if rule.time is not None:
+        parts.append(format_time_limit(rule.time))
     if rule.condition is not None:
         parts.append(f"if {format_condition(rule.condition)}")
     if rule.basis is not None:
         parts.append(f"basis {rule.basis.id}")
     return parts
+
+
+def format_time_limit(limit: ast.TimeLimit) -> str:
+    """`within 30 days after account_closed`, `after 2 years`."""
+    return f"{limit.form} {limit.duration.text()}" + (f" after {limit.anchor.id}" if limit.anchor is not None else "")
 
 
 def format_rule(rule: ast.Rule) -> str:
@@ -78,11 +85,16 @@ def format_invariant(inv: ast.Invariant) -> str:
 
 
 def question_text(action: str, data: str, source: str | None = None, purpose: str | None = None,
-                  recipient: str | None = None, facts: list[str] | None = None) -> str:
+                  recipient: str | None = None, facts: list[str] | None = None, collected: str | None = None) -> str:
     """A question in the language's syntax: `use of email from forum for marketing given nothing`
-    (facts None: no `given` clause)."""
+    (facts None: no `given` clause); `collected`, when given, follows the source
+    (`collected 10 days ago`)."""
     parts = [f"{action} of {data}"]
-    for word, term in (("from", source), ("for", purpose), ("with", recipient)):
+    if source is not None:
+        parts.append(f"from {source}")
+    if collected is not None:
+        parts.append(f"collected {collected}")
+    for word, term in (("for", purpose), ("with", recipient)):
         if term is not None:
             parts.append(f"{word} {term}")
     if facts is not None:
@@ -90,18 +102,34 @@ def question_text(action: str, data: str, source: str | None = None, purpose: st
     return " ".join(parts)
 
 
+def given_clause(query: ast.Query) -> str:
+    """`given nothing`, `given account_closed 10 days ago, newsletter_form`."""
+    return "given " + (", ".join(_given_facts(query)) or "nothing")
+
+
+def _given_facts(query: ast.Query) -> list[str]:
+    ages = dict(query.ages)
+    return [f.id + (f" {ages[f.id].text()} ago" if f.id in ages else "") for f in query.facts or ()]
+
+
+def expectation_head(exp: ast.Expectation) -> str:
+    """`expect allow:`, `expect allow for 80 days:`."""
+    return f"expect {exp.decision}" + (f" for {exp.lasting.text()}" if exp.lasting is not None else "") + ":"
+
+
 def format_query(query: ast.Query) -> str:
     return question_text(query.action, query.data.id, query.source.id if query.source else None,
                          query.purpose.id if query.purpose else None,
                          query.recipient.id if query.recipient else None,
-                         None if query.facts is None else [f.id for f in query.facts])
+                         None if query.facts is None else _given_facts(query),
+                         None if query.collected is None else f"{query.collected.text()} ago")
 
 
 def format_item(item: ast.SectionItem) -> str:
     if isinstance(item, ast.Rule):
         return _wrapped(rule_clauses(item))
     if isinstance(item, ast.Expectation):
-        text = f"expect {item.decision}: {format_query(item.query)}"
+        text = f"{expectation_head(item)} {format_query(item.query)}"
         if item.requires is not None:
             text += f" requires {format_condition(item.requires)}"
         return text

@@ -23,7 +23,8 @@ _LEADING_KEYWORD = {
     "condition_clause": "if", "basis_clause": "basis", "given_clause": "given", "requires_clause": "requires",
     "without_clause": "without", "except_clause": "except", "unless_clause": "unless",
     "implies_clause": "implies", "right_except": "except", "changes": r"changes(?:\s|#[^\n]*)+notice",
-    "audience": "audience",
+    "audience": "audience", "within_limit": "within", "after_limit": "after", "lasting_clause": "for",
+    "collected_clause": "collected",
 }
 _KEYWORD_BEFORE = {k: re.compile(rf"\b(?:{v})(?:\s|#[^\n]*)*\Z") for k, v in _LEADING_KEYWORD.items()}
 

@@ -68,6 +68,9 @@ section "Real policies":
   effective 2024-02-01
   version 2022-08-01 "the previous statement"
   controlling language "English"
+  allow retain of account for legal within 30 days after account_closed if a or account_closed less than 3 weeks ago
+  deny use of email for marketing after 2 years
+  expect allow for 80 days: retain of ip collected 10 days ago for safety given account_closed 2 days ago
   changes notice 4 weeks via "e-mail"
   audience resident.eea or resident.uk
   right know via "a" within 1 day at most 1 per 1 year

@@ -9,7 +9,6 @@ until that keyword (or the end of the file) can follow, so one mistake yields on
 
 from __future__ import annotations
 
-import re
 from copy import copy
 
 from lark import Token, Tree
@@ -19,6 +18,7 @@ from lark.lexer import LineCounter
 from policy_engine.language.diagnostics import Diagnostic, sort_diagnostics
 from policy_engine.language.grammar import lark_parser
 from policy_engine.language.source import Source
+from policy_engine.language.statements import line_start_keyword, opener_index
 from policy_engine.language.syntax_errors import syntax_error
 
 # A file this broken is reported in part: each later error costs a scan and a parser copy.
@@ -26,10 +26,6 @@ MAX_SYNTAX_ERRORS = 200
 
 # Tokens a writer often forgets, supplied when what follows then fits.
 _INSERTABLE = (("COLON", ":"), ("RPAR", ")"))
-_KEYWORD_TYPES = {"allow": "EFFECT", "deny": "EFFECT", "expect": "EXPECT", "section": "SECTION", "right": "RIGHT",
-                  "retention": "RETENTION", "security": "SECURITY", "never": "NEVER", "every": "EVERY", "no": "NO",
-                  **{kind: "TERM_KIND" for kind in ("data", "source", "purpose", "recipient", "fact")}}
-_LINE_START_KEYWORD = re.compile(r"^[ \t]*(" + "|".join(_KEYWORD_TYPES) + r")\b(?!\.)", re.MULTILINE)
 
 
 def parse_tree(source: Source) -> tuple[Tree | None, list[Diagnostic]]:
@@ -63,6 +59,7 @@ def _resynchronise(source: Source, err: UnexpectedInput) -> bool:
         pos = err.token.start_pos if err.token.start_pos is not None else len(text)
     else:
         pos = len(text)
+    _leave_statement(parser.parser_state)
     while True:
         found = _next_statement(text, pos)
         if found is None:
@@ -70,8 +67,8 @@ def _resynchronise(source: Source, err: UnexpectedInput) -> bool:
                 _move_lexer(source, parser, len(text))
                 return True
             return False
-        at, word = found
-        if _pop_until_accepted(parser.parser_state, Token(_KEYWORD_TYPES[word], word)):
+        at, kind, word = found
+        if _pop_until_accepted(parser.parser_state, Token(kind, word)):
             _move_lexer(source, parser, at)
             return True
         pos = at + 1
@@ -101,16 +98,28 @@ def _fits(state, token: Token) -> None:  # type: ignore[no-untyped-def]
     trial.feed_token(token, token.type == "$END")
 
 
-def _next_statement(text: str, pos: int) -> tuple[int, str] | None:
-    """The first statement keyword at or after `pos` that begins a line (after indentation)."""
+def _next_statement(text: str, pos: int) -> tuple[int, str, str] | None:
+    """The first statement keyword at or after `pos` that begins a line (after indentation):
+    its offset, its terminal's name and the word."""
     search = text.rfind("\n", 0, pos) + 1
     while True:
-        found = _LINE_START_KEYWORD.search(text, search)
+        found = line_start_keyword().search(text, search)
         if found is None:
             return None
-        if found.start(1) >= pos:
-            return found.start(1), found.group(1)
+        kind = found.lastgroup or ""
+        if found.start(kind) >= pos:
+            return found.start(kind), kind, found.group(kind)
         search = found.end()
+
+
+def _leave_statement(state) -> None:  # type: ignore[no-untyped-def]
+    """Drop the broken statement from the stack, so the next keyword starts a statement of its
+    own: otherwise `deny` on the line after a broken `expect` would be read as that
+    expectation's `deny:` and give a second, misleading error."""
+    at = opener_index(list(state.value_stack))
+    while at is not None and len(state.value_stack) > at and len(state.state_stack) > 1:
+        state.state_stack.pop()
+        state.value_stack.pop()
 
 
 def _pop_until_accepted(state, token: Token) -> bool:  # type: ignore[no-untyped-def]

@@ -18,9 +18,8 @@ from policy_engine.language.comments import scan_comments
 from policy_engine.language.diagnostics import Diagnostic
 from policy_engine.language.grammar import lark_parser
 from policy_engine.language.source import Source, Span
+from policy_engine.language.statements import keyword_words, opener_index, statement_starts
 
-STATEMENT_STARTS = {"EFFECT", "EXPECT", "SECTION", "TERM_KIND", "RIGHT", "RETENTION", "SECURITY", "NEVER", "EVERY",
-                    "NO"}
 CLAUSE_KEYWORDS = ("of", "from", "for", "with", "to", "if", "basis")
 STATEMENT_KEYWORDS = ("policy", "data", "source", "purpose", "recipient", "fact", "section", "allow", "deny",
                       "expect", "right", "retention", "security", "never", "every", "no")
@@ -48,9 +47,6 @@ _QUESTION_ORDER = "a question's clauses come in this order: `of DATA`, `from SOU
                   "`with RECIPIENT`, `given FACTS`, then `requires CONDITION` after `expect conditional`"
 _RETENTION_FORM = 'a retention statement reads `retention of DATA: "period"`, like `retention of email: "90 days"`'
 
-# The tokens that open a statement, as they sit on the parser's stack until it is complete.
-_OPENERS = {"POLICY", "TERM_KIND", "SECTION", "EFFECT", "EXPECT", "RIGHT", "RETENTION", "SECURITY", "NEVER", "EVERY",
-            "NO"}
 
 
 def _terminal_word(name: str) -> str:
@@ -59,14 +55,17 @@ def _terminal_word(name: str) -> str:
     for term in lark_parser().terminals:
         if term.name == name and isinstance(term.pattern, PatternStr):
             return f"`{term.pattern.value}`"
+    words = keyword_words(name)
+    if words:
+        return ", ".join(f"`{w}`" for w in words[:-1]) + (" or " if len(words) > 1 else "") + f"`{words[-1]}`"
     return name.lower()
 
 
 def _expected_words(expected: set[str]) -> str:
     names = set(expected)
     words: list[str] = []
-    if len(names & STATEMENT_STARTS) >= 3:
-        names -= STATEMENT_STARTS
+    if len(names & statement_starts()) >= 3:
+        names -= statement_starts()
         names.discard("$END")
         words.append("a new statement (a declaration, `section`, `allow`, `deny`, `expect`, `never`, `every`, "
                       "`no`, `right`, `retention` or `security`)")
@@ -98,17 +97,10 @@ class _Context:
         self.tokens: list[Token] = []
         parser = getattr(err, "interactive_parser", None)
         stack = list(getattr(getattr(parser, "parser_state", None), "value_stack", None) or [])
-        for i in range(len(stack) - 1, -1, -1):
-            value = stack[i]
-            if not isinstance(value, Token):
-                continue
-            if value.type in _OPENERS:
-                below = stack[i - 1] if i > 0 else None
-                if value.type == "EFFECT" and isinstance(below, Token) and below.type == "EXPECT":
-                    continue
-                self.opener = value.type
-                self.tokens = [v for v in stack[i:] if isinstance(v, Token)]
-                return
+        at = opener_index(stack)
+        if at is not None:
+            self.opener = stack[at].type
+            self.tokens = [v for v in stack[at:] if isinstance(v, Token)]
 
     def in_given(self) -> bool:
         """Inside an expectation's `given` list (only term names and commas since `given`)."""
@@ -227,6 +219,11 @@ def _mistake_help(token: Token, expected: set[str], context: _Context) -> str | 
         given = _given_help(token, context)
         if given is not None:
             return given
+    if context.opener == "EXPECT" and "CONDITIONAL" in expected:
+        return ("an expectation starts with the answer it expects, then the question, then the facts: "
+                "`expect allow: use of email for marketing given consent`")
+    if "COLON" in expected and token.type != "COLON" and context.opener == "EXPECT":
+        return "put a colon after the expected answer: `expect allow: use of email ...`"
     if "COLON" in expected and token.type != "COLON":
         return 'put a colon after the heading: section "Marketing":'
     if token.type == "EFFECT" and not expected & {"EFFECT"}:
@@ -235,10 +232,10 @@ def _mistake_help(token: Token, expected: set[str], context: _Context) -> str | 
         return 'expectations belong to a section, beside the rules they protect'
     if token.type in ("RIGHT", "RETENTION", "SECURITY") and token.type not in expected:
         return f'`{value}` statements belong to a section: write section "Heading": above them'
-    if value in CLAUSE_KEYWORDS and context.opener == "EXPECT" and expected & {"FROM", "FOR", "WITH", "TO", "GIVEN",
-                                                                                "REQUIRES"}:
+    if value in (*CLAUSE_KEYWORDS, "given") and context.opener == "EXPECT":
         return _QUESTION_ORDER
-    if value in CLAUSE_KEYWORDS and expected & {"FROM", "FOR", "WITH", "TO", "IF", "BASIS"}:
+    if value in CLAUSE_KEYWORDS and (context.opener == "EFFECT"
+                                     or expected & {"FROM", "FOR", "WITH", "TO", "IF", "BASIS"}):
         return _RULE_ORDER
     if "COMMA" in expected and token.type == "TERM_ID":
         return "separate several terms with commas: `email, name`"

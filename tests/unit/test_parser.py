@@ -501,3 +501,30 @@ def test_given_not_says_that_given_lists_the_facts_that_hold() -> None:
     hint = _help("  expect deny: use of email for marketing given a, not b\n")
     assert "facts that hold" in hint and "not listed is false" in hint and "`not b`" in hint
     assert "facts that hold" in _help("  expect deny: use of email for marketing given a and b\n")
+
+
+def test_a_broken_expectation_does_not_swallow_the_next_rule() -> None:
+    """Recovery leaves the broken statement first: the `deny` below is a rule, not that
+    expectation's `deny:`, so its own mistake is reported with its own hint."""
+    diags = parse_text(DECLS + 'section "S":\n  expect given a allow: use of email\n  deny use of email email\n'
+                       ).diagnostics
+    assert [(d.line, d.column) for d in diags] == [(14, 10), (15, 21)]
+    assert diags[0].help is not None and diags[0].help.startswith("an expectation starts with the answer")
+    assert diags[1].help is not None and "commas" in diags[1].help
+
+
+def test_statements_the_grammar_grew_are_named_in_words_and_resynchronised_at() -> None:
+    """The statement keywords are read off the grammar: no terminal name (`note_word`) in a
+    message, and a broken line before `audience` leaves the audience statement to be read."""
+    diags = parse_text(DECLS + 'section "S":\n  allow use of email email\n  audience a oops\n').diagnostics
+    assert [d.line for d in diags] == [14, 15]
+    assert all("note_word" not in d.message and "effective" not in d.message for d in diags)
+    assert "a new statement" in diags[0].message
+
+
+def test_rule_clause_order_after_the_last_clause() -> None:
+    assert _help("  allow use of email basis consent if a\n").startswith("a rule's clauses come in this order")
+
+
+def test_a_missing_colon_after_the_expected_answer() -> None:
+    assert _help("  expect allow use of email\n").startswith("put a colon after the expected answer")

@@ -44,7 +44,7 @@ def lint_command(paths: tuple[str, ...], fmt: str, strict: bool, completeness: b
     if fmt == "sarif":
         from policy_engine.guard.completeness import CODES as ART13
 
-        click.echo(render_sarif(findings, {**linting.CODES, **ART13}))
+        click.echo(render_sarif(findings, {**linting.DESCRIPTIONS, **ART13}))
     elif fmt == "github":
         if findings:
             click.echo(render_github(findings))

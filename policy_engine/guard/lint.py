@@ -7,13 +7,17 @@ places a finding concerns), sorted by position.
   lint.conflict             an allow and a deny on overlapping flows under conditions that can
                             hold together (the contradiction classes of PolicyLint: the deny's
                             data and recipient are equal to, narrower or broader than the allow's)
-  lint.unused_term          a declared term no rule names (nor a broader or narrower term)
   lint.empty_section        a section with no rule (nor right, retention, security or invariant)
   lint.missing_basis        an allow to use or share data that names no legal basis (where the GDPR
                             may apply: not in a section whose `audience` names no EEA or UK resident)
   lint.consent_without_condition  basis consent, but no condition says when consent was given
   lint.missing_retention    data no retention statement covers
   lint.constant_condition   a condition that is always true or always false
+
+The checker's warnings (`check.*`, among them `check.unused_term`) come with the findings: a
+term no statement uses has one definition (Checker.unused) and one code, reported once by
+`check` and `lint` alike and once in an editor. `lint.unused_term`, the code lint used to have
+for it, is kept as an alias of `check.unused_term` (ALIASES) for suppressions and configs.
 
 Shadowing is exact: the allow's whole scope is walked in classes of questions (space.classes)
 and the allow is effective somewhere iff its condition can hold while no matching deny's does.
@@ -38,7 +42,6 @@ CODES: dict[str, str] = {
     "lint.shadowed_rule": "An allow rule that a deny always overrides: it never allows anything.",
     "lint.duplicate_rule": "A rule that repeats an earlier rule.",
     "lint.conflict": "An allow and a deny on overlapping flows whose conditions can hold together.",
-    "lint.unused_term": "A declared term that no rule names.",
     "lint.empty_section": "A section without rules.",
     "lint.missing_basis": "An allow to use or share personal data without a legal basis.",
     "lint.consent_without_condition": "A rule with basis consent but no condition saying when consent was given.",
@@ -46,6 +49,18 @@ CODES: dict[str, str] = {
     "lint.constant_condition": "A condition that is always true or always false.",
 }
 
+
+# What SARIF and the docs say of each code lint can report: its own and the checker's warnings.
+DESCRIPTIONS: dict[str, str] = {
+    **CODES,
+    "check.unused_term": "A declared term that no statement names (nor a narrower term).",
+    "check.exception_outside_scope": "A promise excepts data that its scope does not cover.",
+    "check.repeated_term": "A term listed twice in one statement.",
+    "check.zero_duration": "A notice of changes of zero days.",
+}
+
+# Old codes that now mean another: accepted wherever a code is named (suppressions, config).
+ALIASES: dict[str, str] = {"lint.unused_term": "check.unused_term"}
 
 GDPR_FACTS = ("resident.eea", "resident.uk")  # the GDPR and the UK GDPR
 
@@ -96,8 +111,10 @@ class Finding:
 
 
 def lint(loaded: Policy, completeness: bool = False) -> list[Finding]:
-    """`completeness`: add the GDPR Art. 13/14 findings (`art13.*`, guard.completeness)."""
-    return _Linter(loaded, completeness).run()
+    """The lint findings and the checker's warnings, by position. `completeness`: add the GDPR
+    Art. 13/14 findings (`art13.*`, guard.completeness)."""
+    found = _Linter(loaded, completeness).run() + [Finding(w) for w in loaded.warnings]
+    return sorted(found, key=lambda f: f.diagnostic.sort_key())
 
 
 def _covers(broad: Sequence[str] | None, narrow: Sequence[str] | None) -> bool:
@@ -149,7 +166,6 @@ class _Linter:
         self.shadowed()
         self.duplicates()
         self.conflicts()
-        self.unused_terms()
         self.empty_sections()
         self.bases()
         self.retention()
@@ -225,33 +241,6 @@ class _Linter:
                          "of the two rules", related=[self.related(d, "the deny that overrides it")])
 
     # ---- vocabulary and structure -----------------------------------------------------------
-
-    def unused_terms(self) -> None:
-        named: dict[str, set[str]] = {dim: set() for dim in DIMENSIONS}
-        named["action"] = set()
-        all_data = False
-        facts: set[str] = set()
-        for rule in self.cp.rules:
-            if rule.data is None:
-                all_data = True
-            for dim in DIMENSIONS:
-                named[dim].update(rule.terms(dim) or ())
-            named["action"].add(rule.action)
-            facts |= rule.facts
-        for decl in self.loaded.tree.terms:
-            if decl.kind == "fact":
-                if decl.id not in facts:
-                    self.add("lint.unused_term", f"fact `{decl.id}` is declared but no rule's condition uses it",
-                             decl.id_span, help="use it in a condition, or remove the declaration")
-                continue
-            if decl.kind == "data" and all_data:
-                continue
-            used = any(t == decl.id or t.startswith(decl.id + ".") or decl.id.startswith(t + ".")
-                       for t in named[decl.kind])
-            if not used:
-                self.add("lint.unused_term", f"{decl.kind} `{decl.id}` is declared but no rule names it "
-                         f"(nor a broader or narrower {decl.kind})", decl.id_span,
-                         help="write the rule the text gives for it, or remove the declaration")
 
     def empty_sections(self) -> None:
         for section in self.loaded.tree.sections:

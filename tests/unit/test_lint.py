@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from policy_engine.language.diagnostics import Severity
-from policy_engine.guard.lint import CODES, Finding, lint
+from policy_engine.guard.lint import ALIASES, CODES, Finding, lint
 from policy_engine.engine.loader import load_path, load_text
 
 from paths import OPEN_E
@@ -43,7 +43,7 @@ def test_clean_policy_has_no_findings() -> None:
 
 
 def test_every_code_is_described() -> None:
-    assert set(CODES) == {"lint.shadowed_rule", "lint.duplicate_rule", "lint.conflict", "lint.unused_term",
+    assert set(CODES) == {"lint.shadowed_rule", "lint.duplicate_rule", "lint.conflict",
                           "lint.empty_section", "lint.missing_basis", "lint.consent_without_condition",
                           "lint.missing_retention", "lint.constant_condition"}
     assert all(text.endswith(".") for text in CODES.values())
@@ -130,16 +130,24 @@ def test_duplicate_that_differs_in_basis_says_so() -> None:
 
 @pytest.mark.parametrize(("decl", "column"), [('data phone "P"\n', 6), ('purpose support "S"\n', 9),
                                               ('fact other "O"\n', 6)])
-def test_unused_term_at_its_declaration(decl: str, column: int) -> None:
-    f = one(decl + HEAD + ALLOW, "lint.unused_term")
-    assert where(f) == ("lint.unused_term", 1, column)
+def test_unused_term_is_the_checkers_one_finding(decl: str, column: int) -> None:
+    """One definition (the checker's) and one code: lint reports the checker's warning, once."""
+    text = decl + HEAD + ALLOW
+    f = one(text, "check.unused_term")
+    assert where(f) == ("check.unused_term", 1, column)
+    assert [d.code for d in load_text(text, "l.policy").warnings] == ["check.unused_term"]
+    assert ALIASES["lint.unused_term"] == "check.unused_term" and "lint.unused_term" not in CODES
 
 
-def test_term_used_through_its_child_or_parent_is_not_unused() -> None:
+def test_a_term_a_statement_names_or_names_a_child_of_is_in_use() -> None:
     child = HEAD.replace('purpose marketing "Marketing"\n',
                          'purpose marketing "Marketing"\npurpose marketing.news "N"\n')
-    assert findings(child + ALLOW) == []  # the child is covered by the rule on its parent
-    assert findings(child + ALLOW.replace("for marketing", "for marketing.news")) == []
+    assert findings(child + ALLOW.replace("for marketing", "for marketing.news")) == []  # keeps its parent
+    right = HEAD.replace('fact newsletter_form', 'fact resident "R"\nfact newsletter_form') + ALLOW + \
+        '  right access if resident via "e-mail"\n'
+    assert findings(right) == []  # a fact a right's condition reads is in use, though no rule reads it
+    # the parent's rule answers questions about the child, but no statement names the child
+    assert [f.code for f in findings(child + ALLOW)] == ["check.unused_term"]
 
 
 def test_empty_section_at_its_title() -> None:
@@ -166,9 +174,10 @@ def test_missing_retention_at_the_data_declaration() -> None:
     text = ('data email "E"\ndata phone "P"\ndata phone.mobile "M"\nsource contact "C"\nsection "S":\n'
             '  allow collect of email, phone from contact\n  retention of email: "a year"\n')
     out = findings(text)
-    assert [where(f) for f in out] == [("lint.missing_retention", 2, 6), ("lint.missing_retention", 3, 6)]
+    assert [where(f) for f in out] == [("lint.missing_retention", 2, 6), ("check.unused_term", 3, 6),
+                                       ("lint.missing_retention", 3, 6)]
     covered = text.replace('retention of email: "a year"', 'retention of email, phone: "a year"')
-    assert findings(covered) == []  # a retention of the parent covers the child
+    assert [f.code for f in findings(covered)] == ["check.unused_term"]  # a retention of the parent covers the child
 
 
 def test_constant_condition_always_true() -> None:

@@ -8,7 +8,7 @@ import re
 
 from policy_engine import __version__, api
 from policy_engine.language.diagnostics import Diagnostic, Severity
-from policy_engine.guard.lint import CODES, Finding, lint
+from policy_engine.guard.lint import CODES, DESCRIPTIONS, Finding, lint
 from policy_engine.guard.sarif import annotation, render_github, render_sarif, to_sarif
 from policy_engine.language.source import Source, Span
 from policy_engine.engine.loader import load_text
@@ -40,7 +40,7 @@ def test_sarif_structure_for_lint_findings() -> None:
     items = lint_findings()
     codes = [f.code for f in items]
     assert {"lint.shadowed_rule", "lint.conflict", "lint.missing_retention"} <= set(codes)
-    log = json.loads(render_sarif(items, CODES))
+    log = json.loads(render_sarif(items, DESCRIPTIONS))
     assert log["version"] == "2.1.0" and "sarif-2.1.0" in log["$schema"]
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
@@ -48,7 +48,7 @@ def test_sarif_structure_for_lint_findings() -> None:
     rule_ids = [r["id"] for r in driver["rules"]]
     assert rule_ids == list(dict.fromkeys(codes))  # each code once, in order of first use
     for rule in driver["rules"]:
-        assert rule["shortDescription"]["text"] == CODES[rule["id"]]
+        assert rule["shortDescription"]["text"] == DESCRIPTIONS[rule["id"]]
     assert len(run["results"]) == len(items)
     for result, item in zip(run["results"], items):
         assert result["ruleId"] == item.code
@@ -65,7 +65,7 @@ def test_sarif_structure_for_lint_findings() -> None:
 
 
 def test_sarif_levels_and_related_locations() -> None:
-    log = to_sarif(lint_findings(), CODES)
+    log = to_sarif(lint_findings(), DESCRIPTIONS)
     results = log["runs"][0]["results"]
     shadowed = next(r for r in results if r["ruleId"] == "lint.shadowed_rule")
     assert shadowed["level"] == "error"

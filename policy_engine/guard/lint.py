@@ -4,9 +4,10 @@ places a finding concerns), sorted by position.
 
   lint.shadowed_rule        an allow no question can ever get through: a deny always overrides it
   lint.duplicate_rule       a rule that says again what an earlier rule says
-  lint.conflict             an allow and a deny on overlapping flows under conditions that can
-                            hold together (the contradiction classes of PolicyLint: the deny's
-                            data and recipient are equal to, narrower or broader than the allow's)
+  lint.conflict             a deny that holds whenever an allow does, on flows both cover (the
+                            contradiction classes of PolicyLint: the deny's data and recipient
+                            are equal to, narrower or broader than the allow's); a deny with a
+                            condition of its own (an opt-out) is an exception, not a conflict
   lint.empty_section        a section with no rule (nor right, retention, security or invariant)
   lint.missing_basis        an allow to use or share data that names no legal basis (where the GDPR
                             may apply: not in a section whose `audience` names no EEA or UK resident)
@@ -41,7 +42,7 @@ from policy_engine.engine.policy import Policy
 CODES: dict[str, str] = {
     "lint.shadowed_rule": "An allow rule that a deny always overrides: it never allows anything.",
     "lint.duplicate_rule": "A rule that repeats an earlier rule.",
-    "lint.conflict": "An allow and a deny on overlapping flows whose conditions can hold together.",
+    "lint.conflict": "A deny that holds whenever an allow does, on flows both cover.",
     "lint.empty_section": "A section without rules.",
     "lint.missing_basis": "An allow to use or share personal data without a legal basis.",
     "lint.consent_without_condition": "A rule with basis consent but no condition saying when consent was given.",
@@ -151,6 +152,7 @@ class _Linter:
         self.cp = loaded.compiled
         self.ast_rules: list[tuple[ast.Section, ast.Rule]] = loaded.tree.rules()
         self.findings: list[Finding] = []
+        self.shadowed_allows: set[int] = set()
 
     def add(self, code: str, message: str, span: Span | None, help: str | None = None,
             severity: Severity = Severity.WARNING, related: Sequence[Related] = ()) -> None:
@@ -197,6 +199,7 @@ class _Linter:
                 blockers.update((d.index, d) for d in denies)
             if effective or not blockers:
                 continue  # no blockers: no question is in its scope at all, so no deny overrides it
+            self.shadowed_allows.add(rule.index)
             related = [self.related(d, "this deny overrides it") for d in sorted(blockers.values(),
                                                                                  key=lambda d: d.index)]
             lines = ", ".join(str(d.line) for d in sorted(blockers.values(), key=lambda d: d.index))
@@ -220,25 +223,32 @@ class _Linter:
                      self.span(rule), help="remove one of the two", related=[self.related(first, "the first rule")])
 
     def conflicts(self) -> None:
+        """A deny that narrows an allow by a condition (`deny ... if opted_out` beside `allow ...`,
+        or an allow `if not opted_out`) is how an exception is written, not a conflict. A deny
+        conflicts with an allow when, on the flows the two share, it holds whenever the allow
+        does (no condition difference): there it removes the allow entirely. A deny that removes
+        the allow on its whole scope is `lint.shadowed_rule` (an error), not reported twice."""
         by_action: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
         for rule in self.cp.rules:
             allows, denies = by_action.setdefault(rule.action, ([], []))
             (allows if rule.effect == "allow" else denies).append(rule)
         for allows, denies in by_action.values():
             for a, d in itertools.product(allows, denies):
+                if a.index in self.shadowed_allows:
+                    continue
                 if not all(_overlap(a.terms(dim), d.terms(dim)) for dim in DIMENSIONS):
                     continue
-                if not logic.all_hold([a.condition, d.condition]):
-                    continue
+                if not logic.all_hold([a.condition, d.condition]) or not logic.implies(a.condition, d.condition):
+                    continue  # never together, or the deny is an exception under a condition of its own
                 data = _relation(a.data, d.data)
                 recipient = _relation(a.recipients, d.recipients)
-                when = logic.requirement([d.condition], []) if d.condition is not None else True
-                when_text = "always" if when is True else f"when {logic.to_text(when)}"
                 self.add("lint.conflict",
-                         f"this allow and the deny on line {d.line} cover the same flow; the deny wins {when_text} "
-                         f"(the deny's data is {data}, its recipient {recipient})", self.span(a),
-                         help="if the deny is an intended exception, say so in a comment; otherwise narrow one "
-                         "of the two rules", related=[self.related(d, "the deny that overrides it")])
+                         f"the deny on line {d.line} holds whenever this allow does, on the flows both cover "
+                         f"(the deny's data is {data}, its recipient {recipient}): there this allow never "
+                         "takes effect", self.span(a),
+                         help="narrow the allow so it leaves out what the deny forbids, or give the deny the "
+                         "condition that makes it an exception (like `if opted_out`)",
+                         related=[self.related(d, "the deny that overrides it")])
 
     # ---- vocabulary and structure -----------------------------------------------------------
 

@@ -85,26 +85,48 @@ def test_allow_overridden_on_part_of_its_scope_is_not_shadowed() -> None:
     assert [f.code for f in findings(text)] == ["lint.conflict"]
 
 
+TWO_SOURCES = HEAD.replace('source contact "Contact form"\n', 'source contact "Contact form"\nsource forum "F"\n')
+ALLOW_BOTH = "  allow use of email from contact, forum for marketing if newsletter_form basis consent\n"
+
+
 def test_conflict_names_both_locations() -> None:
-    text = HEAD + ALLOW + "  deny use of email for marketing if newsletter_form\n"
+    """A deny that holds whenever the allow does, on part of its scope: a conflict, not shadowing."""
+    text = TWO_SOURCES + ALLOW_BOTH + "  deny use of email from forum for marketing if newsletter_form\n"
     conflict = [f for f in findings(text) if f.code == "lint.conflict"]
-    assert [where(f) for f in conflict] == [("lint.conflict", LINE, 3)]
+    assert [where(f) for f in conflict] == [("lint.conflict", LINE + 1, 3)]
     (f,) = conflict
-    assert [(r.source.path, r.line) for r in f.related] == [("l.policy", LINE + 1)]
-    assert f"line {LINE + 1}" in f.diagnostic.message and "when newsletter_form" in f.diagnostic.message
+    assert [(r.source.path, r.line) for r in f.related] == [("l.policy", LINE + 2)]
+    assert f"line {LINE + 2} holds whenever this allow does" in f.diagnostic.message
     d = f.to_dict()
-    assert (d["line"], d["related"]) == (LINE, [{"file": "l.policy", "line": LINE + 1,
-                                                 "message": "the deny that overrides it"}])
-    assert f"l.policy:{LINE + 1}" in f.render()
+    assert (d["line"], d["related"]) == (LINE + 1, [{"file": "l.policy", "line": LINE + 2,
+                                                     "message": "the deny that overrides it"}])
+    assert f"l.policy:{LINE + 2}" in f.render()
 
 
 @pytest.mark.parametrize(("deny", "relation"), [
-    ("  deny use of email from contact for marketing if newsletter_form\n", "the deny's data is equal"),
-    ("  deny use of all data for marketing if newsletter_form\n", "the deny's data is broader"),
+    ("  deny use of email from forum for marketing\n", "the deny's data is equal"),
+    ("  deny use of all data from forum for marketing if newsletter_form\n", "the deny's data is broader"),
 ])
 def test_conflict_tells_how_the_deny_relates(deny: str, relation: str) -> None:
-    (f,) = [f for f in findings(HEAD + ALLOW + deny) if f.code == "lint.conflict"]
+    (f,) = [f for f in findings(TWO_SOURCES + ALLOW_BOTH + deny) if f.code == "lint.conflict"]
     assert relation in f.diagnostic.message
+
+
+@pytest.mark.parametrize("rules", [
+    # an opt-out beside the allow: the normal way to write an exception
+    ALLOW_BOTH + "  deny use of email from forum if opted_out\n",
+    ALLOW_BOTH + "  deny use of all data if opted_out\n",
+    # the allow itself says when it holds
+    ALLOW_BOTH.replace("if newsletter_form", "if newsletter_form and not opted_out") + "  deny use of email if opted_out\n",
+])
+def test_a_deny_that_narrows_an_allow_by_a_condition_is_no_conflict(rules: str) -> None:
+    text = TWO_SOURCES.replace('fact newsletter_form', 'fact opted_out "O"\nfact newsletter_form') + rules
+    assert [f.code for f in findings(text)] == []
+
+
+def test_a_shadowed_allow_is_reported_once_as_shadowed_not_as_a_conflict() -> None:
+    assert [f.code for f in findings(HEAD + ALLOW + "  deny use of email if newsletter_form\n")] == \
+        ["lint.shadowed_rule"]
 
 
 def test_no_conflict_between_different_actions_or_disjoint_flows() -> None:

@@ -21,6 +21,8 @@ fact newsletter_form "F"
 section "S":
   allow use of email for marketing if newsletter_form basis consent
   deny use of email for marketing if newsletter_form
+  allow use of email, phone for marketing basis legitimate_interests
+  deny use of phone for marketing
 """
 BROKEN = 'data email "E"\nsection "S":\n  allow use of emial basis consnt\n'
 
@@ -76,7 +78,8 @@ def test_sarif_levels_and_related_locations() -> None:
                                        "region": {"startLine": 7}}
     conflict = next(r for r in results if r["ruleId"] == "lint.conflict")
     assert conflict["level"] == "warning"
-    assert conflict["relatedLocations"][0]["physicalLocation"]["region"] == {"startLine": 7}
+    assert conflict["locations"][0]["physicalLocation"]["region"]["startLine"] == 8
+    assert conflict["relatedLocations"][0]["physicalLocation"]["region"] == {"startLine": 9}
     retention = next(r for r in results if r["ruleId"] == "lint.missing_retention")
     assert "relatedLocations" not in retention
 

@@ -9,6 +9,7 @@ places a finding concerns), sorted by position.
                             are equal to, narrower or broader than the allow's); a deny with a
                             condition of its own (an opt-out) is an exception, not a conflict
   lint.empty_section        a section with no rule (nor right, retention, security or invariant)
+                            and no comment in its body saying why
   lint.missing_basis        an allow to use or share data that names no legal basis (where the GDPR
                             may apply: not in a section whose `audience` names no EEA or UK resident)
   lint.consent_without_condition  basis consent, but no condition says when consent was given
@@ -253,7 +254,19 @@ class _Linter:
     # ---- vocabulary and structure -----------------------------------------------------------
 
     def empty_sections(self) -> None:
+        """A section with no statement but a comment in its body (`# not encodable: ...`) has been
+        looked at: the comment says why nothing is encoded, which is what the help asks for."""
+        from policy_engine.language.comments import scan_comments
+
+        text = self.source.text
+        starts = sorted(s.title_span.start for s in self.loaded.tree.sections if s.title_span is not None)
+        indented = [c.span.start for c in scan_comments(text)
+                    if text[text.rfind("\n", 0, c.span.start) + 1:c.span.start].isspace()]
         for section in self.loaded.tree.sections:
+            if section.title_span is not None:
+                end = next((s for s in starts if s > section.title_span.start), len(text))
+                if any(section.title_span.end <= c < end for c in indented):
+                    continue
             if not any(not isinstance(i, ast.Expectation) for i in section.items):
                 self.add("lint.empty_section", f"section \"{section.title}\" has no rules", section.title_span,
                          help="encode what this part of the text says, or note in a comment why it cannot be")

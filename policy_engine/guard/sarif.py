@@ -47,13 +47,15 @@ def _region(d: Diagnostic) -> dict[str, int] | None:
 
 
 def to_sarif(items: Iterable[Item], descriptions: Mapping[str, str] | None = None,
-             tool: str = "policy-engine") -> dict[str, Any]:
-    """One SARIF run. `descriptions` gives each rule id its short description."""
+             tool: str = "policy-engine", suppressed: Iterable[Any] = ()) -> dict[str, Any]:
+    """One SARIF run. `descriptions` gives each rule id its short description. `suppressed`
+    (lint_run's Suppressed: a finding and the reason of its `# lint: ignore`) are results too,
+    with a SARIF `suppressions` entry of kind inSource, so code scanning shows them as dismissed."""
     results = []
     rule_ids: dict[str, int] = {}
     rule_level: dict[str, str] = {}
     rule_text: dict[str, str] = {}
-    for item in items:
+    for item, reason in [*((i, None) for i in items), *((s.finding, s.reason) for s in suppressed)]:
         d, related = _parts(item)
         if d.code not in rule_ids:
             rule_ids[d.code] = len(rule_ids)
@@ -82,6 +84,8 @@ def to_sarif(items: Iterable[Item], descriptions: Mapping[str, str] | None = Non
             rel.append(entry)
         if rel:
             result["relatedLocations"] = rel
+        if reason is not None:
+            result["suppressions"] = [{"kind": "inSource", "justification": reason}]
         results.append(result)
     rules = [{"id": code, "name": code.replace(".", "_"),
               "shortDescription": {"text": (descriptions or {}).get(code, code)},
@@ -99,8 +103,9 @@ def to_sarif(items: Iterable[Item], descriptions: Mapping[str, str] | None = Non
     }
 
 
-def render_sarif(items: Iterable[Item], descriptions: Mapping[str, str] | None = None) -> str:
-    return json.dumps(to_sarif(items, descriptions), indent=2)
+def render_sarif(items: Iterable[Item], descriptions: Mapping[str, str] | None = None,
+                 suppressed: Iterable[Any] = ()) -> str:
+    return json.dumps(to_sarif(items, descriptions, suppressed=suppressed), indent=2)
 
 
 # ---- GitHub Actions workflow commands -----------------------------------------------------------

@@ -91,15 +91,37 @@ class Analysis:
         return [Fix(diagnostic.code, span, ref.id, new) for new in suggest(ref.id, self.ids(ref.kind)) if new != ref.id]
 
 
-def analyse(source: Source) -> Analysis:
+def analyse(source: Source, lint: bool = False) -> Analysis:
+    """`lint`: when the text checks, show the lint findings too (the editor's view of
+    `policy-engine lint`: the same configuration and inline suppressions)."""
     result = api.check_source(source)
     out = Analysis(source, result.policy, list(result.diagnostics))
+    if lint and result.ok:
+        out.diagnostics = [d for d in out.diagnostics if d.is_error] + _lint(result)
     if result.policy is None:
         return out
     for decl in result.policy.terms:
         out.declarations.setdefault((decl.kind, decl.id), decl)
     out.references = sorted(_references(result.policy, out.declarations), key=lambda r: r.span.start)
     return out
+
+
+def _lint(result: api.CheckResult) -> list[Diagnostic]:
+    """The lint run of a checked text, with the configuration that applies to its file (none
+    for an unsaved one); a configuration that cannot be read is shown on the first line."""
+    from pathlib import Path
+
+    from policy_engine.guard import lint_config, lint_run
+
+    assert result.source is not None
+    config, problem = lint_config.LintConfig(), []
+    if Path(result.source.path).is_file():
+        try:
+            config = lint_config.for_file(result.source.path, lint_run.KNOWN)
+        except lint_config.ConfigError as err:
+            problem = [Diagnostic("lint.config_error", str(err), result.source, None,
+                                  "correct the configuration file")]
+    return problem + [f.diagnostic for f in lint_run.run(result, config).findings]
 
 
 def analyse_text(text: str, path: str = "<string>") -> Analysis:

@@ -78,7 +78,7 @@ class PolicyServer(LanguageServer):
         cached = self.analyses.get(uri)
         if cached is not None and cached.source.text == doc.source:
             return cached
-        result = analyse(Source(doc.source, path_of(uri)))
+        result = analyse(Source(doc.source, path_of(uri)), lint=True)
         self.analyses[uri] = result
         if result.parsed:
             self.parsed[uri] = result

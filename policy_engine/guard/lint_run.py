@@ -8,10 +8,10 @@ one of them alike, and `lint --strict` in CI agrees with what the editor showed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from policy_engine import api
-from policy_engine.engine.loader import CheckResult
+from policy_engine.engine.loader import CheckResult, digest_of
 from policy_engine.guard import lint as linting
 from policy_engine.guard import suppression
 from policy_engine.guard.completeness import CODES as ART13
@@ -36,6 +36,8 @@ def run(result: CheckResult, config: LintConfig | None = None, completeness: boo
     config = config or LintConfig()
     assert result.source is not None
     wanted = completeness or config.completeness
+    if result.digest is None:  # checked from a text (an editor's buffer), not from a file's bytes
+        result = replace(result, digest=digest_of(result.source.text.encode("utf-8")))
     found = linting.lint(api.compile_checked(result), wanted)
     found = [f for f in found if _wanted(f, config, completeness)]
     applied = suppression.apply(result.source, found, KNOWN, linting.ALIASES,

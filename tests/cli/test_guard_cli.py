@@ -416,3 +416,38 @@ def test_base_with_a_bad_revision(bad: Path) -> None:
     assert "git cannot find revision `no-such-rev`" in proc.stderr
     new = run("diff", "--base", "HEAD", "syntax.policy", cwd=bad)  # not at HEAD; and does not parse
     assert new.returncode == EXIT_INVALID and "parse.unexpected_token" in new.stderr
+
+
+LINT_POLICY = ('data email "E"\ndata phone "P"\npurpose marketing "M"\nfact f "F"\nsection "S":\n'
+               '  retention of all data: "a year"\n'
+               "  # lint: ignore[lint.conflict] phones are never used for marketing\n"
+               "  allow use of email, phone for marketing if f basis consent\n  deny use of phone\n"
+               'section "Empty":\n')
+
+
+def test_lint_honours_suppressions_and_the_repository_config(tmp_path: Path) -> None:
+    (tmp_path / "l.policy").write_text(LINT_POLICY, encoding="utf-8")
+    proc = run("lint", "--strict", "l.policy", cwd=tmp_path)
+    assert proc.returncode == EXIT_FAILED and "lint.empty_section" in proc.stdout
+    assert "lint.conflict" not in proc.stdout and proc.stdout.rstrip().endswith("(1 suppressed)")
+    (tmp_path / "pyproject.toml").write_text('[tool.policy-engine.lint]\ndisable = ["lint.empty_section"]\n',
+                                             encoding="utf-8")
+    assert run("lint", "--strict", "l.policy", cwd=tmp_path).returncode == 0
+    body = json.loads(run("lint", "--format", "json", "l.policy", cwd=tmp_path).stdout)
+    assert body["findings"] == [] and [(s["code"], s["reason"]) for s in body["suppressed"]] == [
+        ("lint.conflict", "phones are never used for marketing")]
+    sarif = json.loads(run("lint", "--format", "sarif", "l.policy", cwd=tmp_path).stdout)
+    (result,) = sarif["runs"][0]["results"]
+    assert result["suppressions"] == [{"kind": "inSource", "justification": "phones are never used for marketing"}]
+
+
+def test_a_bad_lint_config_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "l.policy").write_text(LINT_POLICY, encoding="utf-8")
+    (tmp_path / "policy-engine.toml").write_text('[lint]\ndisable = ["lint.emtpy_section"]\n', encoding="utf-8")
+    proc = run("lint", "l.policy", cwd=tmp_path)
+    assert proc.returncode == 2 and "`lint.emtpy_section`, which is no code" in proc.stderr
+
+
+def test_both_policies_lint_clean_under_strict() -> None:
+    proc = run("lint", "--strict", "policies", cwd=REPO)
+    assert proc.returncode == 0, proc.stdout

@@ -74,3 +74,26 @@ def test_positions_count_utf16_units_as_the_protocol_does() -> None:
     b = text.index("b")
     assert to_lsp(source, b) == lsp.Position(line=1, character=5)
     assert from_lsp(source, lsp.Position(line=9, character=0)) == text.rindex("\n") + 1
+
+
+LINTED = ('data email "E"\ndata phone "P"\npurpose marketing "M"\nfact f "F"\nsection "S":\n'
+          '  retention of all data: "a year"\n'
+          "  allow use of email, phone for marketing if f basis consent\n  deny use of phone\n")
+
+
+def test_the_editor_shows_lint_findings_with_the_suppressions_and_the_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from policy_engine.lsp.analysis import analyse
+
+    path = tmp_path / "l.policy"
+    path.write_text(LINTED, encoding="utf-8")
+    assert [d.code for d in analyse(Source(LINTED, str(path)), lint=True).diagnostics] == ["lint.conflict"]
+    assert analyse(Source(LINTED, str(path))).diagnostics == []  # check only (the playground's view)
+    suppressed = LINTED.replace("  allow", "  # lint: ignore[lint.conflict] phones: never for marketing\n  allow")
+    assert analyse(Source(suppressed, str(path)), lint=True).diagnostics == []
+    (tmp_path / "policy-engine.toml").write_text('[lint]\nseverity = { "lint.conflict" = "error" }\n',
+                                                 encoding="utf-8")
+    (d,) = analyse(Source(LINTED, str(path)), lint=True).diagnostics
+    assert (d.code, d.severity.value) == ("lint.conflict", "error")
+    (tmp_path / "policy-engine.toml").write_text("[lint]\noops = 1\n", encoding="utf-8")
+    codes = [d.code for d in analyse(Source(LINTED, str(path)), lint=True).diagnostics]
+    assert codes == ["lint.config_error", "lint.conflict"]

@@ -15,6 +15,9 @@ places a finding concerns), sorted by position.
   lint.consent_without_condition  basis consent, but no condition says when consent was given
   lint.missing_retention    data no retention statement covers
   lint.constant_condition   a condition that is always true or always false
+  lint.purpose_on_collect   an allow to collect with `for PURPOSE`: it applies only to questions
+                            naming that purpose, and a collect question needs only a source, so
+                            asked as usual it is denied (fail closed): the purpose belongs on `use`
 
 The checker's warnings (`check.*`, among them `check.unused_term`) come with the findings: a
 term no statement uses has one definition (Checker.unused) and one code, reported once by
@@ -49,6 +52,7 @@ CODES: dict[str, str] = {
     "lint.consent_without_condition": "A rule with basis consent but no condition saying when consent was given.",
     "lint.missing_retention": "Data that no retention statement covers.",
     "lint.constant_condition": "A condition that is always true or always false.",
+    "lint.purpose_on_collect": "An allow to collect that names a purpose: collect questions usually name none.",
 }
 
 
@@ -173,6 +177,7 @@ class _Linter:
         self.bases()
         self.retention()
         self.constant_conditions()
+        self.purpose_on_collect()
         if self.completeness:
             from policy_engine.guard import completeness
 
@@ -313,3 +318,13 @@ class _Linter:
                 self.add("lint.constant_condition", "this condition is always false: the rule never applies",
                          rule.condition.span, help="correct the condition, or remove the rule",
                          severity=Severity.ERROR)
+
+    def purpose_on_collect(self) -> None:
+        for rule in self.cp.rules:
+            if rule.effect == "allow" and ast.base_action(rule.action) == "collect" and rule.purposes:
+                names = ", ".join(rule.purposes)
+                self.add("lint.purpose_on_collect", f"this allow applies only to questions that name the purpose "
+                         f"{names}; a question about collecting names a source and, as a rule, no purpose, so it "
+                         "is denied", self.span(rule),
+                         help=f"leave `for {names}` out of the collect rule and say what the data is used for in "
+                         "an `allow use` rule (docs/language.md, \"A purpose on a collect rule\")")

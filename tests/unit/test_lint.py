@@ -45,7 +45,7 @@ def test_clean_policy_has_no_findings() -> None:
 def test_every_code_is_described() -> None:
     assert set(CODES) == {"lint.shadowed_rule", "lint.duplicate_rule", "lint.conflict",
                           "lint.empty_section", "lint.missing_basis", "lint.consent_without_condition",
-                          "lint.missing_retention", "lint.constant_condition"}
+                          "lint.missing_retention", "lint.constant_condition", "lint.purpose_on_collect"}
     assert all(text.endswith(".") for text in CODES.values())
 
 
@@ -173,10 +173,15 @@ def test_a_term_a_statement_names_or_names_a_child_of_is_in_use() -> None:
 
 
 def test_empty_section_at_its_title() -> None:
-    f = one(HEAD + ALLOW + 'section "Nothing here":\n  # only a comment\n'
+    f = one(HEAD + ALLOW + 'section "Nothing here":\n'
             '  expect deny: use of email from contact for marketing given nothing\n', "lint.empty_section")
     assert where(f) == ("lint.empty_section", LINE + 1, 9)
     assert "Nothing here" in f.diagnostic.message
+
+
+def test_a_section_whose_comment_says_why_nothing_is_encoded_is_not_empty() -> None:
+    body = 'section "Contact Us":\n  # not encodable: the addresses are in the header\nsection "Next":\n'
+    assert [f.code for f in findings(HEAD + ALLOW + body)] == ["lint.empty_section"]  # only "Next"
 
 
 def test_missing_basis_for_use_and_share_not_collect() -> None:
@@ -220,3 +225,17 @@ def test_open_e_has_no_errors() -> None:
     out = lint(load_path(OPEN_E))
     assert [f.render() for f in out if f.diagnostic.is_error] == []
     assert {f.code for f in out} <= set(CODES)
+
+
+def test_a_purpose_on_a_collect_rule_is_the_fail_closed_trap() -> None:
+    """`allow collect ... for marketing` never answers a collect question (which names no
+    purpose): the symptom is a deny; lint says why and where the purpose belongs."""
+    rule = "  allow collect of email from contact for marketing\n"
+    f = one(HEAD + ALLOW + rule, "lint.purpose_on_collect")
+    assert where(f) == ("lint.purpose_on_collect", LINE + 1, 3)
+    assert f.diagnostic.help is not None and "`for marketing`" in f.diagnostic.help
+    loaded = load_text(HEAD + ALLOW + rule, "l.policy")
+    from policy_engine.engine.query import Query
+
+    assert loaded.decide(Query(action="collect", data="email", source="contact")).decision == "deny"
+    assert findings(HEAD + ALLOW + rule.replace(" for marketing", "")) == []

@@ -7,7 +7,7 @@ import sys
 import click
 
 from policy_engine import api
-from policy_engine.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, envelope
+from policy_engine.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, envelope
 from policy_engine.language.diagnostics import Severity, render_text
 
 
@@ -16,8 +16,13 @@ from policy_engine.language.diagnostics import Severity, render_text
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               show_default=True, help="sarif: for code scanning; github: GitHub Actions annotations.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="The lint configuration whose settings for warnings apply (default: the nearest one).")
+def check(paths: tuple[str, ...], fmt: str, strict: bool, config_path: str | None) -> None:
     """Check policy files (or every *.policy file in the given folders).
+
+    A warning suppressed by `# lint: ignore[CODE] reason`, or disabled in the lint
+    configuration, is not shown (errors always are).
 
     Exit 4 when a file has an error (it does not check), 5 with --strict when it has warnings."""
     try:
@@ -26,8 +31,18 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
         raise click.UsageError(f"no such file or folder: {err}") from None
     if not files:
         raise click.UsageError("no .policy files found in " + ", ".join(paths))
+    from policy_engine.guard import lint_config, lint_run
+
     results = [api.check_file(f) for f in files]
-    diags = [d for r in results for d in r.diagnostics]
+    diags = []
+    configs: dict = {}  # type: ignore[type-arg]
+    for r in results:
+        try:
+            config = lint_config.for_file(r.path, lint_run.KNOWN, config_path, configs)
+        except lint_config.ConfigError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(EXIT_USAGE)
+        diags += [f.diagnostic for f in lint_run.check_warnings(r, config).findings]
     errors = sum(d.severity is Severity.ERROR for d in diags)
     warnings = len(diags) - errors
     code = EXIT_INVALID if errors else EXIT_FAILED if strict and warnings else EXIT_OK

@@ -53,3 +53,17 @@ def _wanted(f: Finding, config: LintConfig, completeness: bool) -> bool:
     if f.code.startswith("art13.") and not completeness:
         return any(_matches(f.code, e) for e in config.enable)
     return True
+
+
+def check_warnings(result: CheckResult, config: LintConfig | None = None) -> LintRun:
+    """What `check` shows of one file: its errors as they are, its warnings with the same
+    configuration and suppressions as `lint` applies (so `check --strict` and `lint --strict`
+    agree on a suppressed `check.unused_term`); the suppressions themselves are not judged here."""
+    config = config or LintConfig()
+    errors = [Finding(d) for d in result.diagnostics if d.is_error]
+    warnings = [Finding(d) for d in result.diagnostics if not d.is_error and not config.disabled(d.code, d.file)]
+    if result.source is None:
+        return LintRun(errors + warnings)
+    applied = suppression.apply(result.source, warnings, KNOWN, linting.ALIASES, report=False)
+    kept = [suppression.with_severity(f, config.severity_of(f.code, f.diagnostic.severity)) for f in applied.kept]
+    return LintRun(sorted(errors + kept, key=lambda f: f.diagnostic.sort_key()), applied.suppressed)

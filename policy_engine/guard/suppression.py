@@ -92,7 +92,7 @@ def scan(source: Source) -> tuple[list[Suppression], list[Finding]]:
 
 
 def apply(source: Source, findings: Sequence[Finding], known: Mapping[str, str], aliases: Mapping[str, str],
-          ran: Iterable[str] = ()) -> Applied:
+          ran: Iterable[str] = (), report: bool = True) -> Applied:
     """Drop the findings a suppression covers; report bad suppressions. `known`: every code that
     can be suppressed; `aliases`: old code -> code; `ran`: code prefixes whose checks ran this
     time (a suppression of `art13.*` is not unused when completeness was not asked for)."""
@@ -109,6 +109,8 @@ def apply(source: Source, findings: Sequence[Finding], known: Mapping[str, str],
             continue
         match.used.update(c for c in match.codes if aliases.get(c, c) == f.code)
         suppressed.append(Suppressed(f, match.reason))
+    if not report:
+        return Applied(kept, suppressed)
     for s in suppressions:
         if not s.reason:
             problems.append(_finding(source, s.span, "lint.suppression_without_reason",

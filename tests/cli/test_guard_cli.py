@@ -451,3 +451,16 @@ def test_a_bad_lint_config_is_a_usage_error(tmp_path: Path) -> None:
 def test_both_policies_lint_clean_under_strict() -> None:
     proc = run("lint", "--strict", "policies", cwd=REPO)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_check_honours_a_suppressed_warning_like_lint(tmp_path: Path) -> None:
+    text = ('data email "E"\npurpose spare "S"  # lint: ignore[check.unused_term] the next version names it\n'
+            'purpose marketing "M"\nsection "S":\n  retention of all data: "a year"\n'
+            "  allow use of email for marketing basis legitimate_interests\n")
+    (tmp_path / "c.policy").write_text(text, encoding="utf-8")
+    assert run("check", "--strict", "c.policy", cwd=tmp_path).returncode == 0
+    assert run("lint", "--strict", "c.policy", cwd=tmp_path).returncode == 0
+    (tmp_path / "c.policy").write_text(text.replace("  # lint: ignore[check.unused_term] the next version names it",
+                                                    ""), encoding="utf-8")
+    proc = run("check", "--strict", "c.policy", cwd=tmp_path)
+    assert proc.returncode == EXIT_FAILED and "check.unused_term" in proc.stdout

@@ -5,11 +5,15 @@ for a deny, what would lift it; a parent term denied while its children are allo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from policy_engine.engine import words
 from policy_engine.engine.engine import Explanation
+from policy_engine.engine.narrower import Narrower
 
 
-def explanation_text(ex: Explanation) -> str:
+def explanation_text(ex: Explanation, narrower: Sequence[Narrower] = ()) -> str:
+    """`narrower`: for a deny, the narrower terms the question is allowed for (narrower.py)."""
     d = ex.decision
     lines = [f"Question: {words.question(ex.key, unknown=words.FACTS_UNKNOWN)}."]
     if d.decision == "allow":
@@ -38,4 +42,6 @@ def explanation_text(ex: Explanation) -> str:
                                           "basis": r.basis, "rule": r.text}], "  ")
     if d.decision == "deny" and not d.reasons and not ex.allows:
         lines.append("No allow rule matches this question.")
+    for n in narrower:
+        lines += words.narrower(n.kind, n.parent, n.allowed, n.more)
     return "\n".join(lines)

@@ -152,8 +152,13 @@ class Policy:
         return rights.answer(self._compiled, self._engine.ref, query)
 
     def explain(self, query: Mapping[str, Any] | Query) -> str:
-        """The decision as sentences, with the rules cited and, for a deny, what would lift it."""
-        return explanation_text(self._engine.explain(self.key(query)))
+        """The decision as sentences, with the rules cited and, for a deny, what would lift it
+        (and the narrower terms it is allowed for, when a parent term is denied)."""
+        from policy_engine.engine.narrower import allowed_children
+
+        key = self.key(query)
+        ex = self._engine.explain(key)
+        return explanation_text(ex, allowed_children(self._engine, key, ex.decision))
 
     # ---- the data map -----------------------------------------------------------------
 

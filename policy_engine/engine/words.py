@@ -105,3 +105,17 @@ def join(words: Iterable[str], last: str = "and") -> str:
     if len(items) <= 2:
         return f" {last} ".join(items)
     return ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+
+
+def narrower(kind: str, parent: str, allowed: Sequence[tuple[str, Any]], more: int = 0,
+             indent: str = "  ") -> list[str]:
+    """A denied question about a parent term whose narrower terms are allowed, in lines:
+    the reason (a rule on a child does not answer for the parent), each child with its answer."""
+    plural = {"data": "data", "purpose": "purposes", "source": "sources", "recipient": "recipients"}[kind]
+    out = [f"Narrower {plural} are allowed, though: a question about `{parent}` is about all of it, and a rule "
+           f"on a narrower {kind} does not answer it. Ask about the one meant:"]
+    out += [f"{indent}{child}: {answer(d.decision, d.requires)}" for child, d in allowed]
+    if more:
+        out.append(f"{indent}and {more} more")
+    return out

@@ -32,7 +32,6 @@ from policy_engine.language.diagnostics import Severity
 OWN_FILE = "policy-engine.toml"
 PYPROJECT = "pyproject.toml"
 KEYS = ("disable", "enable", "severity", "per-file-ignores")
-OFF_BY_DEFAULT = ("art13",)
 
 
 class ConfigError(Exception):

@@ -7,8 +7,8 @@ Like ruff's `# noqa: CODE` and eslint's `// eslint-disable-next-line rule -- rea
 suppression names the codes it silences, so a new kind of finding on the same line is still
 shown; unlike them the reason is required, because the next reader of a privacy policy (a
 lawyer, an auditor) needs to know why a warning was judged wrong. A comment at the end of a
-line suppresses findings on the statement that line belongs to; a comment alone on its line
-suppresses findings on the statement that starts on the next line of code (several such
+line suppresses the findings whose place covers that line (any line of a statement written over
+several lines); a comment alone on its line, those covering the next line of code (several such
 comments may stand one above the other). A suppression that is malformed, names an unknown
 code, gives no reason or suppresses nothing is itself reported, so stale ones do not pile up.
 """

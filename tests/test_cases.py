@@ -37,7 +37,7 @@ def test_there_are_cases_for_every_code() -> None:
     """The corpus keeps covering each code the parser and checker can emit."""
     codes = {code for path in CHECK_CASES for code, _, _ in _want(path)}
     required = {
-        "parse.unexpected_token", "parse.unexpected_character", "parse.unexpected_end",
+        "parse.unexpected_token", "parse.unexpected_character", "parse.unexpected_end", "parse.unfinished_statement",
         "parse.unterminated_string", "parse.invalid_date", "parse.duplicate_metadata",
         "parse.one_term_per_question", "parse.requires_without_conditional",
         "check.unknown_term", "check.unknown_fact", "check.wrong_kind", "check.duplicate_term",

@@ -18,7 +18,7 @@ from lark.lexer import LineCounter
 from policy_engine.language.diagnostics import Diagnostic, sort_diagnostics
 from policy_engine.language.grammar import lark_parser
 from policy_engine.language.source import Source
-from policy_engine.language.statements import line_start_keyword, opener_index
+from policy_engine.language.statements import line_start_keyword, misread_keyword, opener_index
 from policy_engine.language.syntax_errors import syntax_error
 
 # A file this broken is reported in part: each later error costs a scan and a parser copy.
@@ -59,6 +59,9 @@ def _resynchronise(source: Source, err: UnexpectedInput) -> bool:
         pos = err.token.start_pos if err.token.start_pos is not None else len(text)
     else:
         pos = len(text)
+    misread = misread_keyword(list(parser.parser_state.value_stack), text)
+    if misread is not None:  # the next statement's keyword, read as a term: start again at it
+        pos = misread.start_pos  # type: ignore[attr-defined]
     _leave_statement(parser.parser_state)
     while True:
         found = _next_statement(text, pos)

@@ -68,3 +68,22 @@ def opener_index(stack: list[object]) -> int | None:
             continue
         return i
     return None
+
+
+def misread_keyword(stack: list[object], text: str) -> object | None:
+    """The statement keyword the parser took for a term name, if the statement being read ends
+    in one at the start of a line: after `allow use of email for` the next line's `allow` fits
+    where a purpose is expected, so the parser reads it as one and stops only at `use`. Returns
+    that token (a Lark Token typed TERM_ID) or None."""
+    from lark import Token
+
+    at = opener_index(stack)
+    tokens = [v for v in stack[at or 0:] if isinstance(v, Token)]
+    if len(tokens) < 2 or tokens[-1].type != "TERM_ID" or tokens[-1].start_pos is None:
+        return None
+    last = tokens[-1]
+    line_start = text.rfind("\n", 0, last.start_pos) + 1
+    found = line_start_keyword().match(text, line_start)
+    if found is None or found.start(found.lastgroup or 0) != last.start_pos:
+        return None
+    return last

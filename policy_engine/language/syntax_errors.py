@@ -18,7 +18,7 @@ from policy_engine.language.comments import scan_comments
 from policy_engine.language.diagnostics import Diagnostic
 from policy_engine.language.grammar import lark_parser
 from policy_engine.language.source import Source, Span
-from policy_engine.language.statements import keyword_words, opener_index, statement_starts
+from policy_engine.language.statements import keyword_words, misread_keyword, opener_index, statement_starts
 
 CLAUSE_KEYWORDS = ("of", "from", "for", "with", "to", "if", "basis")
 STATEMENT_KEYWORDS = ("policy", "data", "source", "purpose", "recipient", "fact", "section", "allow", "deny",
@@ -157,11 +157,34 @@ def syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
         return Diagnostic("parse.unexpected_end", f"the file ends too early: expected {_expected_words(expected)}",
                           source, span, help=_end_help(expected))
 
+    unfinished = _unfinished(source, err, context)
+    if unfinished is not None:
+        return unfinished
     start = token.start_pos if token.start_pos is not None else 0
     end = token.end_pos if token.end_pos is not None else start + len(token.value)
     span = Span(start, end)
     msg = f"unexpected {_token_words(token)}: expected {_expected_words(expected)}"
     return Diagnostic("parse.unexpected_token", msg, source, span, help=_mistake_help(token, expected, context))
+
+
+def _unfinished(source: Source, err: UnexpectedInput, context: _Context) -> Diagnostic | None:
+    """A statement left unfinished at the end of its line, whose next line's keyword the parser
+    read as the missing term (`for` / `allow use ...`): the error is the unfinished statement's,
+    so it points at its last word, not at the word after the keyword."""
+    parser = getattr(err, "interactive_parser", None)
+    stack = list(getattr(getattr(parser, "parser_state", None), "value_stack", None) or [])
+    keyword = misread_keyword(stack, source.text)
+    if keyword is None or len(context.tokens) < 2:
+        return None
+    before = context.tokens[-2]
+    assert isinstance(keyword, Token) and before.start_pos is not None
+    end = before.end_pos if before.end_pos is not None else before.start_pos + len(before.value)
+    missing = "a fact" if before.type in ("IF", "AND", "OR", "NOT", "AUDIENCE", "GIVEN", "REQUIRES", "UNLESS") \
+        else "a term"
+    return Diagnostic("parse.unfinished_statement", f"this statement is unfinished: {missing} is missing after "
+                      f"`{before.value}`", source, Span(before.start_pos, end),
+                      help=f"finish it on this line, or remove `{before.value}`; `{keyword.value}` on the next "
+                      "line starts a statement of its own")
 
 
 def _end_of_content(text: str) -> int:

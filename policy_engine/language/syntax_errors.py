@@ -260,6 +260,10 @@ def _mistake_help(token: Token, expected: set[str], context: _Context) -> str | 
     if value in CLAUSE_KEYWORDS and (context.opener == "EFFECT"
                                      or expected & {"FROM", "FOR", "WITH", "TO", "IF", "BASIS"}):
         return _RULE_ORDER
+    twice = context.tokens[-2:] if len(context.tokens) >= 2 else []
+    if token.type == "TERM_ID" and twice and twice[-1].type == "TERM_ID" and twice[-1].value == twice[0].value \
+            and twice[0].value in CLAUSE_KEYWORDS:
+        return f"`{twice[0].value}` is written twice: write `{twice[0].value} {token.value}`"
     if "COMMA" in expected and token.type == "TERM_ID":
         return "separate several terms with commas: `email, name`"
     if token.type == "TERM_ID" and "CONDITIONAL" in expected:

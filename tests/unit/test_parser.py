@@ -528,3 +528,7 @@ def test_rule_clause_order_after_the_last_clause() -> None:
 
 def test_a_missing_colon_after_the_expected_answer() -> None:
     assert _help("  expect allow use of email\n").startswith("put a colon after the expected answer")
+
+
+def test_a_clause_keyword_written_twice() -> None:
+    assert _help("  allow use of email for for marketing\n") == "`for` is written twice: write `for marketing`"

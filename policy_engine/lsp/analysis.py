@@ -91,6 +91,30 @@ class Analysis:
         return [Fix(diagnostic.code, span, ref.id, new) for new in suggest(ref.id, self.ids(ref.kind)) if new != ref.id]
 
 
+# Findings about suppressions themselves are fixed by editing the comment, not suppressed.
+_NOT_SUPPRESSIBLE = ("lint.bad_suppression", "lint.suppression_without_reason", "lint.unknown_code",
+                     "lint.unused_suppression", "lint.config_error")
+
+
+def suppression_edit(source: Source, d: Diagnostic) -> tuple[Span, str] | None:
+    """Where to write `# lint: ignore[CODE] ` for a warning or lint finding, and the text: at the
+    end of its first line, or on a line of its own above it when that line has a comment. The
+    reason is left for the writer to give (until then, lint asks for it)."""
+    if d.span is None or d.code in _NOT_SUPPRESSIBLE or (d.is_error and not d.code.startswith("lint.")):
+        return None
+    from policy_engine.language.comments import scan_comments
+
+    text = source.text
+    start = text.rfind("\n", 0, d.span.start) + 1
+    end = text.find("\n", d.span.start)
+    end = len(text) if end < 0 else end
+    comment = f"# lint: ignore[{d.code}] "
+    if any(start <= c.span.start < end for c in scan_comments(text)):
+        line = text[start:end]
+        return Span(start, start), line[:len(line) - len(line.lstrip())] + comment + "\n"
+    return Span(end, end), "  " + comment
+
+
 def analyse(source: Source, lint: bool = False) -> Analysis:
     """`lint`: when the text checks, show the lint findings too (the editor's view of
     `policy-engine lint`: the same configuration and inline suppressions)."""

@@ -18,7 +18,7 @@ from policy_engine import __version__
 from policy_engine.language.diagnostics import Diagnostic, Severity
 from policy_engine.language.formatter import format_source
 from policy_engine.language.source import Source, Span, display_path
-from policy_engine.lsp.analysis import Analysis, analyse, completion_context
+from policy_engine.lsp.analysis import Analysis, analyse, completion_context, suppression_edit
 
 KIND_WORD = {"data": "data", "source": "source", "purpose": "purpose", "recipient": "recipient", "fact": "fact",
              "basis": "legal basis", "right": "data-subject right", "requirement": "legal basis or fact"}
@@ -197,7 +197,8 @@ def formatting(ls: PolicyServer, params: lsp.DocumentFormattingParams) -> list[l
                 lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
 def code_action(ls: PolicyServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
     """The checker's did-you-mean as quick fixes, recomputed from the text (not from what the
-    client echoes back), for every fixable diagnostic touching the range asked about."""
+    client echoes back), for every fixable diagnostic touching the range asked about; and for a
+    warning or lint finding, a `# lint: ignore[CODE]` comment to complete with the reason."""
     uri = params.text_document.uri
     a = ls.analysis(uri)
     lo, hi = from_lsp(a.source, params.range.start), from_lsp(a.source, params.range.end)
@@ -210,6 +211,12 @@ def code_action(ls: PolicyServer, params: lsp.CodeActionParams) -> list[lsp.Code
             actions.append(lsp.CodeAction(
                 title=fix.title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[lsp_diagnostic(a.source, d)],
                 is_preferred=i == 0, edit=lsp.WorkspaceEdit(changes={uri: [edit]})))
+        suppress = suppression_edit(a.source, d)
+        if suppress is not None:
+            edit = lsp.TextEdit(range=lsp_range(a.source, suppress[0]), new_text=suppress[1])
+            actions.append(lsp.CodeAction(
+                title=f"Suppress {d.code} here (then write why)", kind=lsp.CodeActionKind.QuickFix,
+                diagnostics=[lsp_diagnostic(a.source, d)], edit=lsp.WorkspaceEdit(changes={uri: [edit]})))
     return actions
 
 

@@ -97,3 +97,24 @@ def test_the_editor_shows_lint_findings_with_the_suppressions_and_the_config(tmp
     (tmp_path / "policy-engine.toml").write_text("[lint]\noops = 1\n", encoding="utf-8")
     codes = [d.code for d in analyse(Source(LINTED, str(path)), lint=True).diagnostics]
     assert codes == ["lint.config_error", "lint.conflict"]
+
+
+def test_the_suppression_quick_fix_writes_the_comment_and_asks_for_the_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from policy_engine.lsp.analysis import analyse, suppression_edit
+
+    def applied(text: str) -> str:
+        (d,) = analyse(Source(text, "l.policy"), lint=True).diagnostics
+        edit = suppression_edit(Source(text, "l.policy"), d)
+        assert edit is not None
+        span, new = edit
+        return text[:span.start] + new + text[span.end:]
+
+    fixed = applied(LINTED)
+    assert "  allow use of email, phone for marketing if f basis consent  # lint: ignore[lint.conflict] \n" in fixed
+    assert [d.code for d in analyse(Source(fixed, "l.policy"), lint=True).diagnostics] == [
+        "lint.suppression_without_reason"]
+    # a line that has a comment already: the suppression goes on a line of its own above it
+    commented = LINTED.replace("basis consent\n", "basis consent  # the text: 'we may'\n")
+    assert "\n  # lint: ignore[lint.conflict] \n  allow use of email, phone" in applied(commented)
+    errors = analyse(Source("section \"S\":\n  allow use of emial\n", "l.policy"), lint=True).diagnostics
+    assert all(suppression_edit(Source("", "l.policy"), d) is None for d in errors)  # check errors: no

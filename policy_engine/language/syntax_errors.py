@@ -28,6 +28,8 @@ _TERMINAL_WORDS = {
     "TERM_ID": "a term name (like `email`)",
     "STRING": 'a text in double quotes (like "E-mail address")',
     "DATE": "a date (like 2018-05-25)",
+    "INT": "a number (like 30)",
+    "SUB_ACTION": "a sub-action (like `share.sell`)",
     "EFFECT": "`allow` or `deny`",
     "ACTION": "an action (`collect`, `use`, `share` or `retain`)",
     "TERM_KIND": "a declaration (`data`, `source`, `purpose`, `recipient` or `fact`)",

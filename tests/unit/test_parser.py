@@ -532,3 +532,14 @@ def test_a_missing_colon_after_the_expected_answer() -> None:
 
 def test_a_clause_keyword_written_twice() -> None:
     assert _help("  allow use of email for for marketing\n") == "`for` is written twice: write `for marketing`"
+
+
+def test_every_terminal_a_message_can_name_is_in_words() -> None:
+    """No grammar terminal reaches a message as its internal name (`int`, `note_word`)."""
+    from policy_engine.language.grammar import lark_parser
+    from policy_engine.language.syntax_errors import _terminal_word
+
+    for term in lark_parser().terminals:
+        if term.name not in ("WS", "COMMENT"):  # layout: never expected
+            word = _terminal_word(term.name)
+            assert word != term.name.lower() and ("`" in word or " " in word), (term.name, word)

@@ -101,7 +101,7 @@ def _check(ctx: click.Context, s: ServeSettings, sources: dict[str, str]) -> Non
         try:
             check(s.ssl_certfile, s.ssl_keyfile, s.ssl_keyfile_password)
         except TLSError as err:
-            raise click.UsageError(f"{err} (set by {sources['ssl_certfile']})", ctx) from None
+            raise click.UsageError(f"{err} (--ssl-certfile from {sources['ssl_certfile']})", ctx) from None
 
 
 def _load_or_exit(path: str) -> Policy:

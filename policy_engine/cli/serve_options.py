@@ -92,12 +92,12 @@ _RANK = {ParameterSource.COMMANDLINE: 3, ParameterSource.ENVIRONMENT: 2, Paramet
 def _source(ctx: click.Context, o: s.Option) -> tuple[int, str]:
     src = ctx.get_parameter_source(o.name)
     if src is ParameterSource.COMMANDLINE:
-        return 3, "command line" if o.name == "policy" else f"command line ({o.flags.split('/')[0]})"
+        return 3, "command line"
     if src is ParameterSource.ENVIRONMENT:
-        return 2, f"environment ({o.env})"
+        return 2, f"environment {o.env}"
     if src is ParameterSource.DEFAULT_MAP:
         loaded: s.FileValues = ctx.meta["serve.config_file"]
-        return 1, f"config file ({loaded.where(o.name)})"
+        return 1, f"config file {loaded.where(o.name)}"
     return 0, "default"
 
 
@@ -112,23 +112,23 @@ def resolve(ctx: click.Context, params: dict[str, Any]) -> tuple[s.ServeSettings
     if values["no_decision_log"] and values["decision_log"]:
         a, b = ranked["decision_log"][0], ranked["no_decision_log"][0]
         if a == b:
-            raise click.UsageError(f"--decision-log ({where['decision_log']}) and --no-decision-log "
-                                   f"({where['no_decision_log']}) contradict each other; drop one", ctx)
+            raise click.UsageError(f"--decision-log (from {where['decision_log']}) and --no-decision-log "
+                                   f"(from {where['no_decision_log']}) contradict each other; drop one", ctx)
         values["no_decision_log" if a > b else "decision_log"] = False if a > b else None
     if values["policy"] is None:
         raise click.UsageError(f"no policy to serve: name it (`policy-engine serve FILE`), or set {s.BY_NAME['policy'].env}, "
                                "or `policy = \"FILE\"` in the --config file", ctx)
     if values["ssl_keyfile"] and not values["ssl_certfile"]:
-        raise click.UsageError(f"--ssl-keyfile ({where['ssl_keyfile']}) needs --ssl-certfile, the certificate "
+        raise click.UsageError(f"--ssl-keyfile (from {where['ssl_keyfile']}) needs --ssl-certfile, the certificate "
                                "it belongs to", ctx)
     if values["ssl_keyfile_password"] and not values["ssl_certfile"]:
-        raise click.UsageError(f"--ssl-keyfile-password ({where['ssl_keyfile_password']}) without "
+        raise click.UsageError(f"--ssl-keyfile-password (from {where['ssl_keyfile_password']}) without "
                                "--ssl-certfile: there is no key to decrypt", ctx)
     settings = s.ServeSettings.model_validate({o.key: values[o.name] for o in s.OPTIONS})
     return settings, where
 
 
 def where_from(sources: dict[str, str], name: str) -> str:
-    """`--port (environment POLICY_ENGINE_PORT)`: an option named with where its value came from."""
+    """`--port (from environment POLICY_ENGINE_PORT)`: an option named with where its value came from."""
     o = s.BY_NAME[name]
-    return f"{o.flags.split('/')[0]} ({sources[name]})"
+    return f"{o.flags.split('/')[0]} (from {sources[name]})"

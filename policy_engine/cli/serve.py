@@ -133,6 +133,14 @@ def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -
                     except ProcessLookupError:
                         pass
 
+        def terminate_all(self) -> None:
+            # The supervisor's copy of the listening socket would keep accepting connections into its
+            # backlog while the workers drain, and nobody would ever answer them: close it first, so a
+            # new connection is refused (a load balancer retries elsewhere) once the workers stop too.
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
     metrics_dir = tempfile.mkdtemp(prefix="policy-engine-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ[ENV_VAR] = config.to_env()

@@ -342,7 +342,7 @@ def reference_markdown() -> str:
         if o.choices:
             meaning += " One of " + ", ".join(f"`{x}`" for x in o.choices) + "."
         if o.minimum is not None or o.maximum is not None:
-            low = format_size(int(o.minimum)) if o.kind == "size" and o.minimum else o.minimum
+            low = format_size(int(o.minimum)).strip('"') if o.kind == "size" and o.minimum else o.minimum
             meaning += f" Range: {low if low is not None else '…'} to {o.maximum if o.maximum is not None else '…'}."
         default = o.shown_default()
         out.append(f"| `{o.key}` | `{o.flags}` | `{o.env}` | {default if o.default is None else f'`{default}`'} "

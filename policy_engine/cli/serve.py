@@ -65,6 +65,7 @@ def serve(ctx: click.Context, print_config: bool, **params: Any) -> None:
                           max_header_bytes=s.max_header_size, max_headers=s.max_headers,
                           log_format=s.log_format, access_log=s.access_log)
     protocol.configure(config)
+    _subject_env(s)
     common: dict[str, Any] = dict(host=s.host, port=s.port, log_config=log_config(s.log_level, s.log_format),
                                   log_level=s.log_level, access_log=s.access_log and s.log_format == "text",
                                   lifespan="on", server_header=False, timeout_graceful_shutdown=s.shutdown_timeout,
@@ -77,6 +78,16 @@ def serve(ctx: click.Context, print_config: bool, **params: Any) -> None:
         uvicorn.Server(uvicorn.Config(build(config, loaded), **common)).run()
         return
     _serve_workers(config, common, s.workers)
+
+
+def _subject_env(s: ServeSettings) -> None:
+    """The subject endpoints read their settings from the environment (subjects/http.py), in this
+    process and in every worker: put the resolved ones there (a flag or the file may have set them)."""
+    from policy_engine.subjects.http import STORE_ENV, TOKENS_ENV
+
+    for name, value in ((STORE_ENV, s.subject_store), (TOKENS_ENV, s.subject_tokens)):
+        if value is not None:
+            os.environ[name] = value
 
 
 def _check(ctx: click.Context, s: ServeSettings, sources: dict[str, str]) -> None:
@@ -95,6 +106,13 @@ def _check(ctx: click.Context, s: ServeSettings, sources: dict[str, str]) -> Non
                 read_token_file(path)
             except ValueError as err:
                 raise click.UsageError(f"{where_from(sources, name)}: {err}", ctx) from None
+    if s.subject_tokens:
+        from policy_engine.subjects.auth import read_scoped_tokens
+
+        try:
+            read_scoped_tokens(s.subject_tokens)
+        except ValueError as err:
+            raise click.UsageError(f"{where_from(sources, 'subject_tokens')}: {err}", ctx) from None
     if log_target == "-" and s.access_log:
         raise click.UsageError("--access-log would mix with the decision log on stdout; drop one", ctx)
     if s.ssl_certfile:

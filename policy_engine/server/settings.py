@@ -80,6 +80,12 @@ class ServeSettings(BaseModel):
     admin_token_file: str | None = _opt(
         None, "Bearer tokens for the admin endpoints (POST /v1/admin/reload). Without any token file "
               "the admin endpoints refuse every request.", metavar="FILE", path=True)
+    subject_store: str | None = _opt(None, "The subject store (consents and facts per data subject): a SQLite "
+                                     "file or a postgresql:// URL; unset: no subject endpoints.", metavar="URL")
+    subject_tokens: str | None = _opt(None, "Bearer tokens of the subject endpoints: a token and its scopes "
+                                      "(subjects:read, subjects:write) a line; unset: those endpoints refuse "
+                                      "every request.", metavar="FILE",
+                                      path=True)
     watch: bool = _opt(False, "Reload when the policy file changes.")
     watch_interval: float = _opt(1.0, "Seconds between checks of the file with --watch.", ge=0.05, le=3600)
     watch_settle: float = _opt(c.DEFAULT_WATCH_SETTLE, "Seconds a changed policy file must stay unchanged "
@@ -207,10 +213,10 @@ class FileValues:
 
 
 def _key_line(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""", re.MULTILINE)
-    m = pattern.search(text)
+    k = re.escape(key)
+    m = re.search(rf"""^[ \t]*(?:{k}|"{k}"|'{k}')[ \t]*=""", text, re.MULTILINE)
     if m is None:
-        m = re.compile(rf"^\s*\[\s*{re.escape(key)}\s*\]", re.MULTILINE).search(text)
+        m = re.search(rf"^[ \t]*\[[ \t]*{k}[ \t]*\]", text, re.MULTILINE)
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 

@@ -46,6 +46,9 @@ def serve(ctx: click.Context, print_config: bool, **params: Any) -> None:
     if print_config:
         click.echo(render_effective(settings.model_dump(), sources), nl=False)
         return
+    if settings.policy is None:
+        raise click.UsageError("no policy to serve: name it (`policy-engine serve FILE`), or set POLICY_ENGINE_POLICY, "
+                               'or `policy = "FILE"` in the --config file', ctx)
     _check(ctx, settings, sources)
     import uvicorn
 
@@ -53,9 +56,9 @@ def serve(ctx: click.Context, print_config: bool, **params: Any) -> None:
     from policy_engine.server.logs import log_config
 
     s = settings
-    loaded = _load_or_exit(s.policy or "")
+    loaded = _load_or_exit(s.policy)
     log_target = None if s.no_decision_log else (s.decision_log or default_decision_log())
-    config = ServerConfig(policy_path=s.policy or "", decision_log=log_target, token_file=s.token_file,
+    config = ServerConfig(policy_path=s.policy, decision_log=log_target, token_file=s.token_file,
                           admin_token_file=s.admin_token_file, watch=s.watch, watch_interval=s.watch_interval,
                           max_body_bytes=s.max_body, max_batch=s.max_batch, workers=s.workers,
                           log_mode=s.decision_log_mode, request_timeout=s.request_timeout,

@@ -115,9 +115,6 @@ def resolve(ctx: click.Context, params: dict[str, Any]) -> tuple[s.ServeSettings
             raise click.UsageError(f"--decision-log (from {where['decision_log']}) and --no-decision-log "
                                    f"(from {where['no_decision_log']}) contradict each other; drop one", ctx)
         values["no_decision_log" if a > b else "decision_log"] = False if a > b else None
-    if values["policy"] is None:
-        raise click.UsageError(f"no policy to serve: name it (`policy-engine serve FILE`), or set {s.BY_NAME['policy'].env}, "
-                               "or `policy = \"FILE\"` in the --config file", ctx)
     if values["ssl_keyfile"] and not values["ssl_certfile"]:
         raise click.UsageError(f"--ssl-keyfile (from {where['ssl_keyfile']}) needs --ssl-certfile, the certificate "
                                "it belongs to", ctx)

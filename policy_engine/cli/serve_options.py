@@ -64,7 +64,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate `serve` with POLICY, every option of ServeSettings, --config and --print-config."""
     for o in reversed(s.OPTIONS):
-        help = o.help + (" [secret: not shown by --print-config]" if o.secret else "")
+        help = o.help + (" --print-config never shows it." if o.secret else "")
         if o.name == "policy":
             func = click.argument("policy", required=False, envvar=o.env, metavar="[POLICY]")(func)
         elif o.kind == "bool":

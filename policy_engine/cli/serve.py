@@ -23,7 +23,7 @@ import click
 from policy_engine.language import ast
 from policy_engine.cli.common import EXIT_USAGE, exit_for_unloaded
 from policy_engine.language.diagnostics import PolicyError, render_text
-from policy_engine.cli.serve_options import resolve, serve_options, where_from
+from policy_engine.cli.serve_options import resolve, serve_options, warn_misspelt_environment, where_from
 from policy_engine.server.config import ENV_VAR, ServerConfig, default_decision_log
 from policy_engine.server.settings import ServeSettings, render_effective
 
@@ -42,6 +42,7 @@ def serve(ctx: click.Context, print_config: bool, **params: Any) -> None:
     with --config (keys as the flags without the dashes); a flag wins over the environment, which wins
     over the file. docs/operations.md lists them all.
     """
+    warn_misspelt_environment(dict(os.environ))
     settings, sources = resolve(ctx, params)
     if print_config:
         click.echo(render_effective(settings.model_dump(), sources), nl=False)

@@ -125,6 +125,21 @@ def resolve(ctx: click.Context, params: dict[str, Any]) -> tuple[s.ServeSettings
     return settings, where
 
 
+def warn_misspelt_environment(environ: dict[str, str]) -> None:
+    """A POLICY_ENGINE_* variable that is no option but close to one is most likely a typo that
+    would silently leave the default in force: say so on stderr (others are left alone: other
+    commands and features have variables of their own)."""
+    import difflib
+
+    known = {o.env for o in s.OPTIONS} | {s.CONFIG_ENV, s.c.ENV_VAR}
+    for name in sorted(environ):
+        if name.startswith(s.ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+            if close:
+                click.echo(f"policy-engine serve: {name} is set but is no option of serve; did you mean "
+                           f"{close[0]}? (ignored)", err=True)
+
+
 def where_from(sources: dict[str, str], name: str) -> str:
     """`--port (from environment POLICY_ENGINE_PORT)`: an option named with where its value came from."""
     o = s.BY_NAME[name]

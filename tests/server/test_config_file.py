@@ -105,6 +105,10 @@ def test_bad_environment_values_name_the_variable(tmp_path):
         in out.stderr
     out = run("policies/open_e.policy", env={"POLICY_ENGINE_MAX_BODY": "lots"})
     assert out.returncode == 2 and "(env var: 'POLICY_ENGINE_MAX_BODY')" in out.stderr and "not a size" in out.stderr
+    out = run("--print-config", env={"POLICY_ENGINE_PROT": "9000", "POLICY_ENGINE_SERVER_CONFIG": "{}"})
+    assert out.returncode == 0 and tomllib.loads(out.stdout)["port"] == 8181
+    assert out.stderr == ("policy-engine serve: POLICY_ENGINE_PROT is set but is no option of serve; did you mean "
+                          "POLICY_ENGINE_PORT? (ignored)\n")  # and nothing about the internal variable
     out = run()
     assert out.returncode == 2
     assert "no policy to serve: name it (`policy-engine serve FILE`), or set POLICY_ENGINE_POLICY" in out.stderr

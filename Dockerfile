@@ -35,9 +35,12 @@ USER policy-engine:policy-engine
 WORKDIR /home/policy-engine
 EXPOSE 8181
 # No curl in the slim image: the standard library asks /readyz (200 once the policy is loaded and
-# the decision log writable; 503 or no answer otherwise).
+# the decision log writable; 503 or no answer otherwise). Plain HTTP: with --ssl-certfile, override
+# the health check (docs/deploy.md, "TLS").
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8181/readyz', timeout=2).status != 200)"]
 STOPSIGNAL SIGTERM
-# Exec form: serve is PID 1 and receives SIGTERM itself (it drains requests and flushes the log).
+# Exec form: serve is PID 1 and receives SIGTERM itself (it drains requests for up to
+# --shutdown-timeout, 30 s, and flushes the log). Every other option can come from a
+# POLICY_ENGINE_* variable (`docker run -e POLICY_ENGINE_LOG_FORMAT=json ...`) or --config FILE.
 CMD ["policy-engine", "serve", "/policies/policy.policy", "--host", "0.0.0.0", "--port", "8181"]

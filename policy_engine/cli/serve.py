@@ -1,7 +1,11 @@
 """`policy-engine serve` and `policy-engine log`, registered by cli/app.py.
 
-serve: check the policy (diagnostics and exit 4 if it does not check), then run the ASGI app on
-uvicorn; with `--workers N` a supervisor runs N processes and passes SIGHUP on to each of them.
+serve: resolve the options (flag > POLICY_ENGINE_* environment > --config file > default; the
+options are defined once in server/settings.py), check what can be checked before binding (token
+files, the TLS pair), check the policy (diagnostics and exit 4 if it does not check), then run the
+ASGI app on uvicorn; with `--workers N` a supervisor runs N processes and passes SIGHUP on to
+each of them. SIGTERM drains the requests in flight for up to --shutdown-timeout seconds, then
+the lifespan shutdown flushes the decision log.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import os
 import shutil
 import sys
 import tempfile
-from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,138 +23,107 @@ import click
 from policy_engine.language import ast
 from policy_engine.cli.common import EXIT_USAGE, exit_for_unloaded
 from policy_engine.language.diagnostics import PolicyError, render_text
-from policy_engine.server.config import (DEFAULT_BODY_TIMEOUT, DEFAULT_DECISION_THREADS, DEFAULT_HEADER_TIMEOUT,
-                                         DEFAULT_HOST, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY,
-                                         DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS,
-                                         DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WATCH_SETTLE, ENV_VAR,
-                                         ServerConfig, default_decision_log, parse_size)
+from policy_engine.cli.serve_options import resolve, serve_options, warn_misspelt_environment, where_from
+from policy_engine.server.config import ENV_VAR, ServerConfig, default_decision_log
+from policy_engine.server.settings import ServeSettings, render_effective
 
 if TYPE_CHECKING:
     from policy_engine.engine.policy import Policy
 
 
-class _Size(click.ParamType):
-    name = "SIZE"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            n = parse_size(str(value))
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
-        if n < 1024:
-            self.fail("must be at least 1KiB", param, ctx)
-        return n
-
-
-def _log_config(level: str) -> dict[str, Any]:
-    from uvicorn.config import LOGGING_CONFIG
-
-    cfg = deepcopy(LOGGING_CONFIG)
-    cfg["loggers"]["policy_engine"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
-    for name in ("uvicorn", "uvicorn.error"):
-        cfg["loggers"].setdefault(name, {})["level"] = level.upper()
-    return cfg
-
-
 @click.command()
-@click.argument("policy", type=click.Path(dir_okay=False))
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Processes; each loads the policy and answers on the same port.")
-@click.option("--decision-log", "decision_log", metavar="PATH|-",
-              help="SQLite file for the decision log (WAL mode), or `-` for JSON lines on stdout. "
-                   "Default: $XDG_STATE_HOME/policy-engine/decisions.sqlite3 (~/.local/state when unset).")
-@click.option("--no-decision-log", is_flag=True, help="Do not log decisions.")
-@click.option("--token-file", type=click.Path(dir_okay=False),
-              help="Bearer tokens (one a line) required by the decision endpoints; also admin tokens unless "
-                   "--admin-token-file is given.")
-@click.option("--admin-token-file", type=click.Path(dir_okay=False),
-              help="Bearer tokens for the admin endpoints (POST /v1/admin/reload). Without any token file "
-                   "the admin endpoints refuse every request.")
-@click.option("--watch", is_flag=True, help="Reload when the policy file changes.")
-@click.option("--watch-interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 3600),
-              help="Seconds between checks of the file with --watch.")
-@click.option("--max-body", "max_body", default=DEFAULT_MAX_BODY, type=_Size(), show_default="1MiB",
-              help="Largest request body (bytes, or e.g. 512KiB, 2MiB); larger ones get 413.")
-@click.option("--max-batch", default=DEFAULT_MAX_BATCH, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="Most queries in one batch request; more get 413.")
-@click.option("--decision-log-mode", "log_mode", default="buffered", show_default=True,
-              type=click.Choice(["buffered", "audit"]),
-              help="buffered: answer at once, the row is committed moments later (a crash loses the rows not "
-                   "yet committed). audit: answer only once the row is committed (group commit, fsync).")
-@click.option("--request-timeout", default=DEFAULT_REQUEST_TIMEOUT, show_default=True,
-              type=click.FloatRange(0.01, 3600),
-              help="Seconds a request may wait for its decisions; past it, 503 with Retry-After.")
-@click.option("--decision-threads", default=DEFAULT_DECISION_THREADS, show_default=True,
-              type=click.IntRange(1, 256), help="Threads that compute decisions off the event loop.")
-@click.option("--watch-settle", default=DEFAULT_WATCH_SETTLE, show_default=True, type=click.FloatRange(0.01, 60),
-              help="Seconds a changed policy file must stay unchanged before a reload reads it.")
-@click.option("--max-connections", default=DEFAULT_MAX_CONNECTIONS, show_default=True,
-              type=click.IntRange(1, 1_000_000), help="Open connections at most; beyond it, 503 and close.")
-@click.option("--keep-alive-timeout", default=DEFAULT_KEEP_ALIVE, show_default=True,
-              type=click.FloatRange(0.1, 3600), help="Seconds an idle connection is kept open.")
-@click.option("--header-timeout", default=DEFAULT_HEADER_TIMEOUT, show_default=True,
-              type=click.FloatRange(0.1, 3600), help="Seconds a client has to send a request's headers.")
-@click.option("--body-timeout", default=DEFAULT_BODY_TIMEOUT, show_default=True,
-              type=click.FloatRange(0.1, 3600), help="Seconds a client has to send a request's body.")
-@click.option("--max-header-size", "max_header_bytes", default=DEFAULT_MAX_HEADER_BYTES, type=_Size(),
-              show_default="16KiB", help="Largest request line and headers together; larger gets 431.")
-@click.option("--max-headers", default=DEFAULT_MAX_HEADERS, show_default=True, type=click.IntRange(1, 10_000),
-              help="Most header lines in a request; more gets 431.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
-def serve(policy: str, host: str, port: int, workers: int, decision_log: str | None, no_decision_log: bool,
-          token_file: str | None, admin_token_file: str | None, watch: bool, watch_interval: float,
-          max_body: int, max_batch: int, log_mode: str, request_timeout: float, decision_threads: int,
-          watch_settle: float, max_connections: int, keep_alive_timeout: float, header_timeout: float,
-          body_timeout: float, max_header_bytes: int, max_headers: int, log_level: str, access_log: bool) -> None:
+@serve_options
+@click.pass_context
+def serve(ctx: click.Context, print_config: bool, **params: Any) -> None:
     """Serve the decision API for POLICY (default http://127.0.0.1:8181; docs at /docs, the playground at
-    /playground)."""
+    /playground).
+
+    Every option can also be set by its POLICY_ENGINE_* environment variable or in a TOML file given
+    with --config (keys as the flags without the dashes); a flag wins over the environment, which wins
+    over the file. docs/operations.md lists them all.
+    """
+    warn_misspelt_environment(dict(os.environ))
+    settings, sources = resolve(ctx, params)
+    if print_config:
+        click.echo(render_effective(settings.model_dump(), sources), nl=False)
+        return
+    if settings.policy is None:
+        raise click.UsageError("no policy to serve: name it (`policy-engine serve FILE`), or set POLICY_ENGINE_POLICY, "
+                               'or `policy = "FILE"` in the --config file', ctx)
+    _check(ctx, settings, sources)
     import uvicorn
 
-    from policy_engine.server.auth import read_token_file
+    from policy_engine.server import protocol
+    from policy_engine.server.logs import log_config
 
-    if no_decision_log and decision_log:
-        raise click.UsageError("--decision-log and --no-decision-log contradict each other")
-    log_target = None if no_decision_log else (decision_log or default_decision_log())
+    s = settings
+    loaded = _load_or_exit(s.policy)
+    log_target = None if s.no_decision_log else (s.decision_log or default_decision_log())
+    config = ServerConfig(policy_path=s.policy, decision_log=log_target, token_file=s.token_file,
+                          admin_token_file=s.admin_token_file, watch=s.watch, watch_interval=s.watch_interval,
+                          max_body_bytes=s.max_body, max_batch=s.max_batch, workers=s.workers,
+                          log_mode=s.decision_log_mode, request_timeout=s.request_timeout,
+                          decision_threads=s.decision_threads, watch_settle=s.watch_settle,
+                          max_connections=s.max_connections, keep_alive_timeout=s.keep_alive_timeout,
+                          header_timeout=s.header_timeout, body_timeout=s.body_timeout,
+                          max_header_bytes=s.max_header_size, max_headers=s.max_headers,
+                          log_format=s.log_format, access_log=s.access_log)
+    protocol.configure(config)
+    _subject_env(s)
+    common: dict[str, Any] = dict(host=s.host, port=s.port, log_config=log_config(s.log_level, s.log_format),
+                                  log_level=s.log_level, access_log=s.access_log and s.log_format == "text",
+                                  lifespan="on", server_header=False, timeout_graceful_shutdown=s.shutdown_timeout,
+                                  http=protocol.GuardedHttpToolsProtocol, timeout_keep_alive=s.keep_alive_timeout,
+                                  ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile,
+                                  ssl_keyfile_password=s.ssl_keyfile_password)
+    if s.workers == 1:
+        from policy_engine.cli.serve_app import build
+
+        uvicorn.Server(uvicorn.Config(build(config, loaded), **common)).run()
+        return
+    _serve_workers(config, common, s.workers)
+
+
+def _subject_env(s: ServeSettings) -> None:
+    """The subject endpoints read their settings from the environment (subjects/http.py), in this
+    process and in every worker: put the resolved ones there (a flag or the file may have set them)."""
+    from policy_engine.subjects.http import STORE_ENV, TOKENS_ENV
+
+    for name, value in ((STORE_ENV, s.subject_store), (TOKENS_ENV, s.subject_tokens)):
+        if value is not None:
+            os.environ[name] = value
+
+
+def _check(ctx: click.Context, s: ServeSettings, sources: dict[str, str]) -> None:
+    """What can be known wrong before the policy is loaded and the port bound: exit 2 with the
+    option, where its value came from, and the fix."""
+    from policy_engine.server.auth import read_token_file
+    from policy_engine.server.tls import TLSError, check
+
+    log_target = None if s.no_decision_log else (s.decision_log or default_decision_log())
     if log_target not in (None, "-") and os.path.isdir(log_target):
-        raise click.UsageError(f"--decision-log {log_target} is a folder; name a file")
-    for path in (token_file, admin_token_file):
+        raise click.UsageError(f"{where_from(sources, 'decision_log')}: {log_target} is a folder; name a file", ctx)
+    for name in ("token_file", "admin_token_file"):
+        path = getattr(s, name)
         if path:
             try:
                 read_token_file(path)
             except ValueError as err:
-                raise click.UsageError(str(err)) from None
-    if log_target == "-" and access_log:
-        raise click.UsageError("--access-log would mix with the decision log on stdout; drop one")
+                raise click.UsageError(f"{where_from(sources, name)}: {err}", ctx) from None
+    if s.subject_tokens:
+        from policy_engine.subjects.auth import read_scoped_tokens
 
-    loaded = _load_or_exit(policy)
-    config = ServerConfig(policy_path=policy, decision_log=log_target, token_file=token_file,
-                          admin_token_file=admin_token_file, watch=watch, watch_interval=watch_interval,
-                          max_body_bytes=max_body, max_batch=max_batch, workers=workers, log_mode=log_mode,
-                          request_timeout=request_timeout, decision_threads=decision_threads,
-                          watch_settle=watch_settle, max_connections=max_connections,
-                          keep_alive_timeout=keep_alive_timeout, header_timeout=header_timeout,
-                          body_timeout=body_timeout, max_header_bytes=max_header_bytes, max_headers=max_headers)
-    from policy_engine.server import protocol
-
-    protocol.configure(config)
-    common: dict[str, Any] = dict(host=host, port=port, log_config=_log_config(log_level), log_level=log_level,
-                                  access_log=access_log, lifespan="on", server_header=False,
-                                  timeout_graceful_shutdown=30, http=protocol.GuardedHttpToolsProtocol,
-                                  timeout_keep_alive=keep_alive_timeout)
-    if workers == 1:
-        from policy_engine.playground.serving import with_playground
-        from policy_engine.server.app import create_app
-
-        app = with_playground(create_app(config, loaded))
-        uvicorn.Server(uvicorn.Config(app, **common)).run()
-        return
-    _serve_workers(config, common, workers)
+        try:
+            read_scoped_tokens(s.subject_tokens)
+        except ValueError as err:
+            raise click.UsageError(f"{where_from(sources, 'subject_tokens')}: {err}", ctx) from None
+    if log_target == "-" and s.access_log:
+        raise click.UsageError("--access-log would mix with the decision log on stdout; drop one", ctx)
+    if s.ssl_certfile:
+        try:
+            check(s.ssl_certfile, s.ssl_keyfile, s.ssl_keyfile_password)
+        except TLSError as err:
+            raise click.UsageError(f"{err} (--ssl-certfile from {sources['ssl_certfile']})", ctx) from None
 
 
 def _load_or_exit(path: str) -> Policy:
@@ -183,11 +155,19 @@ def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -
                     except ProcessLookupError:
                         pass
 
+        def terminate_all(self) -> None:
+            # The supervisor's copy of the listening socket would keep accepting connections into its
+            # backlog while the workers drain, and nobody would ever answer them: close it first, so a
+            # new connection is refused (a load balancer retries elsewhere) once the workers stop too.
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
     metrics_dir = tempfile.mkdtemp(prefix="policy-engine-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ[ENV_VAR] = config.to_env()
     try:
-        cfg = uvicorn.Config("policy_engine.playground.serving:app_from_env", factory=True, workers=workers, **common)
+        cfg = uvicorn.Config("policy_engine.cli.serve_app:app_from_env", factory=True, workers=workers, **common)
         sock = cfg.bind_socket()
         Supervisor(cfg, sockets=[sock]).run()
     finally:

@@ -2,6 +2,9 @@
 
 One job per module:
     config.py        ServerConfig: the settings `serve` passes to the app (and to each worker)
+    settings.py      serve's options defined once: flags, POLICY_ENGINE_* variables, the TOML file, the docs
+    logs.py          the logging config uvicorn gets; --log-format json and its access log
+    tls.py           the certificate and key checked before the server starts
     app.py           create_app(config) -> FastAPI: lifespan, middleware, the routers
     state.py         ServerState: what every handler reads (policy holder, auth, decider, log, metrics)
     routes/          the endpoints: decisions, policy views, operations, admin

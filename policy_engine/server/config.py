@@ -1,5 +1,7 @@
 """Server settings: one frozen record, built by the CLI, passed to the app factory (and, for
-`--workers N`, to each worker process through one environment variable as JSON).
+`--workers N`, to each worker process through one environment variable as JSON). The options a
+user sets, and where from (flags, POLICY_ENGINE_* variables, a config file), are defined once in
+settings.py; this record is what the app reads.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_MAX_HEADERS = 100
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0  # compose.yaml's stop_grace_period is a little longer
 
 
 def default_decision_log() -> str:
@@ -59,6 +62,9 @@ class ServerConfig:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     max_headers: int = DEFAULT_MAX_HEADERS
+    # logging: with log_format "json" the access log is the app's own (server/logs.py), not uvicorn's
+    log_format: str = "text"
+    access_log: bool = False
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

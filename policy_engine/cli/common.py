@@ -50,6 +50,7 @@ QUERY_FLAGS = [
     click.option("--source", help="Where the data was collected, e.g. forum."),
     click.option("--purpose", help="What it is used (or kept) for, e.g. marketing."),
     click.option("--recipient", help="Who receives it, e.g. business_partner."),
+    click.option("--destination", metavar="REGION", help="Where a transfer sends it, e.g. region.us."),
     click.option("--fact", "facts", multiple=True, metavar="FACT",
                  help="A fact that holds (repeatable); giving any makes the world closed."),
     click.option("--no-facts", is_flag=True, help="Closed world with no fact holding (`given nothing`)."),
@@ -64,8 +65,8 @@ def query_flags(func):  # type: ignore[no-untyped-def]
 
 def query_from_options(query_json: str | None, action: str | None, data: str | None, source: str | None,
                         purpose: str | None, recipient: str | None, facts: tuple[str, ...],
-                        no_facts: bool) -> object:
-    flags = any(v is not None for v in (action, data, source, purpose, recipient)) or facts or no_facts
+                        no_facts: bool, destination: str | None = None) -> object:
+    flags = any(v is not None for v in (action, data, source, purpose, recipient, destination)) or facts or no_facts
     if query_json is not None:
         if flags:
             raise click.UsageError("give the query either as --query JSON or with --action/--data/... flags")
@@ -73,7 +74,8 @@ def query_from_options(query_json: str | None, action: str | None, data: str | N
     if not flags:
         raise click.UsageError("no query: give --query JSON, --batch FILE, or --action and --data flags")
     query: dict[str, object] = {"action": action, "data": data}
-    for name, value in (("source", source), ("purpose", purpose), ("recipient", recipient)):
+    for name, value in (("source", source), ("purpose", purpose), ("recipient", recipient),
+                        ("destination", destination)):
         if value is not None:
             query[name] = value
     if facts or no_facts:

@@ -19,18 +19,19 @@ from policy_engine.cli.common import EXIT_OK, EXIT_USAGE, load_or_exit, query_er
 @click.option("--pretty", is_flag=True, help="Indent the JSON answer (single queries).")
 def decide(policy_path: str, query_json: str | None, action: str | None, data: str | None, source: str | None,
            purpose: str | None, recipient: str | None, facts: tuple[str, ...], no_facts: bool, batch,  # type: ignore[no-untyped-def]
-           pretty: bool) -> None:
+           pretty: bool, destination: str | None = None) -> None:
     """Answer a query (or a batch of them) as JSON: allow, deny or conditional, with the rules cited.
 
     A malformed query or unknown term: a one-line error on stderr, exit 2; in a batch, an error
     object on that query's line, and the other lines are still answered.
     """
     if batch is not None:
-        if query_json is not None or action or data or source or purpose or recipient or facts or no_facts:
+        if query_json is not None or action or data or source or purpose or recipient or destination or facts \
+                or no_facts:
             raise click.UsageError("--batch reads its queries from the file: give no other query")
         policy = load_or_exit(policy_path)
         sys.exit(_decide_batch(policy, batch))
-    answer = _ask(policy_path, (query_json, action, data, source, purpose, recipient, facts, no_facts),
+    answer = _ask(policy_path, (query_json, action, data, source, purpose, recipient, facts, no_facts, destination),
                   lambda policy, query: policy.decide(query))
     click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if pretty else answer.to_json())
 
@@ -78,7 +79,8 @@ def _decide_batch(policy: api.Policy, lines) -> int:  # type: ignore[no-untyped-
 @click.argument("policy_path", metavar="POLICY", type=click.Path(dir_okay=False))
 @query_flags
 def explain(policy_path: str, query_json: str | None, action: str | None, data: str | None, source: str | None,
-            purpose: str | None, recipient: str | None, facts: tuple[str, ...], no_facts: bool) -> None:
+            purpose: str | None, recipient: str | None, facts: tuple[str, ...], no_facts: bool,
+            destination: str | None = None) -> None:
     """Explain a decision in sentences, with the rules that made it."""
-    click.echo(_ask(policy_path, (query_json, action, data, source, purpose, recipient, facts, no_facts),
+    click.echo(_ask(policy_path, (query_json, action, data, source, purpose, recipient, facts, no_facts, destination),
                     lambda policy, query: policy.explain(query)))

@@ -54,11 +54,13 @@ class CompiledRule:
     predicate: Callable[[frozenset[str]], bool] | None  # None: unconditional
     # the rule's time limit as written; `condition` holds it as an atom (language.timelimits)
     time: ast.TimeLimit | None = None
+    destinations: tuple[str, ...] = ()  # a transfer's regions (engine/transfers.py); () open
+    safeguard: str | None = None  # what an allowed transfer relies on
 
     def terms(self, dim: str) -> tuple[str, ...] | None:
         """The rule's terms on a dimension; () is open (and None is all data)."""
         return {"data": self.data, "source": self.sources, "purpose": self.purposes,
-                "recipient": self.recipients}[dim]
+                "recipient": self.recipients, "destination": self.destinations}[dim]
 
     def holds(self, true_facts: frozenset[str]) -> bool:
         return self.predicate is None or self.predicate(true_facts)
@@ -120,6 +122,8 @@ def collect_rules(built: Built) -> dict[str, Any]:
             facts=logic.facts_of(condition),
             predicate=None if condition is None else logic.compile_predicate(condition),
             time=rule.time,
+            destinations=tuple(dict.fromkeys(r.id for r in rule.destinations)),
+            safeguard=rule.safeguard.id if rule.safeguard is not None else None,
         ))
     meta = tree.meta
     name = meta.name if meta is not None else (source.path.rsplit("/", 1)[-1].removesuffix(".policy"))

@@ -70,7 +70,7 @@ class Engine:
     # ---- the decision --------------------------------------------------------------
 
     def decide(self, key: Key) -> Decision:
-        m = self.index.match(key.action, key.data, key.source, key.purpose, key.recipient)
+        m = self.index.match(key.action, key.data, key.source, key.purpose, key.recipient, key.destination)
         match = self._matches.get(m) or self._match(m)
         if match.atoms or key.times:  # time limits, or facts with times: decided at an instant
             return timed.decide(self, match, key)
@@ -83,7 +83,7 @@ class Engine:
         return answer
 
     def explain(self, key: Key) -> Explanation:
-        m = self.index.match(key.action, key.data, key.source, key.purpose, key.recipient)
+        m = self.index.match(key.action, key.data, key.source, key.purpose, key.recipient, key.destination)
         match = self._matches.get(m) or self._match(m)
         req = timed.known_requirement(self, match, key) if match.atoms else self.requirement(match)
         return Explanation(key, self.decide(key), tuple(self.rules[i] for i in match.allows),
@@ -139,7 +139,7 @@ class Engine:
         if reason is None:
             r = self.rules[i]
             reason = Reason(effect=r.effect, rule=r.text, file=r.file, line=r.line, section=r.section, basis=r.basis,
-                            limit=None if r.time is None else timed_words.limit_iso(r.time))
+                            limit=None if r.time is None else timed_words.limit_iso(r.time), safeguard=r.safeguard)
             self._reasons[i] = reason
         return reason
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from policy_engine.engine.compiler import CompiledRule
     from policy_engine.engine.vocabulary import Vocabulary
 
-DIMENSIONS = ast.DIMENSIONS
+# SPEC's four, and a transfer's destination (engine/transfers.py), whose terms are regions
+DIMENSIONS: tuple[str, ...] = (*ast.DIMENSIONS, ast.DESTINATION)
 
 
 
@@ -34,11 +35,16 @@ class DecisionIndex:
     dims: Mapping[str, Mapping[str | None, int]]
     allows: int
     denies: int
+    transfers: bool = False  # some rule names a destination; without any, every rule is open on it
 
-    def match(self, action: str, data: str, source: str | None, purpose: str | None, recipient: str | None) -> int:
+    def match(self, action: str, data: str, source: str | None, purpose: str | None, recipient: str | None,
+              destination: str | None = None) -> int:
         dims = self.dims
-        return (self.actions[action] & dims["data"][data] & dims["source"][source] & dims["purpose"][purpose]
-                & dims["recipient"][recipient])
+        m = (self.actions[action] & dims["data"][data] & dims["source"][source] & dims["purpose"][purpose]
+             & dims["recipient"][recipient])
+        if self.transfers:
+            m &= dims["destination"][destination]
+        return m
 
 
 _BYTE_BITS = tuple(tuple(i for i in range(8) if b >> i & 1) for b in range(256))
@@ -93,6 +99,7 @@ def build_index(vocabulary: Vocabulary, rules: Sequence[CompiledRule]) -> Decisi
     allows = bitset([r.index for r in rules if r.effect == "allow"], n)
     dims: dict[str, Mapping[str | None, int]] = {}
     for dim in DIMENSIONS:
+        kind = ast.kind_of(dim)
         named: dict[str, list[int]] = {}
         open_rules: list[int] = []
         for rule in rules:
@@ -105,9 +112,9 @@ def build_index(vocabulary: Vocabulary, rules: Sequence[CompiledRule]) -> Decisi
         open_bits = bitset(open_rules, n)
         named_bits = {t: bitset(idx, n) for t, idx in named.items()}
         table: dict[str | None, int] = {}
-        for term_id in vocabulary.terms[dim]:
+        for term_id in vocabulary.terms[kind]:
             m = open_bits
-            for a in vocabulary.ancestors[(dim, term_id)]:
+            for a in vocabulary.ancestors[(kind, term_id)]:
                 m |= named_bits.get(a, 0)
             table[term_id] = m
         constrained = 0
@@ -115,6 +122,7 @@ def build_index(vocabulary: Vocabulary, rules: Sequence[CompiledRule]) -> Decisi
             constrained |= b
         table[None] = open_bits | (constrained & denies)  # fail closed: a deny matches a missing dimension
         dims[dim] = MappingProxyType(table)
-    return DecisionIndex(MappingProxyType(actions), MappingProxyType(dims), allows, denies)
+    transfers = any(r.destinations for r in rules)
+    return DecisionIndex(MappingProxyType(actions), MappingProxyType(dims), allows, denies, transfers)
 
 

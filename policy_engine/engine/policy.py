@@ -81,7 +81,7 @@ class Policy:
             try:
                 hit = self._cache.get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
                                        f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
-                                       get("at"), get("collected_at")))
+                                       get("at"), get("collected_at"), get("destination")))
             except TypeError:  # an unhashable value; validation will name it
                 hit = None
             if hit is not None:
@@ -90,7 +90,7 @@ class Policy:
             f = query.facts
             hit = self._cache.get((query.action, query.data, query.source, query.purpose, query.recipient,
                                    None if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
-                                   query.at, query.collected_at))
+                                   query.at, query.collected_at, query.destination))
             if hit is not None:
                 return hit
         return self._decide(query)
@@ -109,7 +109,7 @@ class Policy:
                 try:
                     hit = cache_get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
                                      f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
-                                     get("at"), get("collected_at")))
+                                     get("at"), get("collected_at"), get("destination")))
                 except TypeError:
                     hit = None
                 if hit is not None:
@@ -130,7 +130,7 @@ class Policy:
         if isinstance(facts, Mapping) or (raw.get("at") is None and raw.get("collected_at") is not None):
             return decision  # facts with times, or a collection time asked about now: answers change with now
         memo = (key.action, key.data, key.source, key.purpose, key.recipient,
-                None if facts is None else tuple(facts), raw.get("at"), raw.get("collected_at"))
+                None if facts is None else tuple(facts), raw.get("at"), raw.get("collected_at"), key.destination)
         with self._lock:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()

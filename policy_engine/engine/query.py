@@ -22,9 +22,11 @@ from policy_engine.engine import query_time
 from policy_engine.engine.compiler import Vocabulary
 from policy_engine.language.diagnostics import Diagnostic, PolicyError
 
-FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "facts", "at", "collected_at"})
-FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "facts", "at", "collected_at")
-TERM_FIELDS: tuple[str, ...] = ast.DIMENSIONS
+FIELDS: frozenset[str] = frozenset({"action", "data", "source", "purpose", "recipient", "destination", "facts", "at",
+                                   "collected_at"})
+FIELD_ORDER: tuple[str, ...] = ("action", "data", "source", "purpose", "recipient", "destination", "facts", "at",
+                                "collected_at")
+TERM_FIELDS: tuple[str, ...] = (*ast.DIMENSIONS, ast.DESTINATION)  # destination: a region
 ACTION_PATTERN = r"^(" + "|".join(ast.ACTIONS) + r")(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 ERROR_CODES: tuple[str, ...] = (
@@ -47,6 +49,8 @@ class Query(BaseModel):
     source: str | None = None
     purpose: str | None = None
     recipient: str | None = None
+    # where a transfer sends the data: a region (`region.us`); None = not named
+    destination: str | None = None
     facts: list[str] | dict[str, str | bool] | None = None
     at: str | None = None
     collected_at: str | None = None
@@ -58,13 +62,15 @@ _REASON_SCHEMA = {
                    "file": {"type": "string"}, "line": {"type": "integer"}, "section": {"type": "string"},
                    "basis": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                    "limit": {"type": "string", "description": "the rule's time limit, durations in ISO 8601: "
-                             "`within P30D after account_closed`, `after P2Y after collection`"}},
+                             "`within P30D after account_closed`, `after P2Y after collection`"},
+                   "safeguard": {"type": "string", "description": "what a transfer relies on"}},
     "required": ["effect", "rule", "file", "line", "section", "basis"],
 }
 
 
 class Reason(BaseModel):
-    """A rule that decided the answer, where it is written, and its legal basis (null if none)."""
+    """A rule that decided the answer, where it is written, and its legal basis (null if none);
+    for a transfer, the safeguard it relies on (absent otherwise)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -75,6 +81,7 @@ class Reason(BaseModel):
     section: str
     basis: str | None = None
     limit: str | None = None  # only for a rule with a time limit: `within P30D after account_closed`
+    safeguard: str | None = None  # only for a transfer: the safeguard it relies on
 
     @model_serializer(mode="wrap")
     def _always_basis(self, handler: Any) -> Annotated[dict[str, Any], WithJsonSchema(_REASON_SCHEMA)]:
@@ -82,6 +89,8 @@ class Reason(BaseModel):
         out["basis"] = self.basis  # every reason has the same six keys, even with exclude_none
         if "limit" in out:  # the seventh, only for a rule with a time limit, after them
             out["limit"] = out.pop("limit")
+        if self.safeguard is not None:  # a transfer's safeguard, after the basis
+            out["safeguard"] = out.pop("safeguard")
         return out
 
 
@@ -166,6 +175,7 @@ class Key(NamedTuple):
     at: dt.datetime | None = None
     collected_at: dt.datetime | None = None
     times: tuple[tuple[str, dt.datetime], ...] = ()
+    destination: str | None = None  # a region: where a transfer sends the data
 
 
 def parse_json(text: str | bytes) -> Any:
@@ -186,14 +196,15 @@ def _type_name(value: Any) -> str:
 
 def _article(kind: str) -> str:
     return {"data": "data", "source": "a source", "purpose": "a purpose", "recipient": "a recipient",
-            "fact": "a fact"}[kind]
+            "fact": "a fact", "region": "a region", "safeguard": "a safeguard", "action": "an action"}[kind]
 
 
 def validate(raw: Any, vocab: Vocabulary) -> Key:
     """Check a query against SPEC section 2 and the vocabulary; the first fault is raised."""
     if isinstance(raw, Query):
         raw = {"action": raw.action, "data": raw.data, "source": raw.source, "purpose": raw.purpose,
-               "recipient": raw.recipient, "facts": raw.facts, "at": raw.at, "collected_at": raw.collected_at}
+               "recipient": raw.recipient, "facts": raw.facts, "at": raw.at, "collected_at": raw.collected_at,
+               "destination": raw.destination}
     if not isinstance(raw, Mapping):
         raise QueryError("query.wrong_type", f"a query is a JSON object, not {_type_name(raw)}")
     for name in raw:
@@ -233,8 +244,8 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
         raise QueryError("query.missing_dimension", f"a `{action}` query must name a {needed}", needed)
     for name in TERM_FIELDS:
         value = raw.get(name)
-        if value is not None and not vocab.has(name, value):
-            raise unknown_term(vocab, name, value, name)
+        if value is not None and not vocab.has(ast.kind_of(name), value):
+            raise unknown_term(vocab, ast.kind_of(name), value, name)
     if facts is not None:
         for f in facts:
             if not vocab.has("fact", f):
@@ -243,7 +254,7 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
     collected_at = raw.get("collected_at")
     if at is None and collected_at is None and not times:
         return Key(action, raw["data"], raw.get("source"), raw.get("purpose"), raw.get("recipient"),
-                   None if facts is None else frozenset(facts))
+                   None if facts is None else frozenset(facts), destination=raw.get("destination"))
     at = None if at is None else query_time.instant(at, "at")
     collected_at = None if collected_at is None else query_time.instant(collected_at, "collected_at")
     if collected_at is not None and collected_at > (at or query_time.now()):
@@ -251,7 +262,7 @@ def validate(raw: Any, vocab: Vocabulary) -> Key:
                          "instant asked about (`at`, default now): a question is about data already collected",
                          "collected_at")
     return Key(action, raw["data"], raw.get("source"), raw.get("purpose"), raw.get("recipient"),
-               None if facts is None else frozenset(facts), at, collected_at, times)
+               None if facts is None else frozenset(facts), at, collected_at, times, raw.get("destination"))
 
 
 def check_term(vocab: Vocabulary, kind: str, value: Any, field: str) -> None:

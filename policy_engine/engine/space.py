@@ -22,9 +22,7 @@ from dataclasses import dataclass
 
 from policy_engine.language import ast
 from policy_engine.engine.compiler import CompiledPolicy
-from policy_engine.engine.index import open_on
-
-DIMENSIONS = ast.DIMENSIONS
+from policy_engine.engine.index import DIMENSIONS, open_on
 
 
 def in_scope(value: str | None, terms: Sequence[str]) -> bool:
@@ -82,7 +80,7 @@ def dimension_values(policies: Sequence[CompiledPolicy], action: str, dim: str,
     excluded = (exclude or {}).get(dim, ())
     for cp in policies:
         assert cp.vocabulary is not None
-        for term_id in cp.vocabulary.terms[dim]:
+        for term_id in cp.vocabulary.terms[ast.kind_of(dim)]:
             if (terms is None or in_scope(term_id, terms)) and not in_scope(term_id, excluded):
                 seen.setdefault(term_id)
     if terms is None and dim != "data" and ast.required_dimension(action) != dim:

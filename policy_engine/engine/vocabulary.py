@@ -96,7 +96,7 @@ class Vocabulary:
 
     def counts(self) -> dict[str, int]:
         # sub-actions only where the policy declares some: a policy without any reads as before
-        return {kind: len(ids) for kind, ids in self.terms.items() if ids or kind != "action"}
+        return {kind: len(ids) for kind, ids in self.terms.items() if ids or kind not in ("action", "region", "safeguard")}
 
 
 

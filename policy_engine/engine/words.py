@@ -32,6 +32,7 @@ def _fields(q: Any) -> Mapping[str, Any]:
         return {"action": q.action, "data": q.data.id, "source": q.source.id if q.source else None,
                 "purpose": q.purpose.id if q.purpose else None,
                 "recipient": q.recipient.id if q.recipient else None,
+                "destination": q.destination.id if q.destination else None,
                 "facts": None if q.facts is None else [f.id for f in q.facts]}
     if hasattr(q, "_asdict"):  # a validated Key
         return q._asdict()  # type: ignore[no-any-return]
@@ -46,7 +47,7 @@ def question(q: Any, *, facts: bool = True, unknown: str | None = None) -> str:
     if isinstance(held, (set, frozenset)):
         held = sorted(held)
     text = question_text(f.get("action"), f.get("data"), f.get("source"), f.get("purpose"), f.get("recipient"),
-                         None if held is None else list(held))
+                         None if held is None else list(held), destination=f.get("destination"))
     if facts and f.get("facts") is None and unknown:
         text += " " + unknown
     return text
@@ -77,10 +78,12 @@ def _get(r: Any, name: str) -> Any:
 
 
 def where(r: Any) -> str:
-    """`policies/open_e.policy:42  (section "Marketing", basis consent)`: where a rule is written."""
+    """`policies/open_e.policy:42  (section "Marketing", basis consent)`: where a rule is written;
+    a transfer's safeguard too (`safeguard standard_contractual_clauses`)."""
     basis = _get(r, "basis")
+    safeguard = _get(r, "safeguard")
     return f"{_get(r, 'file')}:{_get(r, 'line')}  (section \"{_get(r, 'section')}\"" \
-           + (f", basis {basis}" if basis else "") + ")"
+           + (f", basis {basis}" if basis else "") + (f", safeguard {safeguard}" if safeguard else "") + ")"
 
 
 def reason_lines(reasons: Sequence[Any], indent: str = "", inline: bool = False) -> list[str]:

@@ -71,7 +71,7 @@ def _expectation_rules(policy: Policy, exp: ast.Expectation) -> int:
     index = policy.compiled.index
     assert index is not None
     return index.match(q.action, q.data.id, q.source.id if q.source else None, q.purpose.id if q.purpose else None,
-                       q.recipient.id if q.recipient else None)
+                       q.recipient.id if q.recipient else None, q.destination.id if q.destination else None)
 
 
 def _invariant_rules(policy: Policy, inv: ast.Invariant) -> int:

@@ -284,7 +284,7 @@ def _reasons(loaded: Policy, query: dict[str, Any]) -> list[dict[str, Any]]:
     asked = dict(query)
     for dim in DIMENSIONS:
         value = asked.get(dim)
-        while value is not None and not vocab.has(dim, value):
+        while value is not None and not vocab.has(ast.kind_of(dim), value):
             value = value.rsplit(".", 1)[0] if "." in value else None
         if value is None and query.get(dim) is not None:
             return []

@@ -14,6 +14,10 @@ answer is `logic.requirement` over its matching rules, as the engine computes it
   no A ... without B           (B a legal basis) no question in scope is allowed unconditionally,
                                and every allow rule that can grant one has a condition and basis B.
   no A ... without F           (F a fact) no fact set without F allows a question in scope.
+  no A ... except under S1, S2 every allow rule that can grant a question in scope relies on the
+                               safeguard S1 or S2 (or a narrower one): a transfer to the
+                               destination in scope under any other safeguard, or under none
+                               (a rule open on destination), breaks it.
 
 An invariant that no question falls under (all its terms excluded) holds vacuously.
 """
@@ -28,6 +32,7 @@ from policy_engine.language import logic
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
 from policy_engine.language.printer import format_condition, format_invariant
 from policy_engine.engine.space import QuestionClass, classes
+from policy_engine.engine.transfers import safeguard_problem
 from policy_engine.engine.policy import Policy
 
 MAX_EXAMPLES = 5  # failing question classes reported per invariant
@@ -67,6 +72,8 @@ class InvariantResult:
         inv = self.invariant
         if inv.form == "never":
             return "never allowed, whatever facts hold"
+        if inv.safeguards:
+            return "every rule that allows it relies on " + " or ".join(r.id for r in inv.safeguards)
         if inv.exceptions:
             return "never allowed for data other than " + ", ".join(r.id for r in inv.exceptions) + \
                 ", whatever facts hold"
@@ -85,7 +92,8 @@ def scope_of(inv: ast.Invariant) -> dict[str, list[str]]:
     scope: dict[str, list[str]] = {}
     if inv.data is not None:
         scope["data"] = [r.id for r in inv.data]
-    for dim, refs in (("source", inv.sources), ("purpose", inv.purposes), ("recipient", inv.recipients)):
+    for dim, refs in (("source", inv.sources), ("purpose", inv.purposes), ("recipient", inv.recipients),
+                      ("destination", inv.destinations)):
         if refs:
             scope[dim] = [r.id for r in refs]
     return scope
@@ -133,6 +141,13 @@ class _Checker:
         if inv.form == "never" or inv.exceptions:
             if req is not False:
                 self.violate(cls, req, "this question can be allowed")
+            return
+        if inv.safeguards:
+            wanted = [r.id for r in inv.safeguards]
+            for rule in self.granting(allows, denies):
+                problem = None if rule.index in self.blamed else safeguard_problem(rule, wanted)
+                if problem is not None:
+                    self.violate(cls, req, problem, rule)
             return
         basis = inv.basis.id if inv.basis is not None else None
         without = inv.without.id if inv.without is not None else None
@@ -186,5 +201,6 @@ class _Checker:
             message=message,
             reasons=[r.model_dump(mode="json") for r in decision.reasons],
             rule=None if rule is None else {"rule": rule.text, "file": rule.file, "line": rule.line,
-                                            "section": rule.section, "basis": rule.basis},
+                                            "section": rule.section, "basis": rule.basis,
+                                            **({"safeguard": rule.safeguard} if rule.safeguard else {})},
         ))

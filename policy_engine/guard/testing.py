@@ -95,6 +95,7 @@ def query_dict(q: ast.Query, timed: bool = False) -> dict[str, Any]:
            "source": q.source.id if q.source else None,
            "purpose": q.purpose.id if q.purpose else None,
            "recipient": q.recipient.id if q.recipient else None,
+           **({"destination": q.destination.id} if q.destination else {}),
            "facts": None if q.facts is None else [f.id for f in q.facts]}
     if timed or q.ages or q.collected is not None:
         out.update(expect_time.times(q))

@@ -14,16 +14,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policy_engine.language.source import Span
 
-TermKind = Literal["data", "source", "purpose", "recipient", "fact", "action"]
+TermKind = Literal["data", "source", "purpose", "recipient", "fact", "action", "region", "safeguard"]
 # One of ACTIONS, or a declared sub-action of one (`share.sell`): dotted like every other term.
 Action = str
 Effect = Literal["allow", "deny"]
 Decision = Literal["allow", "deny", "conditional"]
 
-TERM_KINDS: tuple[str, ...] = ("data", "source", "purpose", "recipient", "fact", "action")
+TERM_KINDS: tuple[str, ...] = ("data", "source", "purpose", "recipient", "fact", "action", "region", "safeguard")
 ACTIONS: tuple[str, ...] = ("collect", "use", "share", "retain")
 # The dimensions of a rule and of a question besides its action; each names terms of its own kind.
 DIMENSIONS: tuple[str, ...] = ("data", "source", "purpose", "recipient")
+# A question's destination (a transfer's region, engine/transfers.py) is matched like a dimension
+# too; its terms are of kind `region`.
+DESTINATION = "destination"
+DIMENSION_KIND: dict[str, str] = {DESTINATION: "region"}
+
+
+def kind_of(dimension: str) -> str:
+    """The kind of term a dimension names: its own name, `region` for a destination."""
+    return DIMENSION_KIND.get(dimension, dimension)
 # GDPR Art. 6(1)(a)-(f)
 LEGAL_BASES: tuple[str, ...] = (
     "consent",
@@ -181,6 +190,9 @@ class Rule(Node):
     time: TimeLimit | None = None
     condition: Condition | None = None
     basis: TermRef | None = None
+    # a transfer: `in region.us under standard_contractual_clauses` (the regions, the safeguard)
+    destinations: tuple[TermRef, ...] = ()
+    safeguard: TermRef | None = None
 
 
 class Query(Node):
@@ -196,6 +208,7 @@ class Query(Node):
     facts: tuple[TermRef, ...] | None = None
     ages: tuple[tuple[str, "Duration"], ...] = ()
     collected: "Duration | None" = None
+    destination: TermRef | None = None
 
 
 class Expectation(Node):
@@ -307,6 +320,8 @@ class Invariant(Node):
     `no ACTION ... except D1, D2`: every question in scope on data outside D1, D2 is denied.
     `no ACTION ... unless CONDITION`: no question in scope is allowed under facts where CONDITION
     is false.
+    `no ACTION ... except under S1, S2`: every allow rule that can grant a question in scope relies
+    on one of the safeguards S1, S2 (or a narrower one).
     An empty dimension is open (any term, or none); `data=None` is all data.
     """
 
@@ -321,6 +336,8 @@ class Invariant(Node):
     without: TermRef | None = None
     exceptions: tuple[TermRef, ...] = ()
     unless: Condition | None = None
+    destinations: tuple[TermRef, ...] = ()
+    safeguards: tuple[TermRef, ...] = ()
 
 
 SectionItem = Annotated[Union[Rule, Expectation, Right, Retention, Security, Invariant, Note, ChangeNotice, Audience],

@@ -120,6 +120,10 @@ class AstBuilder:
                 out["purposes"] = self.term_refs(c.children[0])
             elif c.data == "recipient_clause":
                 out["recipients"] = self.term_refs(c.children[0])
+            elif c.data == "destination_clause":
+                out["destinations"] = self.term_refs(c.children[0])
+            elif c.data == "safeguard_clause":
+                out["safeguard"] = ast.TermRef(id=str(c.children[0]), span=token_span(c.children[0]))
             elif c.data == "condition_clause":
                 out["condition"] = self.condition(c.children[0])
             elif c.data == "basis_clause":
@@ -202,7 +206,8 @@ class AstBuilder:
         action, data, *rest = tree.children
         clauses = self.clauses(rest)
         single: dict[str, ast.TermRef] = {}
-        for plural, dim in (("sources", "source"), ("purposes", "purpose"), ("recipients", "recipient")):
+        for plural, dim in (("sources", "source"), ("purposes", "purpose"), ("recipients", "recipient"),
+                            ("destinations", "destination")):
             refs = clauses.pop(plural, ())
             if len(refs) > 1:  # type: ignore[arg-type]
                 extra = refs[1]  # type: ignore[index]
@@ -284,5 +289,7 @@ class AstBuilder:
                 fields["exceptions"] = self.term_refs(c.children[0])
             elif c.data == "unless_clause":
                 fields["unless"] = self.condition(c.children[0])
+            elif c.data == "except_under_clause":
+                fields["safeguards"] = self.term_refs(c.children[0])
         fields.update(self.clauses(rest))
         return ast.Invariant(form=str(form), action=str(action), span=tree_span(tree, self.source.text), **fields)  # type: ignore[arg-type]

@@ -11,14 +11,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 
-from policy_engine.language import ast, check_extensions, check_time, logic, timelimits
+from policy_engine.language import ast, check_extensions, check_time, check_transfers, logic, timelimits
 from policy_engine.language.diagnostics import Diagnostic, Severity, sort_diagnostics
 from policy_engine.language.source import Source, Span
 
 # The position a term stands in, and the kind of term that belongs there.
-DIMENSION_KIND = {"data": "data", "source": "source", "purpose": "purpose", "recipient": "recipient", "fact": "fact"}
+DIMENSION_KIND = {"data": "data", "source": "source", "purpose": "purpose", "recipient": "recipient", "fact": "fact",
+                  "destination": "region"}
 
-ARTICLE = {"data": "data", "source": "a source", "purpose": "a purpose", "recipient": "a recipient", "fact": "a fact"}
+ARTICLE = {"data": "data", "source": "a source", "purpose": "a purpose", "recipient": "a recipient", "fact": "a fact",
+           "region": "a region", "safeguard": "a safeguard", "action": "an action"}
 
 
 def condition_facts(cond: ast.Condition) -> Iterator[ast.FactRef]:
@@ -153,6 +155,8 @@ class Checker:
             self.resolve(ref, "purpose")
         for ref in rule.recipients:
             self.resolve(ref, "recipient")
+        if rule.destinations or rule.safeguard is not None:
+            check_transfers.check_rule(self, rule)
         self.resolve_condition(rule.condition)
         check_time.check_rule(self, rule)
         if rule.condition is not None and self.satisfiable(timelimits.rule_condition(rule)) is False:  # type: ignore[arg-type]
@@ -182,6 +186,7 @@ class Checker:
                 self.resolve(ref, kind)
         for fact in q.facts or ():
             self.resolve(fact, "fact")
+        check_transfers.check_question(self, q)
         self.resolve_condition(exp.requires)
         check_time.check_expect(self, exp)
         needed = ast.required_dimension(q.action)
@@ -223,6 +228,7 @@ class Checker:
                           ("recipient", inv.recipients), ("data", inv.exceptions)):
             for ref in refs:
                 self.resolve(ref, dim)
+        check_transfers.check_invariant(self, inv)
         if inv.basis is not None:
             self.check_basis(inv.basis)
         if inv.without is not None and inv.without.id not in ast.LEGAL_BASES:

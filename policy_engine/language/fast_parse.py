@@ -85,7 +85,7 @@ def tokens(text: str) -> list[tuple[str, str, int, int]]:
 
 _END = ("$END", "", -1, -1)
 _CLAUSES = (("FROM", "sources"), ("FOR", "purposes"))
-_SINGULAR = {"sources": "source", "purposes": "purpose", "recipients": "recipient"}
+_SINGULAR = {"sources": "source", "purposes": "purpose", "recipients": "recipient", "destinations": "destination"}
 
 
 class _Reader(ItemReader):
@@ -252,6 +252,8 @@ class _Reader(ItemReader):
             fields["purposes"] = self.term_list()
         if self.skip("WITH") or self.skip("TO"):
             fields["recipients"] = self.term_list()
+        if self.skip("IN"):
+            fields["destinations"] = self.term_list()
 
     # ---- conditions: or of ands of (not ...) atoms
     def condition(self) -> tuple[ast.Condition, int, int]:
@@ -299,6 +301,8 @@ class _Reader(ItemReader):
         data, _ = self.data_spec()
         fields: dict[str, object] = {}
         self.scope(fields)
+        if self.skip("UNDER"):
+            fields["safeguard"] = self.ref()
         if self.peek() in ("WITHIN", "AFTER"):
             fields["time"] = self.time_limit()
         if self.skip("IF"):
@@ -361,7 +365,10 @@ class _Reader(ItemReader):
             if self.skip("WITHOUT"):
                 fields["without"] = self.ref()
             elif self.skip("EXCEPT"):
-                fields["exceptions"] = self.term_list()
+                if self.skip("UNDER"):
+                    fields["safeguards"] = self.term_list()
+                else:
+                    fields["exceptions"] = self.term_list()
             else:
                 self.take("UNLESS")
                 fields["unless"] = self.condition()[0]

@@ -140,6 +140,8 @@ class _Formatter:
                 item.sources[0] if item.sources else None,
                 item.purposes[0] if item.purposes else None,
                 item.recipients[0] if item.recipients else None,
+                item.destinations[0] if item.destinations else None,
+                item.safeguard,
                 item.time,
                 item.condition,
                 item.basis,

@@ -40,7 +40,8 @@ def _data(data: tuple[ast.TermRef, ...] | None) -> str:
 def _scope_clauses(node: ast.Rule | ast.Invariant) -> list[str]:
     """`from S`, `for P`, `with R`: the clauses a rule and an invariant share, in their order."""
     parts = []
-    for word, refs in (("from", node.sources), ("for", node.purposes), ("with", node.recipients)):
+    for word, refs in (("from", node.sources), ("for", node.purposes), ("with", node.recipients),
+                       ("in", node.destinations)):
         if refs:
             parts.append(f"{word} {_terms(refs)}")
     return parts
@@ -48,6 +49,8 @@ def _scope_clauses(node: ast.Rule | ast.Invariant) -> list[str]:
 
 def rule_clauses(rule: ast.Rule) -> list[str]:
     parts = [f"{rule.effect} {rule.action} of {_data(rule.data)}", *_scope_clauses(rule)]
+    if rule.safeguard is not None:
+        parts.append(f"under {rule.safeguard.id}")
     if rule.time is not None:
         parts.append(format_time_limit(rule.time))
     if rule.condition is not None:
@@ -79,13 +82,16 @@ def format_invariant(inv: ast.Invariant) -> str:
         parts.append(f"without {inv.without.id}")
     if inv.exceptions:
         parts.append(f"except {_terms(inv.exceptions)}")
+    if inv.safeguards:
+        parts.append(f"except under {_terms(inv.safeguards)}")
     if inv.unless is not None:
         parts.append(f"unless {format_condition(inv.unless)}")
     return " ".join(parts)
 
 
 def question_text(action: str, data: str, source: str | None = None, purpose: str | None = None,
-                  recipient: str | None = None, facts: list[str] | None = None, collected: str | None = None) -> str:
+                  recipient: str | None = None, facts: list[str] | None = None, collected: str | None = None,
+                  destination: str | None = None) -> str:
     """A question in the language's syntax: `use of email from forum for marketing given nothing`
     (facts None: no `given` clause); `collected`, when given, follows the source
     (`collected 10 days ago`)."""
@@ -94,7 +100,7 @@ def question_text(action: str, data: str, source: str | None = None, purpose: st
         parts.append(f"from {source}")
     if collected is not None:
         parts.append(f"collected {collected}")
-    for word, term in (("for", purpose), ("with", recipient)):
+    for word, term in (("for", purpose), ("with", recipient), ("in", destination)):
         if term is not None:
             parts.append(f"{word} {term}")
     if facts is not None:
@@ -122,7 +128,8 @@ def format_query(query: ast.Query) -> str:
                          query.purpose.id if query.purpose else None,
                          query.recipient.id if query.recipient else None,
                          None if query.facts is None else _given_facts(query),
-                         None if query.collected is None else f"{query.collected.text()} ago")
+                         None if query.collected is None else f"{query.collected.text()} ago",
+                         query.destination.id if query.destination else None)
 
 
 def format_item(item: ast.SectionItem) -> str:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_FIELDS = frozenset({"action", "data", "source", "purpose", "recipient", "facts"})
+_FIELDS = frozenset({"action", "data", "source", "purpose", "recipient", "destination", "facts"})
 _UNCACHEABLE = object()
 
 
@@ -71,7 +71,7 @@ def _key(digest: str, query: Any) -> tuple[Any, ...] | None:
     get = query.get
     facts = get("facts")
     return (digest, get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
-            None if facts is None else tuple(facts) if type(facts) is list else _UNCACHEABLE)
+            None if facts is None else tuple(facts) if type(facts) is list else _UNCACHEABLE, get("destination"))
 
 
 def decide_one(policy: Policy, encode: Encoder, query: Any) -> Outcome:

@@ -70,7 +70,7 @@ def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a 
     return sql
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
-_FIELDS = ("action", "data", "source", "purpose", "recipient", "facts", "at", "collected_at")
+_FIELDS = ("action", "data", "source", "purpose", "recipient", "destination", "facts", "at", "collected_at")
 
 
 def query_text(query: dict[str, Any]) -> str:
@@ -101,7 +101,7 @@ class QueryText:
         try:
             key = (get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
                    None if facts is None else tuple(facts.items()) if type(facts) is dict else tuple(facts),
-                   get("at"), get("collected_at"))
+                   get("at"), get("collected_at"), get("destination"))
             text = self._memo.get(key)
         except TypeError:  # unhashable: only a query the engine refused could hold one
             key, text = None, None

@@ -45,7 +45,7 @@ class QuestionClass:
         for dim in DIMENSIONS:
             vals = self.values[dim]
             q[dim] = None if None in vals else vals[0]
-        return q
+        return _without_destination(q)
 
     def size(self) -> int:
         n = 1
@@ -57,13 +57,20 @@ class QuestionClass:
         """Every concrete question of the class (SPEC section 2 fields, facts omitted)."""
         def walk(i: int, acc: dict[str, str | None]) -> Iterator[dict[str, str | None]]:
             if i == len(DIMENSIONS):
-                yield dict(acc)
+                yield _without_destination(dict(acc))
                 return
             dim = DIMENSIONS[i]
             for v in self.values[dim]:
                 acc[dim] = v
                 yield from walk(i + 1, acc)
         yield from walk(0, {"action": self.action})
+
+
+def _without_destination(q: dict[str, str | None]) -> dict[str, str | None]:
+    """A question that names no destination leaves the field out (as callers write it)."""
+    if q.get(ast.DESTINATION, "") is None:
+        del q[ast.DESTINATION]
+    return q
 
 
 Scope = dict[str, Sequence[str]]  # dim -> terms the question's term must lie under (absent: open)

@@ -117,7 +117,8 @@ class DiffResult:
             "widened": self.widened,
             "narrowed": self.narrowed,
             "summary": [{"sentence": g.sentence, "mark": g.mark, "action": g.action,
-                         **{dim: list(g.values[dim]) for dim in DIMENSIONS},
+                         **{dim: list(g.values[dim]) for dim in DIMENSIONS
+                            if dim != "destination" or g.values[dim] != (None,)},
                          "before": g.before.decision, "after": g.after.decision,
                          "before_requires": g.before.requires, "after_requires": g.after.requires,
                          "questions": g.size(), "reasons_before": g.reasons_before,

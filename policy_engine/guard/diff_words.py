@@ -59,6 +59,8 @@ def subject(group: ChangeGroup, policies: Sequence[CompiledPolicy]) -> tuple[str
         tail += f" for {parts['purpose']}" if parts["purpose"] != "none named" else " (purpose not named)"
     if parts["recipient"]:
         tail += f" with {parts['recipient']}" if parts["recipient"] != "none named" else " (recipient not named)"
+    if parts.get("destination") and parts["destination"] != "none named":  # a transfer's region
+        tail += f" in {parts['destination']}"
     return head, tail
 
 

@@ -35,12 +35,13 @@ ACTION = r"(?:" + "|".join(ACTIONS) + r")(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 INVARIANT_WORDS = ("never", "every", "no")
 HEADER_KEYWORDS = ("policy", "controller", "contact", "updated")
 STATEMENT_KEYWORDS = ("section", "right", "retention", "security")
-TERM_CLAUSES = ("from", "for", "with", "to")
+TERM_CLAUSES = ("from", "for", "with", "to", "in")  # `in region.us`: a transfer's destination
 CONDITION_CLAUSES = ("if", "requires", "unless")
 OPERATORS = ("and", "or", "not")
 KNOWN = set(TERM_KINDS + EFFECTS + ACTIONS + HEADER_KEYWORDS + STATEMENT_KEYWORDS + TERM_CLAUSES
             + CONDITION_CLAUSES + OPERATORS + INVARIANT_WORDS
-            + ("of", "expect", "conditional", "given", "nothing", "basis", "via", "all", "has", "without", "except"))
+            + ("of", "expect", "conditional", "given", "nothing", "basis", "via", "all", "has", "without", "except",
+               "under"))
 
 
 def grammar_keywords() -> list[str]:
@@ -131,6 +132,9 @@ class PolicyLexer(RegexLexer):
             (words(TERM_CLAUSES, prefix=START, suffix=END), Keyword, "terms"),
             (words(CONDITION_CLAUSES, prefix=START, suffix=END), Keyword, "condition"),
             (START + r"(basis)(\s+)(" + TERM_ID + ")", bygroups(Keyword, Whitespace, Name.Builtin)),
+            # a transfer's safeguard: `under standard_contractual_clauses`; a promise's `except under a, b`
+            (START + r"(except)(\s+)(under)" + END, bygroups(Keyword, Whitespace, Keyword), "terms"),
+            (START + r"(under)(\s+)(" + TERM_ID + ")", bygroups(Keyword, Whitespace, Name.Builtin)),
             (START + r"(via|has)" + END, Keyword),
             (START + r"(without)(\s+)(" + TERM_ID + ")", bygroups(Keyword, Whitespace, Name.Builtin)),
             (START + r"except" + END, Keyword, "terms"),
@@ -154,7 +158,7 @@ class PolicyLexer(RegexLexer):
             include("blank"),
             (START + r"of" + END, Keyword),
             (START + r"all\s+data" + END, Name.Constant, "#pop"),
-            (START + r"(?!(?:from|for|with|to|has|without|except|unless)" + END + ")" + TERM_ID, Name,
+            (START + r"(?!(?:from|for|with|to|in|has|without|except|unless)" + END + ")" + TERM_ID, Name,
              ("#pop", "terms_more")),
             default("#pop"),
         ],
@@ -195,7 +199,7 @@ class PolicyLexer(RegexLexer):
             (words(("days", "day", "weeks", "week", "months", "month", "years", "year", "ago"), prefix=START,
                    suffix=END), Keyword),
             # a clause word ends the condition; the root state reads it
-            (START + r"(?!(?:basis|from|for|with|to|via)" + END + ")" + TERM_ID, Name.Variable),
+            (START + r"(?!(?:basis|from|for|with|to|in|under|via)" + END + ")" + TERM_ID, Name.Variable),
             default("#pop"),
         ],
     }

@@ -76,6 +76,12 @@ section "Real policies":
   right know via "a" within 1 day at most 1 per 1 year
   right access via "a" within 2 months at most 3 per 1 week
   right correct via "a" within 1 month at most 2 per 2 years
+region region.us "United States"
+safeguard standard_contractual_clauses "Standard contractual clauses"
+section "Transfers":
+  allow share of email with service_provider in region.us under standard_contractual_clauses
+  expect deny: share of email with service_provider in region.us given nothing
+  no share in region.us except under standard_contractual_clauses
 '''
 
 

@@ -40,7 +40,8 @@ from policy_engine.engine.policy import Policy
 def rule_key(rule: CompiledRule) -> tuple[Any, ...]:
     """What a rule means for decisions (its location, text and basis aside)."""
     return (rule.effect, rule.action, None if rule.data is None else frozenset(rule.data),
-            frozenset(rule.sources), frozenset(rule.purposes), frozenset(rule.recipients), rule.condition_text)
+            frozenset(rule.sources), frozenset(rule.purposes), frozenset(rule.recipients), rule.condition_text,
+            frozenset(rule.destinations))
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,8 @@ class _Linter:
         for rule in self.cp.rules:
             cond = logic.simplify(rule.condition)
             key = (rule.effect, rule.action, None if rule.data is None else frozenset(rule.data),
-                   frozenset(rule.sources), frozenset(rule.purposes), frozenset(rule.recipients), cond)
+                   frozenset(rule.sources), frozenset(rule.purposes), frozenset(rule.recipients), cond,
+                   frozenset(rule.destinations), rule.safeguard)  # two safeguards for one transfer: both said
             first = seen.get(key)
             if first is None:
                 seen[key] = rule

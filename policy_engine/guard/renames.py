@@ -66,7 +66,7 @@ def _signature(rule: CompiledRule, kind: str, top: str) -> tuple[Any, ...] | Non
     parts[kind] = holed
     data = None if rule.data is None and kind != "data" else parts["data"]
     return (rule.effect, rule.action, data, parts["source"], parts["purpose"], parts["recipient"],
-            rule.condition_text, rule.basis)
+            rule.condition_text, rule.basis, frozenset(rule.destinations), rule.safeguard)
 
 
 def _signatures(policy: Policy, kind: str, top: str) -> Counter[tuple[Any, ...]]:

@@ -8,7 +8,7 @@ and `AsyncClient` (asyncio), with the same methods.
     async with AsyncClient("http://127.0.0.1:8181") as pe:
         d = await pe.decide(...)
 
-Answers are the library's `Decision` models; the policy, its terms and the data map are typed
+Answers are the library's `Decision` models (and `RightsAnswer` for `rights`); the policy, its terms and the data map are typed
 models too (`PolicyInfo`, `Terms`, `DataMap`: policy_engine/client_models.py). A query the server refuses (malformed, unknown
 term) raises the library's `QueryError` with the same code, field and suggestions; anything else
 the server refuses (auth, limits, 5xx) raises `APIError`; a network failure is httpx's own error.
@@ -42,9 +42,10 @@ from policy_engine import Decision, Query, QueryError, __version__
 from policy_engine.engine import query_time
 from policy_engine.client_models import (DataMap, MapAnswer, MapRule, PolicyInfo, PolicySummary, ReloadAnswer,
                                            RuleRef, Term, Terms)
+from policy_engine.engine.rights import RightsAnswer
 
 __all__ = ["Client", "AsyncClient", "Retry", "APIError", "PolicyInfo", "Terms", "Term", "DataMap", "MapAnswer",
-           "MapRule", "RuleRef", "PolicySummary", "ReloadAnswer"]
+           "MapRule", "RuleRef", "PolicySummary", "ReloadAnswer", "RightsAnswer"]
 
 T = TypeVar("T")
 
@@ -153,6 +154,10 @@ class _Ops:
         return out
 
     @staticmethod
+    def rights(question: Mapping[str, Any]) -> _Flow[RightsAnswer]:
+        return RightsAnswer.model_validate((yield _Call("POST", "/v1/rights", dict(question))))
+
+    @staticmethod
     def get(path: str, model: type[T], params: dict[str, Any] | None = None) -> _Flow[T]:
         return model.model_validate((yield _Call("GET", path, params=params)))  # type: ignore[attr-defined]
 
@@ -222,6 +227,11 @@ class _Base:
         """One Decision per query, in order, sent in batches of `batch_size`. The first bad query
         raises its QueryError with `index` set to its position, as the library does."""
         return self._run(_Ops.decide_many(queries, self.batch_size))
+
+    def rights(self, question: Mapping[str, Any]) -> RightsAnswer:
+        """`{"right": "erasure", "facts": [...]}` (facts omitted: unknown), as `Policy.rights` answers
+        it; an unknown right or fact raises QueryError with the field and suggestions."""
+        return self._run(_Ops.rights(question))
 
     def policy(self) -> PolicyInfo:
         return self._run(_Ops.get("/v1/policy", PolicyInfo))

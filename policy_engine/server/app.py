@@ -23,7 +23,7 @@ from policy_engine.server.correlation import Correlation
 from policy_engine.server.errors import install as install_error_handlers
 from policy_engine.server.metrics import MetricsMiddleware
 from policy_engine.server.protocol import HeaderCountLimit
-from policy_engine.server.routes import admin, decisions, operations, policy as policy_routes
+from policy_engine.server.routes import admin, decisions, operations, policy as policy_routes, rights
 from policy_engine.server.routes import subjects as subject_routes
 from policy_engine.server.state import ServerState
 
@@ -74,7 +74,8 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(Correlation)
     app.add_middleware(HeaderCountLimit, limit=config.max_headers)
-    for router in (decisions.router, policy_routes.router, policy_routes.params, operations.router, admin.router):
+    for router in (decisions.router, rights.router, policy_routes.router, policy_routes.params, operations.router,
+                   admin.router):
         app.include_router(router)
     app.include_router(subject_routes.router_for(state))
     openapi.install(app, config)

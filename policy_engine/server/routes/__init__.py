@@ -1,6 +1,7 @@
 """The endpoints, one module per group, each a module-level APIRouter over `state_of(request)`:
 
     decisions.py   POST /v1/decide, POST /v1/decide/batch
+    rights.py      POST /v1/rights
     policy.py      GET /v1/policy, /v1/terms, /v1/map
     operations.py  GET /healthz, /readyz, /metrics
     admin.py       POST /v1/admin/reload

@@ -52,6 +52,8 @@ def _map_call(ctx: click.Context, call, fmt: str) -> None:  # type: ignore[no-un
 
 
 def _row_text(row) -> str:  # type: ignore[no-untyped-def]
+    if hasattr(row, "destinations"):  # a transfer
+        return f"{words.transfer(row)}  (line {row.line})"
     if hasattr(row, "relation"):
         return f"{row.relation:<8} {row.file}:{row.line} [{row.section}]  {row.rule}"
     question = words.question(row.to_dict(), facts=False)
@@ -104,6 +106,14 @@ def map_data(ctx: click.Context, recipient: str, facts: tuple[str, ...], fmt: st
 def map_purpose(ctx: click.Context, purpose: str, fmt: str) -> None:
     """Which rules cover PURPOSE (or a narrower purpose)."""
     _map_call(ctx, lambda p: p.rules_for_purpose(purpose), fmt)
+
+
+@map_.command("transfers")
+@_FORMAT_OPTION
+@click.pass_context
+def map_transfers(ctx: click.Context, fmt: str) -> None:
+    """Which data the policy lets go to which region, and the safeguard each transfer relies on."""
+    _map_call(ctx, lambda p: p.transfers(), fmt)
 
 
 @map_.command("no-consent")

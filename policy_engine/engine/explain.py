@@ -7,13 +7,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_engine.engine import words
+from policy_engine.engine import transfers, words
 from policy_engine.engine.engine import Explanation
 from policy_engine.engine.narrower import Narrower
 
 
-def explanation_text(ex: Explanation, narrower: Sequence[Narrower] = ()) -> str:
-    """`narrower`: for a deny, the narrower terms the question is allowed for (narrower.py)."""
+def _transfer_lines(ex: Explanation, cp: object) -> list[str]:
+    """A transfer's safeguards, or why the transfer rules do not apply to a question naming no
+    destination."""
+    d = ex.decision
+    if ex.key.destination is not None and d.decision != "deny":
+        relied = words.safeguards(d.reasons)
+        if relied:
+            return [f"The transfer to {ex.key.destination} relies on: {words.join(relied, 'or')}."]
+        return [f"No rule that allows it states a safeguard for the transfer to {ex.key.destination}."]
+    waiting = transfers.needing_destination(cp, ex.key) if cp is not None else []
+    if waiting and d.decision != "allow":
+        regions = list(dict.fromkeys(r for rule in waiting for r in rule.destinations))
+        return ["Rules that allow it name a destination (" + words.join(regions, "or") + "), and the question "
+                "names none, so they cannot be proven to apply: ask with a destination."]
+    return []
+
+
+def explanation_text(ex: Explanation, narrower: Sequence[Narrower] = (), cp: object = None) -> str:
+    """`narrower`: for a deny, the narrower terms the question is allowed for (narrower.py); `cp`: the
+    compiled policy, for what the transfer rules need (transfers.py)."""
     d = ex.decision
     lines = [f"Question: {words.question(ex.key, unknown=words.FACTS_UNKNOWN)}."]
     if d.decision == "allow":
@@ -40,7 +58,9 @@ def explanation_text(ex: Explanation, narrower: Sequence[Narrower] = ()) -> str:
         for r in lifting:
             lines += words.reason_lines([{"effect": r.effect, "file": r.file, "line": r.line, "section": r.section,
                                           "basis": r.basis, "rule": r.text}], "  ")
-    if d.decision == "deny" and not d.reasons and not ex.allows:
+    extra = _transfer_lines(ex, cp)
+    lines += extra
+    if d.decision == "deny" and not d.reasons and not ex.allows and not extra:
         lines.append("No allow rule matches this question.")
     for n in narrower:
         lines += words.narrower(n.kind, n.parent, n.allowed, n.more)

@@ -20,6 +20,7 @@ from policy_engine.engine.compiler import CompiledPolicy, FrozenDict, Term
 from policy_engine.engine.datamap import DataMap, MapRow, RuleRef
 from policy_engine.engine.engine import Engine
 from policy_engine.engine.explain import explanation_text
+from policy_engine.engine.transfers import Transfer, transfers
 from policy_engine.engine.query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, validate
 from policy_engine.language.diagnostics import Diagnostic
 from policy_engine.language.logic import Requirement
@@ -158,7 +159,7 @@ class Policy:
 
         key = self.key(query)
         ex = self._engine.explain(key)
-        return explanation_text(ex, allowed_children(self._engine, key, ex.decision))
+        return explanation_text(ex, allowed_children(self._engine, key, ex.decision), self._compiled)
 
     # ---- the data map -----------------------------------------------------------------
 
@@ -196,6 +197,10 @@ class Policy:
         """The rules naming the purpose or a broader one ("covers"), or a narrower one ("narrower")."""
         self._term("purpose", purpose, "purpose")
         return self._map.rules_for_purpose(purpose)
+
+    def transfers(self) -> list[Transfer]:
+        """The transfers the policy allows: data, recipients, destination regions, safeguard, condition."""
+        return transfers(self._compiled.rules)
 
     def without_consent(self) -> list[MapRow]:
         """What is allowed when no fact (no consent, request or legal event) holds."""

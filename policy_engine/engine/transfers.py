@@ -51,6 +51,7 @@ class Transfer:
 
     action: str
     data: tuple[str, ...] | None  # None: all data
+    purposes: tuple[str, ...]  # () any
     recipients: tuple[str, ...]
     destinations: tuple[str, ...]
     safeguard: str | None
@@ -62,7 +63,7 @@ class Transfer:
 
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, "data": None if self.data is None else list(self.data),
-                "recipients": list(self.recipients), "destinations": list(self.destinations),
+                "purposes": list(self.purposes), "recipients": list(self.recipients), "destinations": list(self.destinations),
                 "safeguard": self.safeguard, "condition": self.condition, "rule": self.rule, "file": self.file,
                 "line": self.line, "section": self.section}
 
@@ -70,6 +71,21 @@ class Transfer:
 def transfers(rules: Sequence[CompiledRule]) -> list[Transfer]:
     """The allow rules that name a destination, in policy order (GDPR Art. 30(1)(e): the transfers
     to third countries and their safeguards)."""
-    return [Transfer(r.action, r.data, r.recipients, r.destinations, r.safeguard, r.condition_text, r.text,
+    return [Transfer(r.action, r.data, r.purposes, r.recipients, r.destinations, r.safeguard, r.condition_text, r.text,
                      r.file, r.line, r.section)
             for r in rules if r.effect == "allow" and r.destinations]
+
+
+def needing_destination(cp: Any, key: Any) -> list[CompiledRule]:
+    """For a question that names no destination: the allow rules that would match it had it named
+    one of theirs (so `explain` can say why they do not apply)."""
+    if key.destination is not None or not cp.index.transfers:
+        return []
+    out = []
+    for rule in cp.rules:
+        if rule.effect != "allow" or not rule.destinations:
+            continue
+        m = cp.index.match(key.action, key.data, key.source, key.purpose, key.recipient, rule.destinations[0])
+        if m >> rule.index & 1:
+            out.append(rule)
+    return out

@@ -102,6 +102,26 @@ def reason_lines(reasons: Sequence[Any], indent: str = "", inline: bool = False)
     return out
 
 
+def transfer(t: Any) -> str:
+    """An allowed transfer (engine.transfers.Transfer or its dict): `all data shared with
+    service_provider in region.us under standard_contractual_clauses, only if resident.eea`."""
+    data, recipients = _get(t, "data"), _get(t, "recipients") or ()
+    text = ("all data" if data is None else join(data, "or")) + " " + verb(_get(t, "action"))
+    text += (" for " + join(_get(t, "purposes"), "or")) if _get(t, "purposes") else ""
+    text += (" with " + join(recipients, "or")) if recipients else ""
+    text += " in " + join(_get(t, "destinations"), "or")
+    safeguard = _get(t, "safeguard")
+    text += f" under {safeguard}" if safeguard else " (no safeguard stated)"
+    condition = _get(t, "condition")
+    return text + (f", only if {condition}" if condition else "")
+
+
+def safeguards(reasons: Sequence[Any]) -> list[str]:
+    """The safeguards the allowing reasons of an answer rely on, each once, in order."""
+    found = [_get(r, "safeguard") for r in reasons if _get(r, "effect") == "allow"]
+    return list(dict.fromkeys(s for s in found if s))
+
+
 def join(words: Iterable[str], last: str = "and") -> str:
     """`a`, `a and b`, `a, b and c`."""
     items = list(words)

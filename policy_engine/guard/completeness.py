@@ -89,9 +89,11 @@ def findings(policy: Policy) -> list[Any]:
         add("art13.recipients", "no rule shares personal data with anyone: the policy names no recipients "
             "(GDPR Art. 13(1)(e))", header, "if data is disclosed, add `allow share of ... with RECIPIENT` rules; "
             "if it never is, say so in the published text")
-    add("art13.transfers", f"transfers to third countries and their safeguards (GDPR Art. 13(1)(f)) are not "
-        f"stated: {CANNOT}", header, "say in the published text whether data leaves the EEA, and under which "
-        "safeguard (adequacy decision, standard contractual clauses, ...)")
+    if not any(r.effect == "allow" and r.destinations for _, r in rules):
+        add("art13.transfers", "transfers to third countries and their safeguards (GDPR Art. 13(1)(f)) are not "
+            "stated", header, "if data leaves the EEA, add `allow share of ... with RECIPIENT in REGION under "
+            "SAFEGUARD` (adequacy decision, standard contractual clauses, ...); if it never does, say so in the "
+            "published text")
 
     items = [item for s in tree.sections for item in s.items]
     if not any(isinstance(i, ast.Retention) for i in items):

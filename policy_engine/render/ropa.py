@@ -10,9 +10,10 @@ the data map's `recipients` of that data from those sources, and retention, secu
 controller and contact are the policy's `statements()`. A row inherits what a broader purpose
 allows (a rule on `marketing` is a use for `marketing.newsletter`).
 
-Art. 30(1) asks for items the policy language cannot state: the categories of data subjects
-(the sources where data is collected stand in for them), a DPO, and transfers to third
-countries with their safeguards. Those cells say so, in words, rather than stay empty.
+Art. 30(1)(e) transfers to third countries with their safeguards are the allow rules that name a
+destination (`in region.us under standard_contractual_clauses`) on the row's data, purpose and
+recipients (render/ropa_transfers.py). Items the policy does not state (the categories of data
+subjects, for which the sources stand in, a DPO, transfers) say so in words rather than stay empty.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from policy_engine.engine.policy import Policy
+from policy_engine.render.ropa_transfers import transfers_cell
 from policy_engine.render.sentences import labeled
 
-NOT_STATABLE_TRANSFERS = "not stated: the policy language has no statement for transfers to third countries"
+NOT_STATABLE_TRANSFERS = "not stated: the policy states no transfer to a third country (`in REGION under SAFEGUARD`)"
 NOT_STATED_DPO = "not stated: the policy names no data protection officer (`dpo \"...\"`)"
 BASES = {"consent": "consent (Art. 6(1)(a))", "contract": "contract (Art. 6(1)(b))",
          "legal_obligation": "legal obligation (Art. 6(1)(c))", "vital_interests": "vital interests (Art. 6(1)(d))",
@@ -214,7 +216,7 @@ def record(policy: Policy) -> Record:
             legal_basis=[BASES.get(b, b) for b in sorted(use.bases)] or ["not stated"],
             conditions=[label.condition(c) for c in use.conditions],
             recipients=_grouped("recipient", set(use.recipients), policy, only_if),
-            transfers=NOT_STATABLE_TRANSFERS,
+            transfers=transfers_cell(policy, use.purpose, use.data, set(use.recipients)) or NOT_STATABLE_TRANSFERS,
             retention=retention or ["not stated"],
             security=security or ["not stated"],
             controller=meta.get("controller") or "not stated",

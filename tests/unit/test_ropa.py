@@ -87,7 +87,7 @@ def test_a_narrower_purpose_inherits_the_broader_ones_row(shop):
 
 def test_what_the_language_cannot_state_is_said_in_words(shop):
     row = shop.activities[0]
-    assert row.transfers == ropa.NOT_STATABLE_TRANSFERS and "no statement for transfers" in row.transfers
+    assert row.transfers == ropa.NOT_STATABLE_TRANSFERS and "states no transfer" in row.transfers
     assert row.dpo == ropa.NOT_STATED_DPO and "data protection officer" in row.dpo
 
 

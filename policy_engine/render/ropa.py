@@ -216,7 +216,7 @@ def record(policy: Policy) -> Record:
             legal_basis=[BASES.get(b, b) for b in sorted(use.bases)] or ["not stated"],
             conditions=[label.condition(c) for c in use.conditions],
             recipients=_grouped("recipient", set(use.recipients), policy, only_if),
-            transfers=transfers_cell(policy, use.purpose, use.data, set(use.recipients)) or NOT_STATABLE_TRANSFERS,
+            transfers=transfers_cell(policy, use.purpose, use.data) or NOT_STATABLE_TRANSFERS,
             retention=retention or ["not stated"],
             security=security or ["not stated"],
             controller=meta.get("controller") or "not stated",

@@ -109,6 +109,8 @@ rules = st.builds(
     recipients=ref_lists(0),
     condition=st.one_of(st.none(), conditions),
     basis=st.one_of(st.none(), term_refs),
+    destinations=st.one_of(st.just(()), ref_lists()),  # a transfer: `in REGION under SAFEGUARD`
+    safeguard=st.one_of(st.none(), term_refs),
 )
 
 queries = st.builds(
@@ -119,6 +121,7 @@ queries = st.builds(
     purpose=st.one_of(st.none(), term_refs),
     recipient=st.one_of(st.none(), term_refs),
     facts=st.one_of(st.none(), st.just(()), ref_lists()),
+    destination=st.one_of(st.none(), term_refs),
 )
 
 
@@ -148,14 +151,18 @@ if hasattr(ast, "Invariant"):  # promises over every question in scope (added to
             "sources": draw(ref_lists(0)),
             "purposes": draw(ref_lists(0)),
             "recipients": draw(ref_lists(0)),
+            "destinations": draw(ref_lists(0)),
         }
         if form == "every":
             fields["basis"] = draw(term_refs)
         elif form == "no":
-            if draw(st.booleans()):
+            tail = draw(st.sampled_from(["without", "except", "except_under"]))
+            if tail == "without":
                 fields["without"] = draw(term_refs)
-            else:
+            elif tail == "except":
                 fields["exceptions"] = draw(ref_lists())
+            else:
+                fields["safeguards"] = draw(ref_lists())
         return ast.Invariant(**fields)  # type: ignore[attr-defined]
 
     _item_strategies.append(invariants())

@@ -19,7 +19,7 @@ def _transfer_lines(ex: Explanation, cp: object) -> list[str]:
     if ex.key.destination is not None and d.decision != "deny":
         relied = words.safeguards(d.reasons)
         if relied:
-            return [f"The transfer to {ex.key.destination} relies on: {words.join(relied, 'or')}."]
+            return [f"The transfer to {ex.key.destination} relies on {words.join(relied)}."]
         return [f"No rule that allows it states a safeguard for the transfer to {ex.key.destination}."]
     waiting = transfers.needing_destination(cp, ex.key) if cp is not None else []
     if waiting and d.decision != "allow":

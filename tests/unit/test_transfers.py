@@ -204,7 +204,7 @@ def test_explain_names_the_safeguard_or_why_transfer_rules_wait_for_a_destinatio
     text = p.explain({"action": "share", "data": "account", "recipient": "service_provider",
                       "destination": "region.us", "facts": []})
     assert "Question: share of account with service_provider in region.us given nothing." in text
-    assert "The transfer to region.us relies on: certification.data_privacy_framework." in text
+    assert "The transfer to region.us relies on certification.data_privacy_framework." in text
     waiting = p.explain({"action": "share", "data": "account", "recipient": "service_provider", "facts": []})
     assert "name a destination (region.us or region.eea), and the question names none" in waiting
 

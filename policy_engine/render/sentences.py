@@ -131,6 +131,10 @@ class Words:
             out += [" collected from "] + src if src else []
             out += [" for "] + pur if pur else [" for any purpose"]
             out += [" with "] + rec if rec else []
+        if rule.destinations:  # a transfer: where the data goes, and what it relies on
+            out += [" in "] + self.terms("region", rule.destinations, "or")
+        if rule.safeguard is not None:
+            out += [", relying on "] + self.term("safeguard", rule.safeguard)
         if rule.condition is not None:
             out += [", ", strong("only if") if rule.effect == "allow" else strong("when"), " "]
             out += self.condition(rule.condition)
@@ -160,7 +164,7 @@ class Words:
         out: list[Inline] = [VERBS[item.action], " "]
         out += ["any personal data"] if item.data is None else self.terms("data", item.data, "or", ids=False)
         for word, kind, refs in (("collected from", "source", item.sources), ("for", "purpose", item.purposes),
-                                 ("with", "recipient", item.recipients)):
+                                 ("with", "recipient", item.recipients), ("in", "region", item.destinations)):
             if refs:
                 out += [f" {word} "] + self.terms(kind, refs, "or", ids=False)
         return out
@@ -183,6 +187,8 @@ class Words:
                 out += [", except "] + self.terms("data", item.exceptions, "and", ids=False)
             if item.unless is not None:
                 out += [" unless "] + self.condition(item.unless, ids=False)
+            if item.safeguards:
+                out += [" except relying on "] + self.terms("safeguard", item.safeguards, "or", ids=False)
             out.append(".")
         return out
 
@@ -241,5 +247,5 @@ def groupable(a: ast.Rule, b: ast.Rule) -> bool:
     """Whether two rules say the same but for their recipients (each naming some)."""
     if not (a.recipients and b.recipients):
         return False
-    same = ("effect", "action", "data", "sources", "purposes", "condition", "basis")
+    same = ("effect", "action", "data", "sources", "purposes", "condition", "basis", "destinations", "safeguard")
     return all(getattr(a, f) == getattr(b, f) for f in same)

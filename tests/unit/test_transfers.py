@@ -287,3 +287,18 @@ def test_destination_is_one_of_the_query_fields():
 
     assert "destination" in FIELD_ORDER and Query(action="share", data="a", destination="region.us").destination
     assert ast.kind_of("destination") == "region"
+
+
+def test_the_document_for_lawyers_says_where_and_under_what():
+    from policy_engine.render import document
+
+    result = api.check_text(HEAD + RULES + "  no share in region.us except under certification, "
+                            "standard_contractual_clauses\n", "t.policy")
+    assert result.ok, [d.render() for d in result.diagnostics]
+    md = document.render(result.policy, result.source, "markdown")
+    assert "We **may** share Account (`account`) with Service providers (`service_provider`) in United States " \
+           "(`region.us`), relying on EU-U.S. Data Privacy Framework (`certification.data_privacy_framework`)." in md
+    assert "in The EEA (`region.eea`) or United States (`region.us`), relying on Standard contractual clauses " \
+           "(`standard_contractual_clauses`), **only if**" in md
+    assert "we do not share any personal data in United States except relying on Certification frameworks or " \
+           "Standard contractual clauses." in md

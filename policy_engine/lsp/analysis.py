@@ -27,7 +27,7 @@ FIXABLE = ("check.unknown_term", "check.unknown_fact", "check.wrong_kind", "chec
 class Reference:
     """A term id where it is used: its kind is the one the position requires."""
 
-    kind: str  # data | source | purpose | recipient | fact | basis | right
+    kind: str  # data | source | purpose | recipient | fact | basis | right | region | safeguard
     id: str
     span: Span
 
@@ -180,6 +180,8 @@ def _references(policy: ast.PolicyFile, declared: dict[tuple[str, str], ast.Term
                 yield from _refs("source", item.sources)
                 yield from _refs("purpose", item.purposes)
                 yield from _refs("recipient", item.recipients)
+                yield from _refs("region", item.destinations)
+                yield from _one("safeguard", item.safeguard)
                 yield from _facts(item.condition)
                 yield from _one("basis", item.basis)
             elif isinstance(item, ast.Expectation):
@@ -188,6 +190,7 @@ def _references(policy: ast.PolicyFile, declared: dict[tuple[str, str], ast.Term
                 yield from _one("source", q.source)
                 yield from _one("purpose", q.purpose)
                 yield from _one("recipient", q.recipient)
+                yield from _one("region", q.destination)
                 yield from _refs("fact", q.facts)
                 yield from _facts(item.requires)
             elif isinstance(item, ast.Retention):
@@ -200,6 +203,8 @@ def _references(policy: ast.PolicyFile, declared: dict[tuple[str, str], ast.Term
                 yield from _refs("purpose", item.purposes)
                 yield from _refs("recipient", item.recipients)
                 yield from _refs("data", item.exceptions)
+                yield from _refs("region", item.destinations)
+                yield from _refs("safeguard", item.safeguards)
                 yield from _one("basis", item.basis)
                 if item.without is not None:
                     is_fact = ("fact", item.without.id) in declared
@@ -217,6 +222,7 @@ _KIND_AFTER = {
     "if": "fact", "given": "fact", "requires": "fact", "unless": "fact",
     "and": "fact", "or": "fact", "not": "fact", "(": "fact",
     "basis": "basis", "right": "right", "without": "basis",
+    "in": "region", "under": "safeguard",  # a transfer: `in region.us under standard_contractual_clauses`
 }
 
 

@@ -21,7 +21,8 @@ from policy_engine.language.source import Source, Span, display_path
 from policy_engine.lsp.analysis import Analysis, analyse, completion_context, suppression_edit
 
 KIND_WORD = {"data": "data", "source": "source", "purpose": "purpose", "recipient": "recipient", "fact": "fact",
-             "basis": "legal basis", "right": "data-subject right", "requirement": "legal basis or fact"}
+             "basis": "legal basis", "right": "data-subject right", "requirement": "legal basis or fact",
+             "region": "region", "safeguard": "safeguard"}
 COMPLETION_KIND = {"fact": lsp.CompletionItemKind.Variable, "basis": lsp.CompletionItemKind.EnumMember,
                    "right": lsp.CompletionItemKind.EnumMember}
 
@@ -128,7 +129,7 @@ def hover(ls: PolicyServer, params: lsp.HoverParams) -> lsp.Hover | None:
         if decl.span is not None:
             lines.append(f"declared on line {a.source.position(decl.span.start)[0]}: "
                          f"`{a.source.line_text(a.source.position(decl.span.start)[0]).strip()}`")
-    elif kind in ("data", "source", "purpose", "recipient", "fact"):
+    elif kind in ("data", "source", "purpose", "recipient", "fact", "region", "safeguard"):
         lines.append("not declared")
     used = sorted({a.source.position(r.span.start)[0] for r in a.uses(kind, term_id)})
     lines.append("used on line" + ("s " if len(used) > 1 else " ") + ", ".join(map(str, used)) if used

@@ -302,3 +302,21 @@ def test_the_document_for_lawyers_says_where_and_under_what():
            "(`standard_contractual_clauses`), **only if**" in md
     assert "we do not share any personal data in United States except relying on Certification frameworks or " \
            "Standard contractual clauses." in md
+
+
+def test_the_language_server_knows_regions_and_safeguards():
+    from policy_engine.lsp.analysis import analyse_text, completion_context
+
+    text = HEAD + RULES + "  expect allow: share of account with service_provider in region.us given nothing\n" \
+        "  no share in region.us except under standard_contractual_clauses\n"
+    a = analyse_text(text)
+    kinds = {(r.kind, r.id) for r in a.references}
+    assert {("region", "region.us"), ("region", "region.eea"), ("safeguard", "standard_contractual_clauses"),
+            ("safeguard", "certification.data_privacy_framework")} <= kinds
+    assert len(a.uses("region", "region.us")) == 5  # three rules, the question, the promise
+    for typed, kind in (("  allow share of account with service_provider in reg", "region"),
+                        ("  allow share of a with s in region.us under sta", "safeguard"),
+                        ("  no share in region.us except under ", "safeguard")):
+        assert completion_context(typed, len(typed))[0] == kind, typed
+    assert a.ids("safeguard") == ["certification", "certification.data_privacy_framework",
+                                  "standard_contractual_clauses"]

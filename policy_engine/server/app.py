@@ -74,9 +74,9 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(Correlation)
     app.add_middleware(HeaderCountLimit, limit=config.max_headers)
-    for router in (decisions.router, rights.router, policy_routes.router, policy_routes.params, operations.router,
-                   admin.router):
+    for router in (decisions.router, policy_routes.router, policy_routes.params, operations.router, admin.router):
         app.include_router(router)
+    app.include_router(rights.router)
     app.include_router(subject_routes.router_for(state))
     openapi.install(app, config)
     return app

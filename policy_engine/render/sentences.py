@@ -65,6 +65,14 @@ class Words:
             return [code(term_id)]
         return [label, " (", code(term_id), ")"] if ids else [label]
 
+    def verb(self, action: str) -> list[Inline]:
+        """The verb of an action; a sub-action (`share.sell`) is its base action's verb naming the
+        sub-action by its label, since a lawyer reads "share, as a sale (`share.sell`), ..."."""
+        base = action.split(".", 1)[0]
+        if action == base:
+            return [VERBS[base], " "]
+        return [VERBS[base], ", as "] + self.term("action", action) + [", "]
+
     def terms(self, kind: str, refs: Iterable[ast.TermRef | str], word: str, ids: bool = True) -> list[Inline]:
         refs = list(refs)
         names = [self.short(kind, r if isinstance(r, str) else r.id) or "" for r in refs]
@@ -115,15 +123,16 @@ class Words:
             modal = ["We ", strong("never"), " "]
         else:
             modal = ["We ", strong("do not"), " "]
-        out: list[Inline] = modal + [VERBS[rule.action], " "] + self.data(rule.data)
+        out: list[Inline] = modal + self.verb(rule.action) + self.data(rule.data)
         src = self.terms("source", rule.sources, "or")
         pur = self.terms("purpose", rule.purposes, "or")
         rec = recipients if recipients is not None else self.terms("recipient", rule.recipients, "or")
-        if rule.action == "collect":
+        base = rule.action.split(".", 1)[0]
+        if base == "collect":
             out += [" from "] + src if src else [" from any source"]
             out += [" for "] + pur if pur else []
             out += [" through "] + rec if rec else []
-        elif rule.action == "share":
+        elif base == "share":
             out += [" collected from "] + src if src else []
             out += [" with "] + rec if rec else [" with anyone"]
             out += [" for "] + pur if pur else []
@@ -161,7 +170,7 @@ class Words:
     # ---- promises and tests ------------------------------------------------------------
 
     def scope(self, item: ast.Invariant) -> list[Inline]:
-        out: list[Inline] = [VERBS[item.action], " "]
+        out: list[Inline] = self.verb(item.action)
         out += ["any personal data"] if item.data is None else self.terms("data", item.data, "or", ids=False)
         for word, kind, refs in (("collected from", "source", item.sources), ("for", "purpose", item.purposes),
                                  ("with", "recipient", item.recipients), ("in", "region", item.destinations)):

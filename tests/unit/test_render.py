@@ -380,3 +380,15 @@ def test_cli_render_with_a_template(tmp_path):
     assert failed.exit_code == 2 and "broken.html.j2:1: template syntax error" in failed.output
     missing = CliRunner().invoke(cli, ["render", policy, "--format", "html", "--template", str(tmp_path / "no.j2")])
     assert missing.exit_code == 2 and "cannot read the template" in missing.output
+
+
+@pytest.mark.parametrize("name", ["open_e.policy", "github.policy"])
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_every_shipped_policy_renders(name: str, fmt: str):
+    """Each statement the policies use reaches the document: a sub-action once ended `render`
+    of the GitHub policy in an internal error."""
+    result = CliRunner().invoke(cli, ["render", str(ROOT / "policies" / name), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    if name == "github.policy":
+        assert "share, as " in result.output and "(`share.targeted_advertising`)" in result.output.replace(
+            "<code>", "`").replace("</code>", "`")

@@ -4,8 +4,9 @@ The question is the engine's `retain` question, asked for every purpose of the p
 facts holding for the subject (closed world): an allow for some purpose means "keep", with the
 rules that allow it; no allow means "delete now". The erasure plan asks it for one subject; the
 sweep asks it once per distinct (category, source, set of facts) found by set-based SQL over all
-subjects, then lists the subjects of the groups that are due with a second SQL query. Python never
-loops over subjects.
+subjects (the current tables of current.py, and the events for a subject whose latest event is
+after the sweep's instant), then lists the subjects of the groups that are due with a second SQL
+query. Python never loops over subjects.
 
 Deadlines: when the engine gives retain answers an `until` (timed rules), each kept row carries
 `keep_until` = the latest `until` of the purposes that allow it; rows whose allows all end are due
@@ -64,54 +65,70 @@ def erasure_plan(policy: Any, store: SubjectStore, subject: str, at: datetime | 
             "policy": {"name": policy.name, "digest": policy.digest}}
 
 
-def _factset_sql(dialect: str) -> str:
+# The rows the sweep reads, as (subject, category, source, factset, last_at). `fast`: subjects whose
+# latest event is at or before `at`, straight from the current tables (current.py). `slow`: the
+# others, whose state at `at` is read from the events up to `at`. Their first parameter is `at`.
+_FAST = ("SELECT d.subject, d.category, d.source, s.factset, d.last_at FROM current_subjects s "
+         "JOIN current_data d ON d.subject = s.subject WHERE {last} <= ?")
+_LATER = "SELECT subject FROM current_subjects WHERE last_at > ?"
+
+
+def _slow_sql(dialect: str) -> str:
     agg = "string_agg(fact, ',' ORDER BY fact)" if dialect == "postgresql" else "group_concat(fact, ',')"
-    inner = latest_facts(dialect)
+    inner = latest_facts(dialect, f"AND subject IN ({_LATER})")
     if dialect != "postgresql":  # SQLite's group_concat keeps the order of its (ordered) input
         inner = f"SELECT * FROM ({inner}) ordered ORDER BY subject, fact"
     return f"""
-WITH facts_now AS ({inner}),
-factsets AS (SELECT subject, {agg} AS factset FROM facts_now GROUP BY subject),
-held AS (SELECT subject, category, COALESCE(source, '') AS source, MAX(at) AS last_at
-         FROM events WHERE kind = 'collected' AND at <= ? GROUP BY subject, category, source),
-grouped AS (SELECT h.subject, h.category, h.source, h.last_at, COALESCE(f.factset, '') AS factset
-            FROM held h LEFT JOIN factsets f ON f.subject = h.subject)
-"""
+WITH facts_then AS ({inner}),
+factsets AS (SELECT subject, {agg} AS factset FROM facts_then GROUP BY subject),
+held AS (SELECT subject, category, COALESCE(source, '') AS source, MAX(at) AS last_at FROM events
+         WHERE kind = 'collected' AND at <= ? AND subject IN ({_LATER}) GROUP BY subject, category, COALESCE(source, ''))
+SELECT h.subject, h.category, h.source, COALESCE(f.factset, '') AS factset, h.last_at
+FROM held h LEFT JOIN factsets f ON f.subject = h.subject"""
+
+
+def _parts(dialect: str) -> list[tuple[str, int]]:
+    """(the rows' SQL, how many times it takes `at`), fast part first. SQLite's planner is kept off
+    the last_at index for the fast part (every row matches: a full scan in key order is cheaper)."""
+    last = "+s.last_at" if dialect == "sqlite" else "s.last_at"
+    return [(_FAST.format(last=last), 1), (_slow_sql(dialect), 4)]
 
 
 def sweep(policy: Any, store: SubjectStore, at: datetime | None = None, limit: int = 1000) -> dict[str, Any]:
-    """Every (subject, data, source) that may no longer be kept at `at`: one SQL pass puts each
-    (subject, data, source) with the subject's facts into a temporary table; the verdict is asked
-    once per distinct (data, source, facts) group; the due rows are read back from the table. One
-    read transaction, so the groups and the rows are the same snapshot."""
+    """Every (subject, data, source) that may no longer be kept at `at`: set-based SQL counts the
+    rows per distinct (data, source, facts holding) group; the verdict is asked once per group;
+    the due rows are listed by a second SQL pass joined to the due groups. One snapshot (a read
+    transaction; REPEATABLE READ on PostgreSQL), so the counts and the rows agree."""
     when = format_time(at or utc_now())
-    pg = store.dialect == "postgresql"
-    with store.backend.transaction(write=False) as tx:
-        if not pg:  # a connection's temporary table outlives its transaction on SQLite
-            tx.execute("DROP TABLE IF EXISTS temp.sweep_rows")
-        tx.execute(("CREATE TEMP TABLE sweep_rows ON COMMIT DROP AS " if pg else "CREATE TEMP TABLE sweep_rows AS ")
-                   + _factset_sql(store.dialect) + "SELECT subject, category, source, factset, last_at FROM grouped",
-                   (when, when))
-        groups = tx.execute("SELECT category, source, factset, COUNT(*) FROM sweep_rows "
-                            "GROUP BY category, source, factset ORDER BY category, source, factset")
+    counts: dict[tuple[str, str, str], int] = {}
+    rows: list[tuple[Any, ...]] = []
+    with store.backend.transaction(write=False, snapshot=True) as tx:
+        parts = _parts(store.dialect)
+        for sql, times in parts:
+            for category, source, factset, count in tx.execute(
+                    f"SELECT category, source, factset, COUNT(*) FROM ({sql}) r GROUP BY category, source, factset",
+                    [when] * times):
+                key = (category, source, factset)
+                counts[key] = counts.get(key, 0) + int(count)
         due_groups, kept = [], []
-        for category, source, factset, count in groups:
+        for category, source, factset in sorted(counts):
             facts = [f for f in factset.split(",") if f]
             verdict = retain_verdict(policy, category, source or None, facts)
-            entry = {"data": category, "source": source or None, "facts": facts, "subjects": count, **verdict}
+            entry = {"data": category, "source": source or None, "facts": facts,
+                     "subjects": counts[(category, source, factset)], **verdict}
             (due_groups if verdict["action"] != "keep" else kept).append(entry)
-        rows: list[tuple[Any, ...]] = []
         if due_groups:
             values = ", ".join("(?, ?, ?)" for _ in due_groups)
             params: list[Any] = []
             for g in due_groups:
                 params += [g["data"], g["source"] or "", ",".join(g["facts"])]
-            rows = tx.execute(f"WITH due (category, source, factset) AS (VALUES {values}) "
-                              "SELECT r.subject, r.category, r.source, r.factset, r.last_at FROM sweep_rows r JOIN due d "
-                              "ON d.category = r.category AND d.source = r.source AND d.factset = r.factset "
-                              "ORDER BY r.subject, r.category, r.source LIMIT ?", [*params, limit])
-        if not pg:
-            tx.execute("DROP TABLE temp.sweep_rows")
+            for sql, times in parts:
+                rows += tx.execute(f"WITH due (category, source, factset) AS (VALUES {values}) "
+                                   f"SELECT r.subject, r.category, r.source, r.factset, r.last_at FROM ({sql}) r "
+                                   "JOIN due d ON d.category = r.category AND d.source = r.source AND "
+                                   "d.factset = r.factset ORDER BY r.subject, r.category, r.source LIMIT ?",
+                                   [*params, *([when] * times), limit])
+    rows = sorted(rows)[:limit]  # at most 2 x limit rows: the two parts' first rows, merged
     total = sum(g["subjects"] for g in due_groups)  # the groups' counts are the rows due
     verdicts = {(g["data"], g["source"] or "", ",".join(g["facts"])): g for g in due_groups}
     items = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from policy_engine.subjects import current
 from policy_engine.subjects.backends import Backend, Tx, open_backend
 from policy_engine.subjects.model import (Forgotten, IdempotencyConflict, NewEvent, check_subject, format_time,
                                           show_time, utc_now)
@@ -114,6 +115,8 @@ class SubjectStore:
                 if rows[0][1] != fingerprint:
                     raise IdempotencyConflict("subject.idempotency_conflict", "this Idempotency-Key was "
                                               "already used for a different event; use a new key", "Idempotency-Key")
+            else:  # the current state follows in the same transaction: both are kept, or neither
+                current.apply(tx, self.dialect, event, rows[0][0])
             found = tx.execute(_SELECT + " WHERE id = ?", (rows[0][0],))
         return {**_event(found[0]), "replayed": replayed}
 
@@ -127,6 +130,7 @@ class SubjectStore:
             erased = tx.rowcount
             tx.execute("DELETE FROM requests WHERE subject = ?", (subject,))
             erased += tx.rowcount
+            current.forget(tx, subject)
             tx.execute("INSERT INTO tombstones (subject, forgotten_at, request_id) VALUES (?, ?, ?) ON CONFLICT "
                        "(subject) DO UPDATE SET forgotten_at = excluded.forgotten_at, request_id = excluded.request_id",
                        (subject, when, request_id))
@@ -155,10 +159,24 @@ class SubjectStore:
         with self.backend.transaction(write=False) as tx:
             return [_event(r) for r in tx.execute(_SELECT + " WHERE subject = ? ORDER BY at, id", (subject,))]
 
+    @staticmethod
+    def _last_at(tx: Tx, subject: str) -> str | None:
+        rows = tx.execute("SELECT last_at FROM current_subjects WHERE subject = ?", (subject,))
+        return rows[0][0] if rows else None
+
     def facts_at(self, subject: str, at: datetime | None = None) -> tuple[list[Held], bool]:
-        """The facts holding at `at` (default now) and whether the store knows the subject at all."""
+        """The facts holding at `at` (default now) and whether the store knows the subject at all.
+        At or after the subject's latest event they are its current facts (one indexed read);
+        before it, the events up to `at` decide."""
         when = format_time(at or utc_now())
         with self.backend.transaction(write=False) as tx:
+            last = self._last_at(tx, subject)
+            if last is None:
+                return [], False
+            if last <= when:
+                rows = tx.execute("SELECT subject, fact, event_id, at FROM current_facts WHERE subject = ? "
+                                  "AND kind = 'begin' ORDER BY fact", (subject,))
+                return [Held(fact, event_id, since) for _, fact, event_id, since in rows], True
             rows = tx.execute(latest_facts(self.dialect, "AND subject = ?") + " ORDER BY fact", (when, subject))
             known = bool(rows) or bool(tx.execute("SELECT 1 FROM events WHERE subject = ? AND at <= ? LIMIT 1",
                                                   (subject, when)))
@@ -168,10 +186,17 @@ class SubjectStore:
         """Each (category, source) collected about the subject up to `at`, with its first and last time."""
         when = format_time(at or utc_now())
         with self.backend.transaction(write=False) as tx:
-            rows = tx.execute("SELECT category, source, MIN(at), MAX(at), COUNT(*) FROM events WHERE kind = "
-                              "'collected' AND subject = ? AND at <= ? GROUP BY category, source "
-                              "ORDER BY category, source", (subject, when))
-        return [{"category": c, "source": s, "first_collected": show_time(a), "last_collected": show_time(b),
+            last = self._last_at(tx, subject)
+            if last is None:
+                return []
+            if last <= when:
+                rows = tx.execute("SELECT category, source, first_at, last_at, events FROM current_data "
+                                  "WHERE subject = ? ORDER BY category, source", (subject,))
+            else:
+                rows = tx.execute("SELECT category, COALESCE(source, ''), MIN(at), MAX(at), COUNT(*) FROM events "
+                                  "WHERE kind = 'collected' AND subject = ? AND at <= ? GROUP BY category, "
+                                  "COALESCE(source, '') ORDER BY category, COALESCE(source, '')", (subject, when))
+        return [{"category": c, "source": s or None, "first_collected": show_time(a), "last_collected": show_time(b),
                  "events": n} for c, s, a, b, n in rows]
 
     def requests(self, subject: str) -> list[dict[str, Any]]:

@@ -28,8 +28,11 @@ def purposes(policy: Any) -> list[str]:
     return [t["id"] for t in policy.vocabulary().get("purpose", [])]
 
 
-def retain_verdict(policy: Any, category: str, source: str | None, facts: Iterable[str]) -> dict[str, Any]:
-    """keep (and why, for which purposes, until when) or delete now, for one (category, source)."""
+def retain_verdict(policy: Any, category: str, source: str | None, facts: Iterable[str],
+                   lasting: bool = False) -> dict[str, Any]:
+    """keep (and why, for which purposes, until when) or delete now, for one (category, source).
+    `lasting`: say for each purpose kept how long it lasts (`until` from the engine, else `while`
+    the condition the rule needs holds, else no end stated), at one more question per purpose."""
     facts = sorted(facts)
     keep: list[dict[str, Any]] = []
     untils: list[str | None] = []
@@ -42,7 +45,10 @@ def retain_verdict(policy: Any, category: str, source: str | None, facts: Iterab
         except QueryError as err:  # a category or source the policy does not declare
             return {"action": "review", "why": err.one_line()}
         if answer["decision"] == "allow":
-            keep.append({"purpose": purpose, "reasons": answer["reasons"]})
+            entry: dict[str, Any] = {"purpose": purpose, "reasons": answer["reasons"]}
+            if lasting:
+                entry.update(_lasts(policy, query, answer))
+            keep.append(entry)
             untils.append(answer.get("until"))
     if not keep:
         return {"action": "delete_now", "why": "no rule allows keeping it for any purpose, given the facts that hold"}
@@ -52,17 +58,66 @@ def retain_verdict(policy: Any, category: str, source: str | None, facts: Iterab
     return out
 
 
-def erasure_plan(policy: Any, store: SubjectStore, subject: str, at: datetime | None = None) -> dict[str, Any]:
-    """For each (data, source) held: delete now, or keep and the rule that still allows it."""
+def _lasts(policy: Any, query: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    if answer.get("until"):
+        return {"until": answer["until"], "lasts": f"until {answer['until']}"}
+    partial = policy.decide({k: v for k, v in query.items() if k != "facts"}).to_dict()
+    if partial.get("requires"):
+        return {"while": partial["requires"], "lasts": f"while {partial['requires']}"}
+    return {"lasts": "no end stated by the policy"}
+
+
+LEGAL_OBLIGATION = "legal_obligation"
+
+
+def after_erasure(verdict: dict[str, Any], exceptions: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an erasure request leaves of a keep verdict. Kept: what a rule the granted rights'
+    `except` clauses name allows; when they name none, what a rule with basis legal_obligation
+    allows (GDPR Art. 17(3)(b): erasure does not reach data a legal obligation requires). The
+    other allowing rules yield to the request and are listed as such."""
+    if verdict["action"] != "keep":
+        return verdict
+    named = {(e["file"], e["line"]): e["rights"] for e in exceptions}
+    kept, yields = [], []
+    for entry in verdict["keep_for"]:
+        hit = [r for r in entry["reasons"] if (r["file"], r["line"]) in named]
+        if exceptions and hit:
+            kept.append({**entry, "kept_by": "an exception of the right " + ", ".join(
+                f"`{x}`" for x in named[(hit[0]["file"], hit[0]["line"])])})
+        elif not exceptions and any(r.get("basis") == LEGAL_OBLIGATION for r in entry["reasons"]):
+            kept.append({**entry, "kept_by": "a legal obligation (the erasure does not reach it)"})
+        else:
+            yields.append(entry)
+    if not kept:
+        return {"action": "delete_now", "why": "the erasure request ends every rule that allowed keeping it",
+                "yields_to_request": yields}
+    out: dict[str, Any] = {"action": "keep", "keep_for": kept, "yields_to_request": yields}
+    untils = [k.get("until") for k in kept]
+    if all(untils):
+        out["keep_until"] = max(u for u in untils if u)
+    return out
+
+
+def erasure_plan(policy: Any, store: SubjectStore, subject: str, at: datetime | None = None,
+                 exceptions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """For each (data, source) held: delete now, or keep, until when, and the rule that still allows
+    it. With `exceptions` (an erasure request's: entitlement.Entitlement.exceptions), only what
+    survives the request is kept (after_erasure); without, what the policy allows today."""
     held_facts, _ = store.facts_at(subject, at)
     facts = [h.fact for h in held_facts]
     rows = []
     for item in store.held(subject, at):
+        verdict = retain_verdict(policy, item["category"], item.get("source"), facts, lasting=True)
+        if exceptions is not None:
+            verdict = after_erasure(verdict, exceptions)
         rows.append({"data": item["category"], "source": item.get("source"),
                      "first_collected": item["first_collected"], "last_collected": item["last_collected"],
-                     **retain_verdict(policy, item["category"], item.get("source"), facts)})
-    return {"subject": subject, "facts": [h.to_dict() for h in held_facts], "plan": rows,
-            "policy": {"name": policy.name, "digest": policy.digest}}
+                     **verdict})
+    out = {"subject": subject, "at": show_time(format_time(at or utc_now())), "facts": [h.to_dict() for h in held_facts],
+           "plan": rows, "policy": {"name": policy.name, "digest": policy.digest}}
+    if exceptions is not None:
+        out["exceptions"] = exceptions
+    return out
 
 
 # The rows the sweep reads, as (subject, category, source, factset, last_at). `fast`: subjects whose

@@ -15,7 +15,7 @@ from typing import Any
 from policy_engine.subjects import current
 from policy_engine.subjects.backends import Backend, Tx, open_backend
 from policy_engine.subjects.model import (Forgotten, IdempotencyConflict, NewEvent, check_subject, format_time,
-                                          show_time, utc_now)
+                                          parse_stored, show_time, utc_now)
 
 _COLUMNS = ("id", "subject", "kind", "fact", "category", "source", "at", "channel", "evidence", "policy_digest",
             "recorded_at")
@@ -137,19 +137,30 @@ class SubjectStore:
         return {"subject": subject, "erased": erased, "forgotten_at": show_time(when), "request_id": request_id}
 
     def record_request(self, subject: str, kind: str, received_at: str, channel: str | None, note: str | None,
-                       key: str | None, fingerprint: str) -> tuple[dict[str, Any], bool]:
+                       key: str | None, fingerprint: str, limit: Any = None) -> tuple[dict[str, Any], bool]:
+        """Record a request; `(request, replayed)`. A key seen before answers with its request. With a
+        `limit` (entitlement.Limit: `count`, `window`, `refuse`), the requests of this kind received
+        within the window before this one are counted in the same transaction, under the subject's
+        lock, so concurrent requests cannot both slip under it."""
         with self.backend.transaction() as tx:
             self._lock(tx, subject)
-            rows = tx.execute(
-                "INSERT INTO requests (subject, kind, received_at, channel, note, idempotency_key, fingerprint)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (subject, kind, received_at, channel, note, key, fingerprint))
-            replayed = not rows
-            if replayed:
-                rows = tx.execute("SELECT id, fingerprint FROM requests WHERE idempotency_key = ?", (key,))
-                if rows[0][1] != fingerprint:
-                    raise IdempotencyConflict("subject.idempotency_conflict", "this Idempotency-Key was "
-                                              "already used for a different request; use a new key", "Idempotency-Key")
+            rows = tx.execute("SELECT id, fingerprint FROM requests WHERE idempotency_key = ?", (key,)) if key else []
+            if rows and rows[0][1] != fingerprint:
+                raise IdempotencyConflict("subject.idempotency_conflict", "this Idempotency-Key was "
+                                          "already used for a different request; use a new key", "Idempotency-Key")
+            replayed = bool(rows)
+            if not replayed:
+                if limit is not None:
+                    start = format_time(parse_stored(received_at) - limit.window)
+                    counted = [r[0] for r in tx.execute(
+                        "SELECT received_at FROM requests WHERE subject = ? AND kind = ? AND received_at > ? "
+                        "AND received_at <= ? ORDER BY received_at", (subject, kind, start, received_at))]
+                    if len(counted) >= limit.count:
+                        raise limit.refuse(kind, counted, received_at)
+                rows = tx.execute(
+                    "INSERT INTO requests (subject, kind, received_at, channel, note, idempotency_key, fingerprint)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (subject, kind, received_at, channel, note, key, fingerprint))
             found = tx.execute("SELECT id, subject, kind, received_at, channel, note FROM requests WHERE id = ?",
                                (rows[0][0],))
         return _request(found[0]), replayed

@@ -62,3 +62,16 @@ def test_an_unreachable_store_is_exit_1():
 
     r = pe(f"postgresql://postgres@127.0.0.1:{_free_port()}/x", "subjects", "show", "1")
     assert r.returncode == 1 and r.stderr.startswith("policy-engine: subjects.unavailable:")
+
+
+def test_a_rights_limit_and_a_right_not_held_are_one_line_and_exit_1(tmp_path):
+    url, rights = str(tmp_path / "s.sqlite3"), str(Path(__file__).with_name("rights.policy"))
+    for day in ("2026-01-01", "2026-02-01"):
+        ok = pe(url, "subjects", "request", "9", "access", rights, "--received-at", f"{day}T00:00:00Z")
+        assert ok.returncode == 0 and json.loads(ok.stdout)["response"]["deadline"] == "P1M"
+    third = pe(url, "subjects", "request", "9", "access", rights, "--received-at", "2026-03-01T00:00:00Z")
+    assert third.returncode == 1 and third.stderr.count("\n") == 1
+    assert third.stderr.startswith("policy-engine: subject.request_limit (kind): the right `access` allows at most 2")
+    assert "the next is possible from 2026-12-27T00:00:00Z" in third.stderr
+    refused = pe(url, "subjects", "request", "9", "erasure", rights)
+    assert refused.returncode == 1 and "subject.right_not_granted" in refused.stderr

@@ -123,6 +123,7 @@ def subjects_router(state: Any) -> APIRouter:
     subjects = Subjects(os.environ.get(STORE_ENV), os.environ.get(TOKENS_ENV))
     logging.getLogger("uvicorn.access").addFilter(_RedactSubjects())
     router = APIRouter(tags=["subjects"])
+    router.subjects = subjects  # type: ignore[attr-defined]  (for subject questions on /v1/decide)
 
     async def guarded(request: Request, scope: str, work: Any) -> Response:
         try:

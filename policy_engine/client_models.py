@@ -195,6 +195,7 @@ class PlanRow(_Model):
     keep_until: str | None = None
     keep_for: list[dict[str, Any]] = []
     yields_to_request: list[dict[str, Any]] = []
+    retention_statement: list[str] = []  # the policy's own words on how long
 
 
 class ErasurePlan(_Model):

@@ -63,8 +63,13 @@ def _lasts(policy: Any, query: dict[str, Any], answer: dict[str, Any]) -> dict[s
         return {"until": answer["until"], "lasts": f"until {answer['until']}"}
     partial = policy.decide({k: v for k, v in query.items() if k != "facts"}).to_dict()
     if partial.get("requires"):
-        return {"while": partial["requires"], "lasts": f"while {partial['requires']}"}
+        return {"while": partial["requires"], "lasts": f"while {partial['requires']} holds"}
     return {"lasts": "no end stated by the policy"}
+
+
+def _covers(data: list[str] | None, category: str) -> bool:
+    """A retention statement on `data` (None: all data) speaks of `category` or a wider term of it."""
+    return data is None or any(category == d or category.startswith(d + ".") for d in data)
 
 
 LEGAL_OBLIGATION = "legal_obligation"
@@ -105,14 +110,18 @@ def erasure_plan(policy: Any, store: SubjectStore, subject: str, at: datetime | 
     survives the request is kept (after_erasure); without, what the policy allows today."""
     held_facts, _ = store.facts_at(subject, at)
     facts = [h.fact for h in held_facts]
+    periods = policy.statements().get("retention", [])
     rows = []
     for item in store.held(subject, at):
         verdict = retain_verdict(policy, item["category"], item.get("source"), facts, lasting=True)
         if exceptions is not None:
             verdict = after_erasure(verdict, exceptions)
-        rows.append({"data": item["category"], "source": item.get("source"),
-                     "first_collected": item["first_collected"], "last_collected": item["last_collected"],
-                     **verdict})
+        row = {"data": item["category"], "source": item.get("source"), "first_collected": item["first_collected"],
+               "last_collected": item["last_collected"], **verdict}
+        said = [p["period"] for p in periods if _covers(p["data"], item["category"])]
+        if said:  # the policy's own words on how long, for the DPO reading the plan
+            row["retention_statement"] = said
+        rows.append(row)
     out = {"subject": subject, "at": show_time(format_time(at or utc_now())), "facts": [h.to_dict() for h in held_facts],
            "plan": rows, "policy": {"name": policy.name, "digest": policy.digest}}
     if exceptions is not None:

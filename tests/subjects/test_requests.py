@@ -76,7 +76,7 @@ def test_the_erasure_plan_keeps_only_what_the_rights_exceptions_allow(store):
     assert [y["purpose"] for y in email["yields_to_request"]] == ["accounting", "account_administration"]
     assert ip["action"] == "keep" and [k["purpose"] for k in ip["keep_for"]] == ["security"]
     assert ip["keep_for"][0]["kept_by"] == "an exception of the right `delete`"
-    assert ip["keep_for"][0]["while"] == "fraud_suspected" and ip["keep_for"][0]["lasts"] == "while fraud_suspected"
+    assert ip["keep_for"][0]["while"] == "fraud_suspected" and ip["keep_for"][0]["lasts"] == "while fraud_suspected holds"
     assert [y["purpose"] for y in ip["yields_to_request"]] == ["account_administration"]
 
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from policy_engine import load  # noqa: E402
 from policy_engine.subjects import current  # noqa: E402
 from policy_engine.subjects.model import check_event, parse_time  # noqa: E402
-from policy_engine.subjects.retention import sweep  # noqa: E402
+from policy_engine.subjects.sweep import sweep  # noqa: E402
 from policy_engine.subjects.store import SubjectStore  # noqa: E402
 
 SHOP = REPO / "tests" / "subjects" / "shop.policy"

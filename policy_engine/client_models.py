@@ -226,6 +226,15 @@ class DueItem(_Model):
     last_collected: str
     action: str
     why: str | None = None
+    deadline: str | None = None  # when a time limit ended (or will end) keeping it
+
+
+class Upcoming(_Model):
+    within_days: int
+    until: str
+    count: int
+    items: list[DueItem]
+    truncated: bool
 
 
 class RetentionDue(_Model):
@@ -236,6 +245,7 @@ class RetentionDue(_Model):
     truncated: bool
     groups: dict[str, list[dict[str, Any]]]
     policy: PolicySummary
+    upcoming: Upcoming | None = None
 
 
 class ForgetAnswer(_Model):

@@ -74,9 +74,11 @@ class SubjectMethods:
         call = self._call("POST", _path(subject, "/requests"), dict(request), headers=_key(idempotency_key))
         return self._run(_SubjectOps.send(call, RequestAnswer))
 
-    def retention_due(self, *, at: str | None = None, limit: int = 1000) -> RetentionDue:
-        """GET /v1/retention/due: what may no longer be kept at `at` (RFC 3339; default now)."""
-        params = {k: v for k, v in (("at", at), ("limit", limit)) if v is not None}
+    def retention_due(self, *, at: str | None = None, limit: int = 1000,
+                      within_days: int | None = None) -> RetentionDue:
+        """GET /v1/retention/due: what may no longer be kept at `at` (RFC 3339; default now), and with
+        `within_days` what becomes due in that many days."""
+        params = {k: v for k, v in (("at", at), ("limit", limit), ("within_days", within_days)) if v is not None}
         return self._run(_SubjectOps.send(self._call("GET", "/v1/retention/due", params=params), RetentionDue))
 
     def forget_subject(self, subject: str, request_id: str) -> ForgetAnswer:

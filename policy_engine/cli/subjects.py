@@ -21,7 +21,7 @@ from policy_engine.cli.common import load_or_exit, query_error
 from policy_engine.subjects.decide import check_terms, decide_for_subject, split
 from policy_engine.subjects.model import REQUEST_KINDS, StoreUnavailable, SubjectError, check_event, parse_time
 from policy_engine.subjects.requests import export, handle_request
-from policy_engine.subjects.retention import sweep
+from policy_engine.subjects.sweep import sweep
 from policy_engine.subjects.store import SubjectStore
 
 _STORE = click.option("--store", "store_url", envvar="POLICY_ENGINE_SUBJECT_STORE", required=True,
@@ -159,7 +159,10 @@ def retention() -> None:
 @click.option("--at", metavar="TIME", help="As of this instant (RFC 3339); default now.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="List at most this many (subject, data, source); the count is always complete.")
-def due(policy_path: str, store_url: str, at: str | None, limit: int) -> None:
-    """Every (subject, data, source) that no rule allows keeping any more, with the groups kept and why."""
+@click.option("--within-days", type=click.IntRange(1, 3650), metavar="N",
+              help="Also list what becomes due in the next N days, with each deadline.")
+def due(policy_path: str, store_url: str, at: str | None, limit: int, within_days: int | None) -> None:
+    """Every (subject, data, source) that no rule allows keeping any more, with its deadline where a
+    time limit ended it, and the groups kept and why."""
     policy = load_or_exit(policy_path)
-    _run(store_url, lambda store: sweep(policy, store, parse_time(at, "at") if at else None, limit))
+    _run(store_url, lambda store: sweep(policy, store, parse_time(at, "at") if at else None, limit, within_days))

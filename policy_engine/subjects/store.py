@@ -210,6 +210,20 @@ class SubjectStore:
         return [{"category": c, "source": s or None, "first_collected": show_time(a), "last_collected": show_time(b),
                  "events": n} for c, s, a, b, n in rows]
 
+    def last_collected(self, subject: str, category: str, source: str | None, at: datetime) -> str | None:
+        """The last time data of `category` (or a narrower term of it), from `source` (or a narrower
+        one) when given, was collected about the subject up to `at` (stored form), or None. A narrower
+        term `a.b` sorts between `a.` and `a/` (`/` follows `.`), so both are text ranges."""
+        sql = ("SELECT MAX(at) FROM events WHERE kind = 'collected' AND subject = ? AND at <= ? "
+               "AND (category = ? OR (category > ? AND category < ?))")
+        params: list[Any] = [subject, format_time(at), category, category + ".", category + "/"]
+        if source is not None:
+            sql += " AND (source = ? OR (source > ? AND source < ?))"
+            params += [source, source + ".", source + "/"]
+        with self.backend.transaction(write=False) as tx:
+            rows = tx.execute(sql, params)
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
     def requests(self, subject: str) -> list[dict[str, Any]]:
         with self.backend.transaction(write=False) as tx:
             rows = tx.execute("SELECT id, subject, kind, received_at, channel, note FROM requests WHERE "

@@ -10,7 +10,7 @@ from pathlib import Path
 from policy_engine import load
 from policy_engine.subjects import backends, current
 from policy_engine.subjects.model import check_event, parse_time
-from policy_engine.subjects.retention import sweep
+from policy_engine.subjects.sweep import sweep
 from policy_engine.subjects.store import SubjectStore
 
 SHOP = load(Path(__file__).with_name("shop.policy"))

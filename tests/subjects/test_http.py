@@ -113,7 +113,7 @@ def test_subject_questions_on_decide_and_batch_and_in_the_decision_log(server):
             break
         time.sleep(0.05)
     assert f'"evidence":[{{"fact":"newsletter_form","event":{given["id"]},' in rows[0]
-    assert '"at":"2026-02-01T00:00:00Z"' in rows[0] and '"facts":["newsletter_form"]' in rows[0]
+    assert '"at":"2026-02-01T00:00:00Z"' in rows[0] and '"facts":{"newsletter_form":"2026-01-01T00:00:00Z"}' in rows[0]
 
 
 def test_requests_and_the_sweep(server):

@@ -50,7 +50,7 @@ REQUEST_SCHEMA = {"type": "object", "title": "SubjectRequest", "additionalProper
 QUESTION_SCHEMA = {"type": "object", "title": "SubjectQuestion", "required": ["action", "data", "subject"],
                    "description": "a query (SPEC section 2) naming `subject` and optionally `at`, never `facts`",
                    "properties": {"action": _TEXT, "data": _TEXT, "source": _TEXT, "purpose": _TEXT,
-                                  "recipient": _TEXT, "subject": _TEXT, "at": _TIME}}
+                                  "recipient": _TEXT, "subject": _TEXT, "at": _TIME, "collected_at": _TIME}}
 _KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
         "description": "a retry with the same key records once"}
 

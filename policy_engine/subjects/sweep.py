@@ -57,14 +57,20 @@ def _literal(term: str) -> str:
 def _rows_sql(dialect: str, facts: dict[str, list[str]]) -> list[tuple[str, int]]:
     """(the rows' SQL, how many times it takes `at`): fast part, slow part. Columns: subject,
     category, source, factset, last_at, then one start time per anchor fact (NULL: not holding)."""
-    def starts(table: str, who: str, begin_only: str) -> str:
-        return "".join(f", (SELECT MIN(c.at) FROM {table} c WHERE c.subject = {who}{begin_only} AND c.fact IN "
-                       f"({', '.join(_literal(f) for f in implied)})) AS a{i}" for i, implied in enumerate(facts.values()))
+    def starts(table: str, who: str, begin_only: str) -> tuple[str, str]:
+        """The anchor columns, as left joins on each anchor fact's earliest start per subject."""
+        cols, joins = [], []
+        for i, implied in enumerate(facts.values()):
+            cols.append(f", f{i}.at AS a{i}")
+            joins.append(f" LEFT JOIN (SELECT subject, MIN(at) AS at FROM {table} WHERE fact IN "
+                         f"({', '.join(_literal(f) for f in implied)}){begin_only} GROUP BY subject) f{i} "
+                         f"ON f{i}.subject = {who}")
+        return "".join(cols), "".join(joins)
     last = "+s.last_at" if dialect == "sqlite" else "s.last_at"  # SQLite: a full scan in key order, not the index
-    fast_starts = starts("current_facts", "d.subject", " AND c.kind = 'begin'")
-    slow_starts = starts("facts_then", "h.subject", "")
-    fast = (f"SELECT d.subject, d.category, d.source, s.factset, d.last_at{fast_starts} "
-            f"FROM current_subjects s JOIN current_data d ON d.subject = s.subject WHERE {last} <= ?")
+    fast_cols, fast_joins = starts("current_facts", "d.subject", " AND kind = 'begin'")
+    slow_cols, slow_joins = starts("facts_then", "h.subject", "")
+    fast = (f"SELECT d.subject, d.category, d.source, s.factset, d.last_at{fast_cols} "
+            f"FROM current_subjects s JOIN current_data d ON d.subject = s.subject{fast_joins} WHERE {last} <= ?")
     agg = "string_agg(fact, ',' ORDER BY fact)" if dialect == "postgresql" else "group_concat(fact, ',')"
     inner = latest_facts(dialect, f"AND subject IN ({_LATER})")
     if dialect != "postgresql":  # SQLite's group_concat keeps the order of its (ordered) input
@@ -74,8 +80,8 @@ WITH facts_then AS ({inner}),
 factsets AS (SELECT subject, {agg} AS factset FROM facts_then GROUP BY subject),
 held AS (SELECT subject, category, COALESCE(source, '') AS source, MAX(at) AS last_at FROM events
          WHERE kind = 'collected' AND at <= ? AND subject IN ({_LATER}) GROUP BY subject, category, COALESCE(source, ''))
-SELECT h.subject, h.category, h.source, COALESCE(f.factset, '') AS factset, h.last_at{slow_starts}
-FROM held h LEFT JOIN factsets f ON f.subject = h.subject"""
+SELECT h.subject, h.category, h.source, COALESCE(f.factset, '') AS factset, h.last_at{slow_cols}
+FROM held h LEFT JOIN factsets f ON f.subject = h.subject{slow_joins}"""
     return [(fast, 1), (slow, 4)]
 
 
@@ -91,11 +97,12 @@ class _Plan:
         self.durations = [self.collected] + [limits[f] for f in self.facts]
         self.at = at
 
-    def buckets(self) -> list[str]:
-        """Per anchor column: how many of its durations its age has reached (`anchor <= at - D`)."""
+    def buckets(self, instant: datetime) -> list[str]:
+        """Per anchor column: how many of its durations its age has reached at `instant`
+        (`anchor <= instant - D`)."""
         out = []
         for column, durations in zip(self.columns, self.durations):
-            terms = [f"CASE WHEN r.{column} <= '{format_time(self.at - timedelta(days=d))}' THEN 1 ELSE 0 END"
+            terms = [f"CASE WHEN r.{column} <= '{format_time(instant - timedelta(days=d))}' THEN 1 ELSE 0 END"
                      for d in durations]
             out.append(" + ".join(terms) if terms else "0")
         return out
@@ -129,8 +136,12 @@ def sweep(policy: Any, store: SubjectStore, at: datetime | None = None, limit: i
     stamp = format_time(when)
     plan = _Plan(policy, when)
     parts = _rows_sql(store.dialect, plan.facts)
-    bucket_cols = ", ".join(f"{b} AS b{i}" for i, b in enumerate(plan.buckets()))
+    later = when + timedelta(days=within_days) if within_days is not None else None
+    bucket_cols = ", ".join(f"{b} AS b{i}" for i, b in enumerate(plan.buckets(when)))
     key_cols = ["category", "source", "factset"] + [f"b{i}" for i in range(len(plan.columns))]
+    if later is not None:  # the ages at the later instant too: a group's rows become due together
+        bucket_cols += ", " + ", ".join(f"{b} AS c{i}" for i, b in enumerate(plan.buckets(later)))
+        key_cols += [f"c{i}" for i in range(len(plan.columns))]
     mins = ", ".join(f"MIN({c})" for c in plan.columns)
     groups: dict[tuple[Any, ...], list[Any]] = {}
     with store.backend.transaction(write=False, snapshot=True) as tx:
@@ -159,24 +170,24 @@ def sweep(policy: Any, store: SubjectStore, at: datetime | None = None, limit: i
                 ends = _ends(plan, reps, verdict.get("keep_until"))
                 if ends is not None:
                     entry["ends"] = _describe(plan, ends)
+                if later is not None and retain_verdict(policy, category, source or None, facts, collected_at=collected,
+                                                        at=show_time(format_time(later)))["action"] != "keep":
+                    entry["due_within_days"] = True
                     soon.append((key, ends, entry))
             else:
                 ends = _ended(policy, plan, category, source, facts, reps)
                 if ends is not None:
                     entry["ended"] = _describe(plan, ends)
                 due.append((key, ends, entry))
-        items = _list(tx, parts, stamp, key_cols, bucket_cols, plan, due, limit, None)
-        upcoming = None
-        if within_days is not None and soon:
-            upcoming = _list(tx, parts, stamp, key_cols, bucket_cols, plan, soon, limit,
-                             format_time(when + timedelta(days=within_days)))
+        items = _list(tx, parts, stamp, key_cols, bucket_cols, plan, due, limit)
+        upcoming = _list(tx, parts, stamp, key_cols, bucket_cols, plan, soon, limit) if later is not None else None
     total = items[1]
     out: dict[str, Any] = {"at": show_time(stamp), "due": total, "items": items[0], "truncated": total > len(items[0]),
                            "groups": {"due": [e for _, _, e in due], "kept": kept},
                            "policy": {"name": policy.name, "digest": policy.digest}}
-    if within_days is not None:
-        rows, count = upcoming or ([], 0)
-        out["upcoming"] = {"within_days": within_days, "until": show_time(format_time(when + timedelta(days=within_days))),
+    if upcoming is not None and later is not None:
+        rows, count = upcoming
+        out["upcoming"] = {"within_days": within_days, "until": show_time(format_time(later)),
                            "count": count, "items": rows, "truncated": count > len(rows)}
     return out
 
@@ -201,37 +212,25 @@ def _ended(policy: Any, plan: _Plan, category: str, source: str, facts: dict[str
 
 
 def _list(tx: Any, parts: list[tuple[str, int]], stamp: str, key_cols: list[str], bucket_cols: str, plan: _Plan,
-          chosen: list[tuple[tuple[Any, ...], tuple[int, int] | None, dict[str, Any]]], limit: int,
-          by: str | None) -> tuple[list[dict[str, Any]], int]:
-    """The rows of the chosen groups (the first `limit`, in subject order) and how many there are.
-    `by`: only rows whose deadline (their anchor's time + the group's duration) is at or before it,
-    i.e. whose anchor time is at or before `by` - duration: a per-group threshold, compared in SQL."""
-    if by is not None:
-        chosen = [c for c in chosen if c[1] is not None]
+          chosen: list[tuple[tuple[Any, ...], tuple[int, int] | None, dict[str, Any]]],
+          limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The rows of the chosen groups (the first `limit`, in subject order) and how many there are
+    (the groups' counts), each with its deadline where a limit ends it: its anchor + the duration."""
     if not chosen:
         return [], 0
-    values = ", ".join("(" + ", ".join("?" for _ in key_cols) + ", ?, ?, ?)" for _ in chosen)
+    values = ", ".join("(" + ", ".join("?" for _ in key_cols) + ", ?, ?)" for _ in chosen)
     params: list[Any] = []
     for key, ends, _ in chosen:
-        col, days = ends if ends is not None else (-1, 0)
-        threshold = format_time(parse_stored(by) - timedelta(days=days)) if by is not None else ""
-        params += [*key, col, days, threshold]
+        params += [*key, *(ends if ends is not None else (-1, 0))]
     anchor = "CASE k.col " + " ".join(f"WHEN {i} THEN r.{c}" for i, c in enumerate(plan.columns)) + " END"
     match = " AND ".join(f"k.{c} = r.{c}" for c in key_cols)
-    head = f"WITH chosen ({', '.join(key_cols)}, col, days, threshold) AS (VALUES {values}) "
-    where = f" WHERE {anchor} <= k.threshold" if by is not None else ""
+    head = f"WITH chosen ({', '.join(key_cols)}, col, days) AS (VALUES {values}) "
     rows: list[tuple[Any, ...]] = []
-    count = 0
     for sql, times in parts:
-        body = f"FROM (SELECT r.*, {bucket_cols} FROM ({sql}) r) r JOIN chosen k ON {match}{where}"
-        args = [*params, *([stamp] * times)]
-        if by is not None:  # the due rows' count is the due groups' counts; the upcoming ones are counted
-            count += int(tx.execute(head + "SELECT COUNT(*) " + body, args)[0][0])
         rows += tx.execute(head + f"SELECT r.subject, r.category, r.source, r.factset, r.last_at, k.col, k.days, "
-                           f"{anchor}, {', '.join('r.' + c for c in key_cols[3:])} " + body +
-                           " ORDER BY r.subject, r.category, r.source LIMIT ?", [*args, limit])
-    if by is None:
-        count = sum(entry["subjects"] for _, _, entry in chosen)
+                           f"{anchor}, {', '.join('r.' + c for c in key_cols[3:])} "
+                           f"FROM (SELECT r.*, {bucket_cols} FROM ({sql}) r) r JOIN chosen k ON {match} "
+                           "ORDER BY r.subject, r.category, r.source LIMIT ?", [*params, *([stamp] * times), limit])
     rows = sorted(rows, key=lambda r: (r[0], r[1], r[2]))[:limit]  # at most 2 x limit: the parts merged
     verdicts = {tuple(str(x) for x in key): entry for key, _, entry in chosen}
     out = []
@@ -244,4 +243,4 @@ def _list(tx: Any, parts: list[tuple[str, int]], stamp: str, key_cols: list[str]
         if r[5] >= 0 and r[7]:
             item["deadline"] = show_time(format_time(parse_stored(r[7]) + timedelta(days=r[6])))
         out.append(item)
-    return out, count
+    return out, sum(entry["subjects"] for _, _, entry in chosen)

@@ -11,7 +11,9 @@ holding, and for each anchor how many of the durations its age has passed): ever
 gets the same answer, which the policy gives for one representative (the group's earliest anchor
 times). When a group's keeping ends by a limit, the limit is found from the representative's
 `until` (its anchor and duration), and each row's deadline is its own anchor time plus that
-duration: due rows list it, and "due within N days" is one more SQL filter on the anchor time.
+duration. "Due within N days" groups by the ages at the later instant as well: a kept group the
+policy would not keep then is upcoming, all its rows together, counted by the group's count.
+What becomes due assumes no new event meanwhile (a consent withdrawn later is not foreseen).
 
 Exact when each fact a question holds implies at most one anchor fact (a fact implying two anchors
 is given the earlier anchor's time for both).

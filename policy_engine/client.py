@@ -13,6 +13,9 @@ models too (`PolicyInfo`, `Terms`, `DataMap`: policy_engine/client_models.py). A
 term) raises the library's `QueryError` with the same code, field and suggestions; anything else
 the server refuses (auth, limits, 5xx) raises `APIError`; a network failure is httpx's own error.
 
+The subject store's methods (events, the subject view, subject decisions, requests, the sweep,
+forget) are in client_subjects.py, mixed into both clients.
+
 A 503 (the server is overloaded, starting, or its decision log cannot take the answer) and a
 failed connection are retried, with exponential backoff and full jitter, honouring the server's
 `Retry-After`, within a bounded number of attempts and a bounded total time (`Retry`). Every
@@ -43,6 +46,7 @@ from policy_engine.engine import query_time
 from policy_engine.client_models import (DataMap, MapAnswer, MapRule, PolicyInfo, PolicySummary, ReloadAnswer,
                                            RuleRef, Term, Terms)
 from policy_engine.engine.rights import RightsAnswer
+from policy_engine.client_subjects import SubjectMethods  # the subject store's methods (issue 11)
 
 __all__ = ["Client", "AsyncClient", "Retry", "APIError", "PolicyInfo", "Terms", "Term", "DataMap", "MapAnswer",
            "MapRule", "RuleRef", "PolicySummary", "ReloadAnswer", "RightsAnswer"]
@@ -116,6 +120,7 @@ class _Call:
     path: str
     json: Any = None
     params: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None  # e.g. the subject writes' Idempotency-Key
 
 
 _Flow = Generator[_Call, Any, T]
@@ -193,7 +198,7 @@ def _final(outcome: httpx.Response | Exception) -> Any:
     return _check(outcome)
 
 
-class _Base:
+class _Base(SubjectMethods):
     _HTTP: Any = None  # httpx.Client or httpx.AsyncClient
 
     def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 10.0, batch_size: int = 1000,
@@ -248,11 +253,17 @@ class _Base:
     def _run(self, flow: _Flow[T]) -> Any:
         raise NotImplementedError
 
+    def _call(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None) -> _Call:
+        return _Call(method, path, json, params, headers)
+
     @staticmethod
     def _kwargs(call: _Call) -> dict[str, Any]:
         kw: dict[str, Any] = {"params": call.params}
         if call.json is not None:
             kw["json"] = call.json
+        if call.headers:
+            kw["headers"] = call.headers
         return kw
 
 

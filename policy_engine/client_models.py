@@ -101,3 +101,155 @@ class ReloadAnswer(_Model):
     trigger: str
     previous_digest: str
     policy: PolicySummary
+
+
+# ---- the subject store (issue 11): events, the subject view, requests, the sweep, forget -------
+# What `Client.record_event`, `subject`, `decide_subject`, `subject_request`, `retention_due` and
+# `forget_subject` return (policy_engine/client_subjects.py). Rights answers and plan verdicts
+# keep their nested objects as dicts: their reasons have the decision's shape.
+
+
+class SubjectEvent(_Model):
+    """One stored event; `replayed` is set on the answer to a POST (true: the key was seen before)."""
+    id: int
+    subject: str
+    kind: Literal["begin", "end", "collected"]
+    at: str
+    recorded_at: str
+    fact: str | None = None
+    category: str | None = None
+    source: str | None = None
+    channel: str | None = None
+    evidence: str | None = None
+    policy_digest: str | None = None
+    replayed: bool | None = None
+
+
+class HeldFact(_Model):
+    """A fact holding for the subject, and the event that made it hold (the evidence)."""
+    fact: str
+    event: int
+    since: str
+
+
+class HeldData(_Model):
+    category: str
+    source: str | None = None
+    first_collected: str
+    last_collected: str
+    events: int
+
+
+class SubjectRequestRecord(_Model):
+    id: int
+    subject: str
+    kind: str
+    received_at: str
+    channel: str | None = None
+    note: str | None = None
+
+
+class Tombstone(_Model):
+    forgotten_at: str
+    request_id: str
+
+
+class SubjectView(_Model):
+    """GET /v1/subjects/{id}: everything the store holds about the subject."""
+    subject: str
+    known: bool
+    events: list[SubjectEvent]
+    facts_now: list[HeldFact]
+    data: list[HeldData]
+    requests: list[SubjectRequestRecord]
+    tombstone: Tombstone | None = None
+
+
+class SubjectRef(_Model):
+    id: str
+    at: str
+    known: bool
+    note: str | None = None
+
+
+class SubjectDecision(_Model):
+    """A decision for a subject: the decision's fields, the evidence it rested on, and the subject."""
+    decision: Literal["allow", "deny", "conditional"]
+    requires: str | None = None
+    would_allow_if: str | None = None
+    reasons: list[MapRule] = []
+    policy: PolicySummary
+    evidence: list[HeldFact]
+    subject: SubjectRef
+
+
+class PlanRow(_Model):
+    """One (data, source) of an erasure plan: delete_now, keep (for which purposes, by which rules,
+    how long: `keep_until` or each purpose's `lasts`), or review (a term the policy lacks)."""
+    data: str
+    source: str | None = None
+    first_collected: str
+    last_collected: str
+    action: Literal["keep", "delete_now", "review"]
+    why: str | None = None
+    keep_until: str | None = None
+    keep_for: list[dict[str, Any]] = []
+    yields_to_request: list[dict[str, Any]] = []
+    retention_statement: list[str] = []  # the policy's own words on how long
+
+
+class ErasurePlan(_Model):
+    subject: str
+    at: str
+    facts: list[HeldFact]
+    plan: list[PlanRow]
+    policy: PolicySummary
+    exceptions: list[dict[str, Any]] | None = None
+
+
+class RequestAnswer(_Model):
+    """POST /v1/subjects/{id}/requests: the request, the rights it rests on, the response deadline,
+    and the erasure plan or the data."""
+    request: SubjectRequestRecord
+    replayed: bool
+    rights: list[dict[str, Any]]
+    response: dict[str, Any]
+    note: str | None = None
+    plan: ErasurePlan | None = None
+    data: SubjectView | None = None
+
+
+class DueItem(_Model):
+    subject: str
+    data: str
+    source: str | None = None
+    last_collected: str
+    action: str
+    why: str | None = None
+    deadline: str | None = None  # when a time limit ended (or will end) keeping it
+
+
+class Upcoming(_Model):
+    within_days: int
+    until: str
+    count: int
+    items: list[DueItem]
+    truncated: bool
+
+
+class RetentionDue(_Model):
+    """GET /v1/retention/due: the count of due rows, the first `limit` of them, and the groups."""
+    at: str
+    due: int
+    items: list[DueItem]
+    truncated: bool
+    groups: dict[str, list[dict[str, Any]]]
+    policy: PolicySummary
+    upcoming: Upcoming | None = None
+
+
+class ForgetAnswer(_Model):
+    subject: str
+    erased: int
+    forgotten_at: str
+    request_id: str

@@ -2,7 +2,8 @@
 subject store from the command line (a SQLite file or a postgresql:// URL, `--store` or
 POLICY_ENGINE_SUBJECT_STORE). Output is JSON on stdout.
 
-Exit codes: 0 done; 1 the store refused or is unreachable (an erased subject, the database down);
+Exit codes: 0 done; 1 the store or the policy refused or the store is unreachable (an erased
+subject, a right's frequency limit reached, a right the subject does not have, the database down);
 2 bad input (a malformed event or question, a question naming both `subject` and `facts`).
 """
 
@@ -20,7 +21,7 @@ from policy_engine.cli.common import load_or_exit, query_error
 from policy_engine.subjects.decide import check_terms, decide_for_subject, split
 from policy_engine.subjects.model import REQUEST_KINDS, StoreUnavailable, SubjectError, check_event, parse_time
 from policy_engine.subjects.requests import export, handle_request
-from policy_engine.subjects.retention import sweep
+from policy_engine.subjects.sweep import sweep
 from policy_engine.subjects.store import SubjectStore
 
 _STORE = click.option("--store", "store_url", envvar="POLICY_ENGINE_SUBJECT_STORE", required=True,
@@ -41,7 +42,7 @@ def _run(store_url: str, work: Callable[[SubjectStore], Any]) -> None:
     except SubjectError as err:
         where = f" ({err.field})" if err.field else ""
         click.echo(f"policy-engine: {err.code}{where}: {err.message}", err=True)
-        sys.exit(1 if err.status in (409, 410) else 2)
+        sys.exit(1 if err.status in (409, 410, 429) or err.code == "subject.right_not_granted" else 2)
     except StoreUnavailable as err:
         click.echo(f"policy-engine: subjects.unavailable: {err}", err=True)
         sys.exit(1)
@@ -135,12 +136,15 @@ def decide(policy_path: str, store_url: str, query_json: str) -> None:
 @_STORE
 @click.option("--channel", help="How the request arrived.")
 @click.option("--note", help="Free text kept with the request.")
+@click.option("--received-at", metavar="TIME", help="When it was received (RFC 3339); default now.")
 @click.option("--key", metavar="KEY", help="Idempotency key: a retry with the same key records once.")
 def request(subject: str, kind: str, policy_path: str, store_url: str, channel: str | None, note: str | None,
-            key: str | None) -> None:
-    """Record a data-subject request; erasure prints the plan, access and portability the data."""
+            received_at: str | None, key: str | None) -> None:
+    """Record a data-subject request, as the policy's rights say (deadline, limit, who has the right);
+    erasure prints the plan, access and portability the data."""
     policy = load_or_exit(policy_path)
-    raw = {k: v for k, v in (("kind", kind), ("channel", channel), ("note", note)) if v is not None}
+    raw = {k: v for k, v in (("kind", kind), ("channel", channel), ("note", note), ("received_at", received_at))
+           if v is not None}
     _run(store_url, lambda store: handle_request(policy, store, subject, raw, key))
 
 
@@ -155,7 +159,10 @@ def retention() -> None:
 @click.option("--at", metavar="TIME", help="As of this instant (RFC 3339); default now.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="List at most this many (subject, data, source); the count is always complete.")
-def due(policy_path: str, store_url: str, at: str | None, limit: int) -> None:
-    """Every (subject, data, source) that no rule allows keeping any more, with the groups kept and why."""
+@click.option("--within-days", type=click.IntRange(1, 3650), metavar="N",
+              help="Also list what becomes due in the next N days, with each deadline.")
+def due(policy_path: str, store_url: str, at: str | None, limit: int, within_days: int | None) -> None:
+    """Every (subject, data, source) that no rule allows keeping any more, with its deadline where a
+    time limit ended it, and the groups kept and why."""
     policy = load_or_exit(policy_path)
-    _run(store_url, lambda store: sweep(policy, store, parse_time(at, "at") if at else None, limit))
+    _run(store_url, lambda store: sweep(policy, store, parse_time(at, "at") if at else None, limit, within_days))

@@ -71,11 +71,14 @@ def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a 
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
 _FIELDS = ("action", "data", "source", "purpose", "recipient", "destination", "facts", "at", "collected_at")
+# A subject question's row also keeps the subject and the store records it rested on.
+_SUBJECT_FIELDS = ("subject", "evidence")
 
 
 def query_text(query: dict[str, Any]) -> str:
     """A query's JSON text as the log stores it: SPEC field order, nulls left out."""
-    return json.dumps({k: query[k] for k in _FIELDS if query.get(k) is not None}, separators=(",", ":"),
+    fields = _FIELDS + _SUBJECT_FIELDS if "subject" in query else _FIELDS
+    return json.dumps({k: query[k] for k in fields if query.get(k) is not None}, separators=(",", ":"),
                       ensure_ascii=False)
 _MEMO_LIMIT = 50_000
 
@@ -96,6 +99,8 @@ class QueryText:
             query = query.model_dump(mode="json", exclude_none=True)
         if not isinstance(query, dict):
             return json.dumps(query)
+        if "subject" in query:  # each subject question's evidence is its own: not memoised
+            return query_text(query)
         get = query.get
         facts = get("facts")
         try:

@@ -10,6 +10,7 @@ database that cannot be reached raises StoreUnavailable, which the server answer
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,10 +18,13 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
+from policy_engine.subjects import current
 from policy_engine.subjects.model import StoreUnavailable, format_time, utc_now
 
 # PostgreSQL: one advisory lock key for "someone is migrating"; concurrent starters wait for it.
 _MIGRATION_LOCK = 0x5E1EC7
+# A migration that also fills what its statements created, in the same transaction.
+_AFTER = {3: current.rebuild}
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -84,8 +88,10 @@ class Backend:
                 pass
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Tx]:
-        """One transaction; `write=False` for reads (SQLite: readers never wait for the write lock)."""
+    def transaction(self, write: bool = True, snapshot: bool = False) -> Iterator[Tx]:
+        """One transaction; `write=False` for reads (SQLite: readers never wait for the write lock);
+        `snapshot=True`: every statement sees the same snapshot (SQLite's read transactions always
+        do; PostgreSQL runs it REPEATABLE READ)."""
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -101,8 +107,11 @@ class Backend:
                            "applied_at TEXT NOT NULL)")
                 done = {row[0] for row in tx.execute("SELECT version FROM schema_version")}
                 if number not in done:
-                    for statement in statements(sql.replace("{serial}", self.serial)):
-                        tx.execute(statement)
+                    words = {"serial": self.serial, **current.SCHEMA_WORDS[self.dialect]}
+                    for statement in statements(sql):
+                        tx.execute(re.sub(r"\{(\w+)\}", lambda m: words[m.group(1)], statement))
+                    if number in _AFTER:
+                        _AFTER[number](tx, self.dialect)
                     tx.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                                (number, format_time(utc_now())))
             version = number
@@ -140,7 +149,7 @@ class SqliteBackend(Backend):
         return conn
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Tx]:
+    def transaction(self, write: bool = True, snapshot: bool = False) -> Iterator[Tx]:
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # writers queue up here, not half way through
@@ -183,13 +192,15 @@ class PostgresBackend(Backend):
             raise StoreUnavailable(f"cannot connect to the subject store: {_first_line(err)}") from None
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Tx]:
+    def transaction(self, write: bool = True, snapshot: bool = False) -> Iterator[Tx]:
         import psycopg
 
         conn = self._conn()
         try:
             with conn.transaction():
                 with conn.cursor() as cur:
+                    if snapshot:
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     yield Tx(cur, self.dialect)
         except (psycopg.OperationalError, psycopg.InterfaceError) as err:
             self._drop()

@@ -4,8 +4,10 @@ world, exactly as if the caller had listed them; the answer adds `evidence` (the
 `subject` (whether the store knows it). The engine's query model is not changed: this wraps it,
 so the server and the CLI share one path.
 
-When timed facts land in the engine (facts as `{"fact": "<time it began>"}`, `at`, `collected_at`),
-`engine_facts` and `engine_query` are the two places that pass them on.
+Time (SPEC 5.3): the facts go to the engine as `{fact: the time it began}`, with `at`, and with
+`collected_at` the last time the store saw the question's data (and source) collected up to `at`
+(the caller's own `collected_at`, naming the copy it asks about, wins). A limit on collection or
+on a fact's start is so decided exactly.
 """
 
 from __future__ import annotations
@@ -51,14 +53,16 @@ def split(raw: Mapping[str, Any], now: datetime | None = None) -> SubjectQuery:
     return SubjectQuery(query, subject, at)
 
 
-def engine_facts(held: list[Held]) -> list[str]:
-    """The facts as the engine takes them today: a closed-world list. With timed facts this becomes
-    `{fact: since}` so time limits anchored on a fact are decided exactly."""
-    return [h.fact for h in held]
+def engine_facts(held: list[Held]) -> dict[str, str]:
+    """The facts holding, each with the time it began (closed world: exactly these hold)."""
+    return {h.fact: show_time(h.since) for h in held}
 
 
-def engine_query(sq: SubjectQuery, held: list[Held]) -> dict[str, Any]:
-    return {**sq.query, "facts": engine_facts(held)}
+def engine_query(sq: SubjectQuery, held: list[Held], collected: str | None = None) -> dict[str, Any]:
+    query = {**sq.query, "facts": engine_facts(held), "at": show_time(format_time(sq.at))}
+    if collected is not None and "collected_at" not in query:
+        query["collected_at"] = show_time(collected)
+    return query
 
 
 def evidence(held: list[Held]) -> list[dict[str, Any]]:
@@ -72,15 +76,19 @@ def decide_for_subject(policy: Any, store: SubjectStore, raw: Mapping[str, Any],
     sq = split(raw, now)
     policy.key({**sq.query, "facts": []})  # a bad question fails before the store is asked
     held, known = store.facts_at(sq.subject, sq.at)
-    query = engine_query(sq, held)
+    data = sq.query.get("data")
+    collected = store.last_collected(sq.subject, data, sq.query.get("source"), sq.at) if isinstance(data, str) else None
+    query = engine_query(sq, held, collected)
     decision = policy.decide(query)
     answer = decision.to_dict()
     answer["evidence"] = evidence(held)
     answer["subject"] = {"id": sq.subject, "at": show_time(format_time(sq.at)), "known": known}
+    if "collected_at" in query:
+        answer["subject"]["collected_at"] = query["collected_at"]
     if not known:
         answer["subject"]["note"] = ("the store holds no events for this subject up to `at`: answered with no "
                                      "facts held (closed world)")
-    logged = {**query, "subject": sq.subject, "at": answer["subject"]["at"], "evidence": answer["evidence"]}
+    logged = {**query, "subject": sq.subject, "evidence": answer["evidence"]}
     return answer, logged
 
 

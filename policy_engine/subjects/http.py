@@ -27,7 +27,7 @@ from policy_engine.subjects.auth import ScopeCheck, read_scoped_tokens
 from policy_engine.subjects.decide import check_terms, decide_for_subject
 from policy_engine.subjects.model import StoreUnavailable, SubjectError, check_event, parse_time
 from policy_engine.subjects.requests import export, handle_request
-from policy_engine.subjects.retention import sweep
+from policy_engine.subjects.sweep import sweep
 from policy_engine.subjects.store import SubjectStore
 
 STORE_ENV = "POLICY_ENGINE_SUBJECT_STORE"
@@ -50,7 +50,7 @@ REQUEST_SCHEMA = {"type": "object", "title": "SubjectRequest", "additionalProper
 QUESTION_SCHEMA = {"type": "object", "title": "SubjectQuestion", "required": ["action", "data", "subject"],
                    "description": "a query (SPEC section 2) naming `subject` and optionally `at`, never `facts`",
                    "properties": {"action": _TEXT, "data": _TEXT, "source": _TEXT, "purpose": _TEXT,
-                                  "recipient": _TEXT, "subject": _TEXT, "at": _TIME}}
+                                  "recipient": _TEXT, "subject": _TEXT, "at": _TIME, "collected_at": _TIME}}
 _KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
         "description": "a retry with the same key records once"}
 
@@ -123,6 +123,7 @@ def subjects_router(state: Any) -> APIRouter:
     subjects = Subjects(os.environ.get(STORE_ENV), os.environ.get(TOKENS_ENV))
     logging.getLogger("uvicorn.access").addFilter(_RedactSubjects())
     router = APIRouter(tags=["subjects"])
+    router.subjects = subjects  # type: ignore[attr-defined]  (for subject questions on /v1/decide)
 
     async def guarded(request: Request, scope: str, work: Any) -> Response:
         try:
@@ -194,13 +195,17 @@ def subjects_router(state: Any) -> APIRouter:
         return await guarded(request, "subjects:read", work)
 
     @router.get("/v1/retention/due")
-    async def retention_due(request: Request, at: str | None = None, limit: int = 1000) -> Response:
-        """Every (subject, data, source) that may no longer be kept at `at` (default now)."""
+    async def retention_due(request: Request, at: str | None = None, limit: int = 1000,
+                            within_days: int | None = None) -> Response:
+        """Every (subject, data, source) that may no longer be kept at `at` (default now), with its
+        deadline; with `within_days`, also what becomes due in that many days."""
         async def work() -> Any:
             when = parse_time(at, "at") if at else None
             if not 1 <= limit <= 100_000:
                 raise SubjectError("subject.bad_limit", "`limit` must be between 1 and 100000", "limit")
-            return await run_in_threadpool(sweep, policy(), subjects.store(), when, limit)
+            if within_days is not None and not 1 <= within_days <= 3650:
+                raise SubjectError("subject.bad_within_days", "`within_days` must be between 1 and 3650", "within_days")
+            return await run_in_threadpool(sweep, policy(), subjects.store(), when, limit, within_days)
         return await guarded(request, "subjects:read", work)
 
     return router
@@ -208,4 +213,4 @@ def subjects_router(state: Any) -> APIRouter:
 
 def logged_query(logged: dict[str, Any]) -> dict[str, Any]:
     """The engine's part of a logged subject question (the same Decision object, memoised)."""
-    return {k: v for k, v in logged.items() if k not in ("subject", "at", "evidence")}
+    return {k: v for k, v in logged.items() if k not in ("subject", "evidence")}

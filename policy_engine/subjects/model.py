@@ -80,6 +80,11 @@ def parse_time(value: Any, field: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def parse_stored(stored: str) -> datetime:
+    """The stored form back to an aware datetime."""
+    return datetime.strptime(stored, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+
+
 def show_time(stored: str) -> str:
     """Stored form -> the RFC 3339 callers see (`2026-03-01T00:00:00Z`, fractions only if any)."""
     return stored.replace(".000000Z", "Z")
@@ -132,11 +137,13 @@ class NewEvent:
     channel: str | None = None
     evidence: str | None = None
     policy_digest: str | None = None
+    at_given: bool = True  # False: `at` defaulted to the time of receipt
 
     def fingerprint(self) -> str:
-        """What a retry must repeat for its idempotency key to mean the same event."""
-        body = json.dumps([self.subject, self.kind, self.at, self.fact, self.category, self.source,
-                           self.channel, self.evidence, self.policy_digest])
+        """What a retry must repeat for its idempotency key to mean the same event: the caller's
+        fields, so a retry of an event without `at` (stamped on receipt) is the same event."""
+        body = json.dumps([self.subject, self.kind, self.at if self.at_given else None, self.fact, self.category,
+                           self.source, self.channel, self.evidence, self.policy_digest])
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -149,8 +156,10 @@ def check_event(subject: str, raw: Any, default_at: datetime | None = None) -> N
     kind = raw.get("kind")
     if kind not in KINDS:
         raise SubjectError("subject.bad_kind", f"`kind` must be one of {', '.join(KINDS)}, not {kind!r}", "kind")
-    at = format_time(parse_time(raw["at"], "at") if raw.get("at") is not None else (default_at or utc_now()))
-    texts = {name: _text(raw, name) for name in ("channel", "evidence", "policy_digest")}
+    given = raw.get("at") is not None
+    at = format_time(parse_time(raw["at"], "at") if given else (default_at or utc_now()))
+    texts: dict[str, Any] = {name: _text(raw, name) for name in ("channel", "evidence", "policy_digest")}
+    texts["at_given"] = given
     if kind == "collected":
         if raw.get("fact") is not None:
             raise SubjectError("subject.unknown_field", "a `collected` event names `category` and `source`, "

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from policy_engine.subjects import current
 from policy_engine.subjects.backends import Backend, Tx, open_backend
 from policy_engine.subjects.model import (Forgotten, IdempotencyConflict, NewEvent, check_subject, format_time,
-                                          show_time, utc_now)
+                                          parse_stored, show_time, utc_now)
 
 _COLUMNS = ("id", "subject", "kind", "fact", "category", "source", "at", "channel", "evidence", "policy_digest",
             "recorded_at")
@@ -114,6 +115,8 @@ class SubjectStore:
                 if rows[0][1] != fingerprint:
                     raise IdempotencyConflict("subject.idempotency_conflict", "this Idempotency-Key was "
                                               "already used for a different event; use a new key", "Idempotency-Key")
+            else:  # the current state follows in the same transaction: both are kept, or neither
+                current.apply(tx, self.dialect, event, rows[0][0])
             found = tx.execute(_SELECT + " WHERE id = ?", (rows[0][0],))
         return {**_event(found[0]), "replayed": replayed}
 
@@ -127,25 +130,37 @@ class SubjectStore:
             erased = tx.rowcount
             tx.execute("DELETE FROM requests WHERE subject = ?", (subject,))
             erased += tx.rowcount
+            current.forget(tx, subject)
             tx.execute("INSERT INTO tombstones (subject, forgotten_at, request_id) VALUES (?, ?, ?) ON CONFLICT "
                        "(subject) DO UPDATE SET forgotten_at = excluded.forgotten_at, request_id = excluded.request_id",
                        (subject, when, request_id))
         return {"subject": subject, "erased": erased, "forgotten_at": show_time(when), "request_id": request_id}
 
     def record_request(self, subject: str, kind: str, received_at: str, channel: str | None, note: str | None,
-                       key: str | None, fingerprint: str) -> tuple[dict[str, Any], bool]:
+                       key: str | None, fingerprint: str, limit: Any = None) -> tuple[dict[str, Any], bool]:
+        """Record a request; `(request, replayed)`. A key seen before answers with its request. With a
+        `limit` (entitlement.Limit: `count`, `window`, `refuse`), the requests of this kind received
+        within the window before this one are counted in the same transaction, under the subject's
+        lock, so concurrent requests cannot both slip under it."""
         with self.backend.transaction() as tx:
             self._lock(tx, subject)
-            rows = tx.execute(
-                "INSERT INTO requests (subject, kind, received_at, channel, note, idempotency_key, fingerprint)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (subject, kind, received_at, channel, note, key, fingerprint))
-            replayed = not rows
-            if replayed:
-                rows = tx.execute("SELECT id, fingerprint FROM requests WHERE idempotency_key = ?", (key,))
-                if rows[0][1] != fingerprint:
-                    raise IdempotencyConflict("subject.idempotency_conflict", "this Idempotency-Key was "
-                                              "already used for a different request; use a new key", "Idempotency-Key")
+            rows = tx.execute("SELECT id, fingerprint FROM requests WHERE idempotency_key = ?", (key,)) if key else []
+            if rows and rows[0][1] != fingerprint:
+                raise IdempotencyConflict("subject.idempotency_conflict", "this Idempotency-Key was "
+                                          "already used for a different request; use a new key", "Idempotency-Key")
+            replayed = bool(rows)
+            if not replayed:
+                if limit is not None:
+                    start = format_time(parse_stored(received_at) - limit.window)
+                    counted = [r[0] for r in tx.execute(
+                        "SELECT received_at FROM requests WHERE subject = ? AND kind = ? AND received_at > ? "
+                        "AND received_at <= ? ORDER BY received_at", (subject, kind, start, received_at))]
+                    if len(counted) >= limit.count:
+                        raise limit.refuse(kind, counted, received_at)
+                rows = tx.execute(
+                    "INSERT INTO requests (subject, kind, received_at, channel, note, idempotency_key, fingerprint)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (subject, kind, received_at, channel, note, key, fingerprint))
             found = tx.execute("SELECT id, subject, kind, received_at, channel, note FROM requests WHERE id = ?",
                                (rows[0][0],))
         return _request(found[0]), replayed
@@ -155,10 +170,24 @@ class SubjectStore:
         with self.backend.transaction(write=False) as tx:
             return [_event(r) for r in tx.execute(_SELECT + " WHERE subject = ? ORDER BY at, id", (subject,))]
 
+    @staticmethod
+    def _last_at(tx: Tx, subject: str) -> str | None:
+        rows = tx.execute("SELECT last_at FROM current_subjects WHERE subject = ?", (subject,))
+        return rows[0][0] if rows else None
+
     def facts_at(self, subject: str, at: datetime | None = None) -> tuple[list[Held], bool]:
-        """The facts holding at `at` (default now) and whether the store knows the subject at all."""
+        """The facts holding at `at` (default now) and whether the store knows the subject at all.
+        At or after the subject's latest event they are its current facts (one indexed read);
+        before it, the events up to `at` decide."""
         when = format_time(at or utc_now())
         with self.backend.transaction(write=False) as tx:
+            last = self._last_at(tx, subject)
+            if last is None:
+                return [], False
+            if last <= when:
+                rows = tx.execute("SELECT subject, fact, event_id, at FROM current_facts WHERE subject = ? "
+                                  "AND kind = 'begin' ORDER BY fact", (subject,))
+                return [Held(fact, event_id, since) for _, fact, event_id, since in rows], True
             rows = tx.execute(latest_facts(self.dialect, "AND subject = ?") + " ORDER BY fact", (when, subject))
             known = bool(rows) or bool(tx.execute("SELECT 1 FROM events WHERE subject = ? AND at <= ? LIMIT 1",
                                                   (subject, when)))
@@ -168,11 +197,32 @@ class SubjectStore:
         """Each (category, source) collected about the subject up to `at`, with its first and last time."""
         when = format_time(at or utc_now())
         with self.backend.transaction(write=False) as tx:
-            rows = tx.execute("SELECT category, source, MIN(at), MAX(at), COUNT(*) FROM events WHERE kind = "
-                              "'collected' AND subject = ? AND at <= ? GROUP BY category, source "
-                              "ORDER BY category, source", (subject, when))
-        return [{"category": c, "source": s, "first_collected": show_time(a), "last_collected": show_time(b),
+            last = self._last_at(tx, subject)
+            if last is None:
+                return []
+            if last <= when:
+                rows = tx.execute("SELECT category, source, first_at, last_at, events FROM current_data "
+                                  "WHERE subject = ? ORDER BY category, source", (subject,))
+            else:
+                rows = tx.execute("SELECT category, COALESCE(source, ''), MIN(at), MAX(at), COUNT(*) FROM events "
+                                  "WHERE kind = 'collected' AND subject = ? AND at <= ? GROUP BY category, "
+                                  "COALESCE(source, '') ORDER BY category, COALESCE(source, '')", (subject, when))
+        return [{"category": c, "source": s or None, "first_collected": show_time(a), "last_collected": show_time(b),
                  "events": n} for c, s, a, b, n in rows]
+
+    def last_collected(self, subject: str, category: str, source: str | None, at: datetime) -> str | None:
+        """The last time data of `category` (or a narrower term of it), from `source` (or a narrower
+        one) when given, was collected about the subject up to `at` (stored form), or None. A narrower
+        term `a.b` sorts between `a.` and `a/` (`/` follows `.`), so both are text ranges."""
+        sql = ("SELECT MAX(at) FROM events WHERE kind = 'collected' AND subject = ? AND at <= ? "
+               "AND (category = ? OR (category > ? AND category < ?))")
+        params: list[Any] = [subject, format_time(at), category, category + ".", category + "/"]
+        if source is not None:
+            sql += " AND (source = ? OR (source > ? AND source < ?))"
+            params += [source, source + ".", source + "/"]
+        with self.backend.transaction(write=False) as tx:
+            rows = tx.execute(sql, params)
+        return rows[0][0] if rows and rows[0][0] is not None else None
 
     def requests(self, subject: str) -> list[dict[str, Any]]:
         with self.backend.transaction(write=False) as tx:

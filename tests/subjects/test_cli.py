@@ -62,3 +62,27 @@ def test_an_unreachable_store_is_exit_1():
 
     r = pe(f"postgresql://postgres@127.0.0.1:{_free_port()}/x", "subjects", "show", "1")
     assert r.returncode == 1 and r.stderr.startswith("policy-engine: subjects.unavailable:")
+
+
+def test_a_rights_limit_and_a_right_not_held_are_one_line_and_exit_1(tmp_path):
+    url, rights = str(tmp_path / "s.sqlite3"), str(Path(__file__).with_name("rights.policy"))
+    for day in ("2026-01-01", "2026-02-01"):
+        ok = pe(url, "subjects", "request", "9", "access", rights, "--received-at", f"{day}T00:00:00Z")
+        assert ok.returncode == 0 and json.loads(ok.stdout)["response"]["deadline"] == "P1M"
+    third = pe(url, "subjects", "request", "9", "access", rights, "--received-at", "2026-03-01T00:00:00Z")
+    assert third.returncode == 1 and third.stderr.count("\n") == 1
+    assert third.stderr.startswith("policy-engine: subject.request_limit (kind): the right `access` allows at most 2")
+    assert "the next is possible from 2026-12-27T00:00:00Z" in third.stderr
+    refused = pe(url, "subjects", "request", "9", "erasure", rights)
+    assert refused.returncode == 1 and "subject.right_not_granted" in refused.stderr
+
+
+def test_retention_due_within_days_lists_the_deadlines(tmp_path):
+    url, timed = str(tmp_path / "s.sqlite3"), str(Path(__file__).with_name("timed.policy"))
+    for subject, at in (("old", "2026-01-01T00:00:00Z"), ("new", "2026-03-01T00:00:00Z")):
+        assert pe(url, "subjects", "record", subject, "--collected", "ip_address", "--source", "website",
+                  "--at", at).returncode == 0
+    r = pe(url, "retention", "due", timed, "--at", "2026-04-15T00:00:00Z", "--within-days", "60")
+    out = json.loads(r.stdout)
+    assert [(i["subject"], i["deadline"]) for i in out["items"]] == [("old", "2026-04-01T00:00:00Z")]
+    assert [(i["subject"], i["deadline"]) for i in out["upcoming"]["items"]] == [("new", "2026-05-30T00:00:00Z")]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from policy_engine.subjects.store import SubjectStore
+from tests.subjects.test_current import current_rows, rebuilt_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WRITERS, EACH = 4, 40
@@ -39,6 +40,7 @@ def test_concurrent_writers_never_lose_or_duplicate(store_url):
     shared = [k for k in by_key if k.startswith("shared-")]
     assert sorted(shared) == sorted(f"shared-{i}" for i in range(0, EACH, 10))
     assert len(rows) == WRITERS * EACH + len(shared)
+    assert current_rows(store) == rebuilt_rows(store)  # the current tables followed every write
     store.close()
 
 
@@ -57,4 +59,5 @@ def test_sigkill_loses_no_acknowledged_event(store_url):
     with store.backend.transaction() as tx:
         ids = {row[0] for row in tx.execute("SELECT id FROM events")}
     assert set(acked) <= ids
+    assert current_rows(store) == rebuilt_rows(store)  # an event and its current state: both, or neither
     store.close()

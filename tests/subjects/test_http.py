@@ -82,6 +82,40 @@ def test_a_subject_decision_carries_the_evidence(server):
         assert both.status_code == 422 and both.json()["error"]["code"] == "query.subject_and_facts"
 
 
+def test_subject_questions_on_decide_and_batch_and_in_the_decision_log(server):
+    with server.client(WRITE) as c:
+        given = c.post("/v1/subjects/d2/events", json={"kind": "begin", "fact": "newsletter_form",
+                                                       "at": "2026-01-01T00:00:00Z", "evidence": "mail 5"}).json()
+    with server.client(READ) as c:
+        one = c.post("/v1/decide", json={**MARKETING, "subject": "d2", "at": "2026-02-01T00:00:00Z"})
+        assert one.status_code == 200 and one.json()["decision"] == "allow"
+        assert one.json()["evidence"] == [{"fact": "newsletter_form", "event": given["id"],
+                                           "since": "2026-01-01T00:00:00Z"}]
+        assert one.json()["subject"] == {"id": "d2", "at": "2026-02-01T00:00:00Z", "known": True}
+        batch = c.post("/v1/decide/batch", json={"queries": [
+            {**MARKETING, "subject": "d2"}, {**MARKETING, "facts": []}, {**MARKETING, "subject": "never-seen"},
+            {**MARKETING, "subject": "d2", "facts": ["newsletter_form"]}]}).json()["answers"]
+        assert [a.get("decision") for a in batch[:3]] == ["allow", "deny", "deny"]
+        assert "evidence" not in batch[1] and batch[2]["subject"]["known"] is False
+        assert "closed world" in batch[2]["subject"]["note"]
+        assert batch[3]["error"]["code"] == "query.subject_and_facts" and batch[3]["error"]["field"] == "facts"
+        both = c.post("/v1/decide", json={**MARKETING, "subject": "d2", "facts": []})
+        assert both.status_code == 422 and both.json()["error"]["code"] == "query.subject_and_facts"
+    with server.client() as c:  # a subject question reads personal data: the subjects:read scope
+        assert c.post("/v1/decide", json={**MARKETING, "subject": "d2"}).status_code == 401
+    import sqlite3
+    import time
+    log = server.workdir / "state" / "policy-engine" / "decisions.sqlite3"
+    for _ in range(100):  # the buffered log commits moments after the answer; bounded wait
+        with sqlite3.connect(log) as db:
+            rows = [r[0] for r in db.execute("SELECT query FROM decisions") if '"subject":"d2"' in r[0]]
+        if len(rows) >= 2:
+            break
+        time.sleep(0.05)
+    assert f'"evidence":[{{"fact":"newsletter_form","event":{given["id"]},' in rows[0]
+    assert '"at":"2026-02-01T00:00:00Z"' in rows[0] and '"facts":{"newsletter_form":"2026-01-01T00:00:00Z"}' in rows[0]
+
+
 def test_requests_and_the_sweep(server):
     with server.client(WRITE) as c:
         for body in ({"kind": "begin", "fact": "active_account", "at": "2026-01-01T00:00:00Z"},
@@ -145,6 +179,23 @@ def test_store_down_subject_questions_503_fact_questions_answered(tmp_path):
             assert r.json()["error"]["code"] == "subjects.unavailable"
             assert c.get("/v1/subjects/1").status_code == 503
             assert c.post("/v1/decide", json={**MARKETING, "facts": ["newsletter_form"]}).json()["decision"] == "allow"
+            one = c.post("/v1/decide", json={**MARKETING, "subject": "1"})
+            assert one.status_code == 503 and one.headers["retry-after"] == "5"
+            batch = c.post("/v1/decide/batch", json={"queries": [{**MARKETING, "subject": "1"},
+                                                                 {**MARKETING, "facts": ["newsletter_form"]}]})
+            slots = batch.json()["answers"]
+            assert slots[0]["error"]["code"] == "subjects.unavailable" and slots[1]["decision"] == "allow"
+    finally:
+        srv.stop()
+
+
+def test_a_subject_question_without_a_store_names_the_setting(tmp_path):
+    srv = Server(tmp_path, SHOP).wait_ready()
+    try:
+        with srv.client() as c:
+            r = c.post("/v1/decide", json={**MARKETING, "subject": "1"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "query.no_subject_store"
+        assert "POLICY_ENGINE_SUBJECT_STORE" in r.json()["error"]["message"]
     finally:
         srv.stop()
 

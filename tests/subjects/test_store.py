@@ -51,6 +51,12 @@ def test_a_retry_with_the_same_key_records_once(store):
     assert store.count_events() == 1
 
 
+def test_a_retry_of_an_event_stamped_on_receipt_is_the_same_event(store):
+    first = store.record(ev("1", kind="begin", fact="newsletter_form"), key="no-at")
+    again = store.record(ev("1", kind="begin", fact="newsletter_form"), key="no-at")  # a later `at` by default
+    assert again["replayed"] is True and again["at"] == first["at"] and store.count_events() == 1
+
+
 def test_a_key_reused_for_another_event_is_a_conflict(store):
     store.record(ev("1", kind="begin", fact="newsletter_form", at="2026-01-01T00:00:00Z"), key="k")
     with pytest.raises(IdempotencyConflict) as err:

@@ -52,7 +52,7 @@ def test_a_right_with_a_condition_is_granted_when_it_holds(github) -> None:  # t
     assert (answer.decision, answer.deadline, answer.extension, answer.limit) == ("allow", "P45D", "P45D", "2 per P12M")
     assert answer.channels == ("privacy@github.com",)
     assert {r.rule.split(" if ")[0] for r in answer.exceptions} == {
-        "allow retain of all data for legal_obligations basis legal_obligation", "allow retain of all data for safety_security"}
+        "allow retain of all data for legal_obligations", "allow retain of all data for safety_security"}
     assert answer.reasons[0].section == "US State Specific Information / Privacy Rights"
     assert github.rights({"right": "delete", "facts": ["resident.eea"]}).decision == "deny"
 

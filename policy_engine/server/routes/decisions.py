@@ -19,6 +19,7 @@ from policy_engine.server.decision_log import DecisionSink
 from policy_engine.server.errors import ApiError, dumps, json_response
 from policy_engine.server.limits import parse_json, read_body
 from policy_engine.server.routes import JSON, WRITE_ERRORS, DirectRoute
+from policy_engine.server.routes import subjects as subject_routes
 from policy_engine.server.state import ServerState, state_of
 
 router = APIRouter(route_class=DirectRoute, tags=["decisions"])
@@ -26,7 +27,7 @@ router = APIRouter(route_class=DirectRoute, tags=["decisions"])
 
 async def _answer(request: Request, state: ServerState, queries: list[Any], endpoint: str) -> list[Outcome]:
     """Answer from the policy served when the request started; count and log every answer."""
-    outcomes = await state.decider.decide(state.served.policy, queries)
+    outcomes = await subject_routes.decide(request, state, queries)  # subject questions read the store
     metrics = state.metrics
     counts: Counter[str] = Counter()
     answered: list[Answered] = []

@@ -7,9 +7,10 @@ A time limit is an atom of the rules' conditions (`language.timelimits`). At an 
 - an atom on a fact is false when the fact does not hold at s (not listed, or listed with a time
   after s: it had not begun), known when every listed fact that makes it hold has a time (the
   anchor began at the earliest of them), and unknown otherwise (listed as held, time unknown).
-Closed world (facts given): the question is allowed only if it is allowed for every value the
-unknown atoms can take together (a shorter limit on one anchor implies a longer one), so an allow
-that needs an unknown limit does not apply and a deny that may need it does (fail closed).
+Closed world (facts given): an allow applies only if it holds for every value the unknown atoms
+can take together (a shorter limit on one anchor implies a longer one), a deny applies if it holds
+for some: an allow that needs an unknown limit does not apply and a deny that needs it does (fail
+closed). Then deny overrides allow and default deny, as everywhere.
 Facts omitted: the known atoms are put in, the rest stay in `requires`, in words.
 
 `until` / `from`: the answer changes only where an atom or a fact's start does, so the candidate
@@ -115,21 +116,15 @@ def _at(engine: Engine, match: Match, key: Key, at: dt.datetime) -> Decision:
     known, unknown = _values(engine, match, key, at, held)
     base = (held & match.facts) | {a for a, v in known.items() if v}
     rules = engine.rules
-    everywhere: set[int] | None = None  # allows holding in every completion
-    somewhere: set[int] = set()  # allows holding in some completion
-    denying: set[int] = set()
-    allowed = True
+    everywhere: set[int] | None = None  # allows holding whatever the unknown atoms are: those that apply
+    denying: set[int] = set()  # denies holding for some value of them: those that apply (fail closed)
     for completion in _completions(unknown):
         facts = base | completion
-        denies = {i for i in match.denies if rules[i].holds(facts)}
+        denying |= {i for i in match.denies if rules[i].holds(facts)}
         allows = {i for i in match.allows if rules[i].holds(facts)}
-        denying |= denies
-        somewhere |= allows
         everywhere = allows if everywhere is None else everywhere & allows
-        if denies or not allows:
-            allowed = False
-    if allowed:
-        return engine._answer("allow", sorted(everywhere or somewhere))
+    if not denying and everywhere:
+        return engine._answer("allow", sorted(everywhere))
     fixed = {a: v for a, v in known.items() if timelimits.atom_days(a)[0] == timelimits.COLLECTED  # type: ignore[index]
              or _anchor_timed(key, a)}
     req = requirement(engine, match, fixed) if match.allows else False

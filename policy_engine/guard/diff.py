@@ -29,6 +29,7 @@ from typing import Any
 
 from policy_engine.language import ast
 from policy_engine.language import logic
+from policy_engine.language import timelimits
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, bits
 from policy_engine.engine.index import bitset, open_on
 from policy_engine.engine.space import DIMENSIONS, QuestionClass, classes
@@ -158,7 +159,11 @@ class _Verdicts:
     def __init__(self, old: CompiledPolicy, new: CompiledPolicy):
         self.policies = (old, new)
         facts = frozenset().union(*(r.facts for cp in self.policies for r in cp.rules))
+        time_care = timelimits.care(facts)  # time limits: only the assignments that can happen (an atom holds
+        if time_care is not None:           # only with its anchor, a shorter limit only with a longer one)
+            facts = facts | logic.facts_of(time_care)
         self.alg = logic.Algebra(facts, table_max=TABLE_FACTS_MAX)
+        self.care = self.alg.true if time_care is None else self.alg.of(time_care)
         self.values: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
         self.memo: dict[tuple[int, int], tuple[bool, bool] | None] = {}
 
@@ -191,8 +196,8 @@ class _Verdicts:
             out = None
         else:
             alg = self.alg
-            before = alg.minus(self.any_of(0, ao), self.any_of(0, do))
-            after = alg.minus(self.any_of(1, an), self.any_of(1, dn))
+            before = alg.minus(self.any_of(0, ao), self.any_of(0, do)) & self.care
+            after = alg.minus(self.any_of(1, an), self.any_of(1, dn)) & self.care
             out = None if before == after else (alg.minus(after, before) != alg.false,
                                                  alg.minus(before, after) != alg.false)
         self.memo[key] = out

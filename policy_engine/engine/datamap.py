@@ -42,8 +42,8 @@ class MapRow:
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, "data": self.data, "source": self.source, "purpose": self.purpose,
                 "recipient": self.recipient, "decision": self.decision, "requires": self.requires,
-                "rules": [{"rule": r.rule, "file": r.file, "line": r.line, "section": r.section, "basis": r.basis}
-                          for r in self.reasons]}
+                "rules": [{"rule": r.rule, "file": r.file, "line": r.line, "section": r.section, "basis": r.basis,
+                           **({"limit": r.limit} if r.limit else {})} for r in self.reasons]}
 
 
 @dataclass(frozen=True)

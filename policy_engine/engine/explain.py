@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_engine.engine import transfers, words
+from policy_engine.engine import timed_words, transfers, words
 from policy_engine.engine.engine import Explanation
 from policy_engine.engine.narrower import Narrower
 
@@ -47,6 +47,7 @@ def explanation_text(ex: Explanation, narrower: Sequence[Narrower] = (), cp: obj
             if ex.allows else "no rule allows this."))
     if d.would_allow_if:
         lines.append(f"It would be allowed if {d.would_allow_if}.")
+    lines += timed_words.explain_times(ex)
     if d.reasons:
         lines.append("Because:" if d.decision != "conditional" else "The rules that decide it:")
         lines += words.reason_lines(d.reasons, "  ")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from policy_engine.language import ast
-from policy_engine.engine import graph_export, rights
+from policy_engine.engine import graph_export, rights, timed_words
 from policy_engine.engine.rights import RightsAnswer
 from policy_engine.engine.compiler import CompiledPolicy, FrozenDict, Term
 from policy_engine.engine.datamap import DataMap, MapRow, RuleRef
@@ -222,6 +222,7 @@ class Policy:
                                       "period": item.period, "section": section.title})
                 elif isinstance(item, ast.Security):
                     security.append({"measures": list(item.measures), "section": section.title})
+        retention += timed_words.retention_periods(tree)  # the periods time limits on retain rules state
         out = {**self.metadata, "rights": rights, "retention": retention, "security": security}
         if notes:  # statements that decide nothing (SPEC 5.6), where the policy has any
             out["statements"] = notes

@@ -87,8 +87,9 @@ class Reason(BaseModel):
     def _always_basis(self, handler: Any) -> Annotated[dict[str, Any], WithJsonSchema(_REASON_SCHEMA)]:
         out = handler(self)
         out["basis"] = self.basis  # every reason has the same six keys, even with exclude_none
-        if "limit" in out:  # the seventh, only for a rule with a time limit, after them
-            out["limit"] = out.pop("limit")
+        limit = out.pop("limit", None)
+        if limit is not None:  # the seventh, only for a rule with a time limit, after them
+            out["limit"] = limit
         if self.safeguard is not None:  # a transfer's safeguard, after the basis
             out["safeguard"] = out.pop("safeguard")
         return out

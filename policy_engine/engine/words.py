@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from policy_engine.language import ast
-from policy_engine.language.printer import format_condition, question_text
+from policy_engine.engine.timed_words import question_times
+from policy_engine.language.printer import format_condition, format_query, question_text
 
 FACTS_UNKNOWN = "(facts unknown)"
 DEFAULT_DENY = "no rule allows it (denied by default)"
@@ -41,7 +42,15 @@ def _fields(q: Any) -> Mapping[str, Any]:
 
 def question(q: Any, *, facts: bool = True, unknown: str | None = None) -> str:
     """`use of email from forum for marketing given a, b`. With `facts=False` the facts are left
-    out; facts unknown (None) add `unknown` when given (e.g. FACTS_UNKNOWN)."""
+    out; facts unknown (None) add `unknown` when given (e.g. FACTS_UNKNOWN). The times a question
+    carries are said too: `given account_closed 10 days ago` (an expectation), `given
+    account_closed (since 2026-03-01T00:00:00Z) ... at 2026-03-15T00:00:00Z` (a query)."""
+    if isinstance(q, ast.Query) and (q.ages or q.collected is not None) and facts:
+        text = format_query(q)
+        return text + (" " + unknown if q.facts is None and unknown else "")
+    timed = question_times(q)
+    if timed is not None:
+        return timed(question(timed.plain, facts=facts, unknown=unknown))
     f = _fields(q)
     held = f.get("facts") if facts else None
     if isinstance(held, (set, frozenset)):

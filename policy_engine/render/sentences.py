@@ -16,7 +16,7 @@ import re
 from typing import Iterable
 
 from policy_engine.engine import words
-from policy_engine.language import ast
+from policy_engine.language import ast, timelimits
 from policy_engine.render.model import Inline, code, em, strong
 
 # GDPR Art. 6(1): the legal bases in words, with their point.
@@ -88,6 +88,12 @@ class Words:
         return ["all personal data"] if data is None else self.terms("data", data, "and", ids)
 
     def fact(self, name: str, ids: bool = True) -> list[Inline]:
+        read = timelimits.read_atom(name)
+        if read is not None:  # a time limit: `account_closed less than 30 days ago`
+            anchor, duration = read
+            since = [f"collected less than {duration.text()} ago"] if anchor == timelimits.COLLECTED else \
+                self.fact(anchor, ids) + [f" less than {duration.text()} ago"]
+            return since
         label = self.labels.get(("fact", name))
         if label is None:
             return [code(name)]
@@ -119,7 +125,7 @@ class Words:
         """`recipients`: the words for a group of recipients (see `rule_group`)."""
         if rule.effect == "allow":
             modal = ["We ", strong("may"), " "]
-        elif rule.condition is None:
+        elif rule.condition is None and rule.time is None:
             modal = ["We ", strong("never"), " "]
         else:
             modal = ["We ", strong("do not"), " "]
@@ -144,6 +150,11 @@ class Words:
             out += [" in "] + self.terms("region", rule.destinations, "or")
         if rule.safeguard is not None:
             out += [", relying on "] + self.term("safeguard", rule.safeguard)
+        if rule.time is not None:  # `for 90 days after collection`, `from 2 years after collection`
+            limit = rule.time
+            anchor = ["collection"] if limit.anchor is None else self.fact(limit.anchor.id)
+            out += [", ", strong("for" if limit.form == "within" else "from"), f" {limit.duration.text()} after "]
+            out += anchor
         if rule.condition is not None:
             out += [", ", strong("only if") if rule.effect == "allow" else strong("when"), " "]
             out += self.condition(rule.condition)
@@ -208,6 +219,9 @@ class Words:
         for kind, ref in (("source", q.source), ("purpose", q.purpose), ("recipient", q.recipient)):
             fields[kind] = None if ref is None else self.short(kind, ref.id) or ref.id
         out: list[Inline] = [words.question(fields, facts=False)]
+        if q.collected is not None:
+            out.append(f" collected {q.collected.text()} ago")
+        ages = dict(q.ages)
         if q.facts is None:
             out.append(", not knowing which of the conditions hold")
         elif not q.facts:
@@ -216,6 +230,8 @@ class Words:
             out.append(", when ")
             for i, f in enumerate(q.facts):
                 out += ([" and " if i == len(q.facts) - 1 else ", "] if i else []) + self.fact(f.id, ids=False)
+                if f.id in ages:
+                    out.append(f" (for {ages[f.id].text()})")
             out.append(" hold" if len(q.facts) > 1 else " holds")
             out.append(" (and no other condition)")
         return out
@@ -225,7 +241,9 @@ class Words:
         facts = {k[1]: v for k, v in self.labels.items() if k[0] == "fact"}
         requires = None if item.requires is None else labeled(item.requires, facts)
         answer = words.answer(item.decision, requires if requires is not None else "a condition holds")
-        return [strong("Test:"), " "] + self.question(item.query) + [": the answer must be ", strong(answer), "."]
+        lasting = [] if item.lasting is None else [f", for {item.lasting.text()} more"]
+        return [strong("Test:"), " "] + self.question(item.query) + [": the answer must be ", strong(answer)] \
+            + lasting + ["."]
 
     def item(self, item: object, source_text: str) -> list[Inline]:
         if isinstance(item, ast.Rule):

@@ -75,7 +75,11 @@ class Policy:
     # ---- deciding ---------------------------------------------------------------------
 
     def decide(self, query: Mapping[str, Any] | Query) -> Decision:
-        """SPEC section 1 and 2. Raises QueryError (never a deny) for a malformed query or unknown term."""
+        """SPEC section 1 and 2. Raises QueryError (never a deny) for a malformed query or unknown term.
+
+        With time limits: `at` (RFC 3339 text or an aware datetime; default now), `collected_at`,
+        and `facts` as a mapping of fact -> the moment it began to hold (or True: held, time
+        unknown); the answer then carries `until` / `from_` where a limit ends or lifts it."""
         if type(query) is dict and query.keys() <= FIELDS:
             get = query.get
             f = get("facts")

@@ -13,7 +13,7 @@ import string
 
 from hypothesis import strategies as st
 
-from policy_engine.language import ast
+from policy_engine.language import ast, timelimits
 from policy_engine.language.grammar import grammar_text, lark_parser
 
 # Keywords as of this writing; the grammar is read below too, so new keywords are excluded
@@ -83,7 +83,13 @@ def _or(operands: list[ast.Condition]) -> ast.Condition:
     return ast.Or(operands=tuple(flat))
 
 
-fact_refs = st.builds(lambda i: ast.FactRef(name=i), term_ids)
+durations = st.builds(ast.Duration, count=st.integers(0, 400), unit=st.sampled_from(["day", "week", "month", "year"]))
+# a time limit as a condition: `account_closed less than 30 days ago` (`collected ...` for collection)
+elapsed_refs = st.builds(lambda i, d: ast.FactRef(name=timelimits.atom_name(i, d)),
+                         st.one_of(term_ids, st.just("collected")), durations)
+fact_refs = st.one_of(st.builds(lambda i: ast.FactRef(name=i), term_ids), elapsed_refs)
+time_limits = st.builds(ast.TimeLimit, form=st.sampled_from(["within", "after"]), duration=durations,
+                        anchor=st.one_of(st.none(), term_refs))
 
 conditions: st.SearchStrategy[ast.Condition] = st.recursive(
     fact_refs,
@@ -107,29 +113,33 @@ rules = st.builds(
     sources=ref_lists(0),
     purposes=ref_lists(0),
     recipients=ref_lists(0),
+    time=st.one_of(st.none(), time_limits),
     condition=st.one_of(st.none(), conditions),
     basis=st.one_of(st.none(), term_refs),
     destinations=st.one_of(st.just(()), ref_lists()),  # a transfer: `in REGION under SAFEGUARD`
     safeguard=st.one_of(st.none(), term_refs),
 )
 
-queries = st.builds(
-    ast.Query,
-    action=actions,
-    data=term_refs,
-    source=st.one_of(st.none(), term_refs),
-    purpose=st.one_of(st.none(), term_refs),
-    recipient=st.one_of(st.none(), term_refs),
-    facts=st.one_of(st.none(), st.just(()), ref_lists()),
-    destination=st.one_of(st.none(), term_refs),
-)
+
+@st.composite
+def queries(draw: st.DrawFn) -> ast.Query:
+    facts = draw(st.one_of(st.none(), st.just(()), ref_lists()))
+    ids = [f.id for f in facts or ()]
+    once = [i for i in dict.fromkeys(ids) if ids.count(i) == 1]  # an age is written on each mention
+    aged = draw(st.lists(st.sampled_from(once), unique=True)) if once else []
+    return ast.Query(action=draw(actions), data=draw(term_refs), source=draw(st.one_of(st.none(), term_refs)),
+                     purpose=draw(st.one_of(st.none(), term_refs)), recipient=draw(st.one_of(st.none(), term_refs)),
+                     facts=facts, ages=tuple((i, draw(durations)) for i in ids if i in aged),
+                     collected=draw(st.one_of(st.none(), durations)),
+                     destination=draw(st.one_of(st.none(), term_refs)))
 
 
 @st.composite
 def expectations(draw: st.DrawFn) -> ast.Expectation:
     decision = draw(st.sampled_from(["allow", "deny", "conditional"]))
     requires = draw(st.one_of(st.none(), conditions)) if decision == "conditional" else None
-    return ast.Expectation(decision=decision, query=draw(queries), requires=requires)
+    return ast.Expectation(decision=decision, query=draw(queries()), requires=requires,
+                           lasting=draw(st.one_of(st.none(), durations)))
 
 
 rights = st.builds(lambda r, c: ast.Right(right=r, channels=tuple(c)), term_refs, st.lists(texts, min_size=1,

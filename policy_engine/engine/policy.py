@@ -27,6 +27,15 @@ from policy_engine.language.logic import Requirement
 
 CACHE_LIMIT = 100_000
 _UNCACHEABLE = object()  # facts given as something other than a list: never a cache key
+# the fields of a question without times or destination: keyed by them alone, as before those existed
+BASE_FIELDS = frozenset({"action", "data", "source", "purpose", "recipient", "facts"})
+
+
+def _extra_key(key: tuple[Any, ...], get: Any) -> tuple[Any, ...]:
+    """A memo key with `at`, `collected_at` and `destination` added when the query gives one (only
+    such queries pay for it: a question with the six first fields only is keyed by them, as before)."""
+    extra = (get("at"), get("collected_at"), get("destination"))
+    return key if extra == (None, None, None) else (*key, *extra)
 
 
 class Policy:
@@ -80,22 +89,23 @@ class Policy:
         With time limits: `at` (RFC 3339 text or an aware datetime; default now), `collected_at`,
         and `facts` as a mapping of fact -> the moment it began to hold (or True: held, time
         unknown); the answer then carries `until` / `from_` where a limit ends or lifts it."""
-        if type(query) is dict and query.keys() <= FIELDS:
+        if type(query) is dict and ((plain := query.keys() <= BASE_FIELDS) or query.keys() <= FIELDS):
             get = query.get
             f = get("facts")
             try:
-                hit = self._cache.get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
-                                       f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
-                                       get("at"), get("collected_at"), get("destination")))
+                key = (get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
+                       f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE)
+                hit = self._cache.get(key if plain else _extra_key(key, get))
             except TypeError:  # an unhashable value; validation will name it
                 hit = None
             if hit is not None:
                 return hit
         elif type(query) is Query:
             f = query.facts
+            extra = () if query.at is None and query.collected_at is None and query.destination is None \
+                else (query.at, query.collected_at, query.destination)
             hit = self._cache.get((query.action, query.data, query.source, query.purpose, query.recipient,
-                                   None if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
-                                   query.at, query.collected_at, query.destination))
+                                   None if f is None else tuple(f) if type(f) is list else _UNCACHEABLE, *extra))
             if hit is not None:
                 return hit
         return self._decide(query)
@@ -106,15 +116,15 @@ class Policy:
         out: list[Decision] = []
         append = out.append
         cache_get = self._cache.get
-        fields = FIELDS
+        fields, base = FIELDS, BASE_FIELDS
         for index, query in enumerate(queries):
-            if type(query) is dict and query.keys() <= fields:
+            if type(query) is dict and ((plain := query.keys() <= base) or query.keys() <= fields):
                 get = query.get
                 f = get("facts")
                 try:
-                    hit = cache_get((get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
-                                     f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE,
-                                     get("at"), get("collected_at"), get("destination")))
+                    key = (get("action"), get("data"), get("source"), get("purpose"), get("recipient"),
+                           f if f is None else tuple(f) if type(f) is list else _UNCACHEABLE)
+                    hit = cache_get(key if plain else _extra_key(key, get))
                 except TypeError:
                     hit = None
                 if hit is not None:
@@ -134,8 +144,10 @@ class Policy:
         facts = raw.get("facts")
         if isinstance(facts, Mapping) or (raw.get("at") is None and raw.get("collected_at") is not None):
             return decision  # facts with times, or a collection time asked about now: answers change with now
+        extra = (raw.get("at"), raw.get("collected_at"), key.destination)
+        extra = () if extra == (None, None, None) else extra
         memo = (key.action, key.data, key.source, key.purpose, key.recipient,
-                None if facts is None else tuple(facts), raw.get("at"), raw.get("collected_at"), key.destination)
+                None if facts is None else tuple(facts), *extra)
         with self._lock:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()

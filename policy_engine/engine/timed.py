@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from policy_engine.engine.engine import Engine, Match
 
 DAY = dt.timedelta(days=1)
-COMPLETIONS_LIMIT = 4096  # more unknown patterns than this: every unknown atom is taken both ways per rule
+COMPLETIONS_LIMIT = 4096  # more joint values of unknown atoms than this: a rule that mentions one needs it
 
 
 def decide(engine: Engine, match: Match, key: Key) -> Decision:
@@ -118,7 +118,13 @@ def _at(engine: Engine, match: Match, key: Key, at: dt.datetime) -> Decision:
     rules = engine.rules
     everywhere: set[int] | None = None  # allows holding whatever the unknown atoms are: those that apply
     denying: set[int] = set()  # denies holding for some value of them: those that apply (fail closed)
-    for completion in _completions(unknown):
+    completions = _completions(unknown)
+    if completions is None:  # too many to enumerate: a rule that mentions an unknown atom needs it
+        names = {n for atoms in unknown.values() for _, n in atoms}
+        denying = {i for i in match.denies if rules[i].facts & names or rules[i].holds(base)}
+        everywhere = {i for i in match.allows if not rules[i].facts & names and rules[i].holds(base)}
+        completions = []
+    for completion in completions:
         facts = base | completion
         denying |= {i for i in match.denies if rules[i].holds(facts)}
         allows = {i for i in match.allows if rules[i].holds(facts)}
@@ -136,17 +142,17 @@ def _anchor_timed(key: Key, atom: str) -> bool:
     return any(f == anchor for f, _ in key.times)
 
 
-def _completions(unknown: dict[str, list[tuple[int, str]]]) -> list[frozenset[str]]:
-    """The values unknown atoms can take together: on one anchor, the limits from some length up hold."""
+def _completions(unknown: dict[str, list[tuple[int, str]]]) -> list[frozenset[str]] | None:
+    """The values unknown atoms can take together: on one anchor, the limits from some length up
+    hold. None when there are more than COMPLETIONS_LIMIT (bounded work; the caller fails closed)."""
     if not unknown:
         return [frozenset()]
     per_anchor = [[frozenset(n for _, n in atoms[k:]) for k in range(len(atoms) + 1)] for atoms in unknown.values()]
     count = 1
     for options in per_anchor:
         count *= len(options)
-    if count > COMPLETIONS_LIMIT:  # bounded work: each atom both ways on its own (sound, fails closed)
-        names = [n for atoms in unknown.values() for _, n in atoms]
-        return [frozenset(), frozenset(names)] + [frozenset({n}) for n in names] + [frozenset(names) - {n} for n in names]
+    if count > COMPLETIONS_LIMIT:
+        return None
     return [frozenset().union(*combo) for combo in itertools.product(*per_anchor)]
 
 

@@ -242,3 +242,17 @@ def test_explain_and_requirement_follow_the_times(policy):
     q = {"action": "retain", "data": "usage.ip_address", "purpose": "safety"}
     assert policy.requirement({**q, "collected_at": T0, "at": T0}) is True
     assert policy.requirement(q).name == "collected less than 90 days ago"
+
+
+def test_past_the_enumeration_bound_a_rule_that_needs_an_unknown_time_fails_closed(policy, monkeypatch):
+    from policy_engine.engine import timed
+
+    monkeypatch.setattr(timed, "COMPLETIONS_LIMIT", 0)
+    fresh = api.loads(POLICY, "timed.policy")  # no memoised answers
+    assert ask(fresh, facts=["account_closed"], at=T0).decision == "deny"
+    got = fresh.decide({"action": "use", "data": "email", "purpose": "marketing", "facts": ["newsletter_form"],
+                        "at": T0})
+    assert got.decision == "deny" and [r.rule for r in got.reasons] == ["deny use of email for marketing after 2 years"]
+    known = fresh.decide({"action": "use", "data": "email", "purpose": "marketing", "facts": ["newsletter_form"],
+                          "collected_at": T0, "at": T0})
+    assert known.decision == "allow"

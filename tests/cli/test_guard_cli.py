@@ -292,10 +292,10 @@ def test_widening_in_the_working_tree_fails_test_and_diff(tmp_path: Path) -> Non
 MESSY = 'data email    "E"\npurpose marketing "M"\nsection "S":\nallow use of email   for marketing basis consent\n'
 
 
-def test_fmt_check_accepts_the_canonical_policy() -> None:
-    proc = run("fmt", "--check", "policies/open_e.policy", cwd=REPO)
-    assert proc.returncode == 0
-    assert proc.stdout.strip() == "0 of 1 file would be reformatted"
+def test_fmt_check_accepts_the_canonical_policies() -> None:
+    proc = run("fmt", "--check", "policies/", cwd=REPO)
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.strip() == "0 of 2 files would be reformatted"
 
 
 def test_fmt_check_then_fix(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 A caller's `X-Request-ID` (printable ASCII, at most 128 characters) is echoed on the response;
 without one (or with an unusable one) the server makes one up, so every answer can be tied to a
 log line. A valid `traceparent` (version-traceid-parentid-flags, lowercase hex) is echoed too,
-so a tracing proxy sees the hop; a malformed one is ignored, as the W3C spec asks. Both are kept
+so a tracing proxy sees the hop, and written into the decision-log rows of the request; a
+malformed one (or version ff, all-zero ids) is ignored, as the W3C spec asks. Both are kept
 in `scope["state"]` for the handlers and the access log.
 """
 
@@ -14,7 +15,7 @@ import uuid
 from typing import Any
 
 _REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
-_TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+_TRACEPARENT = re.compile(rb"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
 class Correlation:

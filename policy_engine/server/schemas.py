@@ -8,6 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policy_engine import Decision
+
+DECISION_ID = ("this answer's id, a UUIDv7 (RFC 9562: time-ordered, so ids sort by when they were made); "
+               "the `decision_id` of its row in the decision log")
+
 
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -20,6 +25,13 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     model_config = ConfigDict(extra="allow")  # a failed reload also names the policy still served
     error: ErrorDetail
+
+
+class DecisionAnswer(Decision):
+    """A decision as the server sends it: the SPEC section 2 answer and its `decision_id`."""
+
+    decision_id: str = Field(description=DECISION_ID, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                                               r"[0-9a-f]{12}$")
 
 
 class PolicySummary(BaseModel):

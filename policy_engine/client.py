@@ -43,14 +43,15 @@ except ModuleNotFoundError as _err:  # the HTTP client is an extra: say which
                               "with: pip install 'policy-engine[client]'", name=_err.name) from None
 
 from policy_engine import Query, QueryError, __version__
+from policy_engine.client_models import (DataMap, Explanation, MapAnswer, MapRule, MatchingRule, PolicyInfo,
+                                         PolicySummary, ReloadAnswer, RuleRef, ServedDecision, Term, Terms)
 from policy_engine.engine import query_time
-from policy_engine.client_models import (DataMap, MapAnswer, MapRule, PolicyInfo, PolicySummary, ReloadAnswer,
-                                           RuleRef, ServedDecision, Term, Terms)
 from policy_engine.engine.rights import RightsAnswer
 from policy_engine.client_subjects import SubjectMethods  # the subject store's methods (issue 11)
 
 __all__ = ["Client", "AsyncClient", "Retry", "APIError", "PolicyInfo", "Terms", "Term", "DataMap", "MapAnswer",
-           "MapRule", "RuleRef", "PolicySummary", "ReloadAnswer", "RightsAnswer", "ServedDecision"]
+           "MapRule", "RuleRef", "PolicySummary", "ReloadAnswer", "RightsAnswer", "ServedDecision", "Explanation",
+           "MatchingRule"]
 
 T = TypeVar("T")
 
@@ -162,6 +163,8 @@ class _Ops:
     @staticmethod
     def rights(question: Mapping[str, Any]) -> _Flow[RightsAnswer]:
         return RightsAnswer.model_validate((yield _Call("POST", "/v1/rights", dict(question))))
+    def explain(query: Mapping[str, Any] | Query) -> _Flow[Explanation]:
+        return Explanation.model_validate((yield _Call("POST", "/v1/explain", _as_json(query))))
 
     @staticmethod
     def get(path: str, model: type[T], params: dict[str, Any] | None = None) -> _Flow[T]:
@@ -238,6 +241,9 @@ class _Base(SubjectMethods):
         """`{"right": "erasure", "facts": [...]}` (facts omitted: unknown), as `Policy.rights` answers
         it; an unknown right or fact raises QueryError with the field and suggestions."""
         return self._run(_Ops.rights(question))
+    def explain(self, query: Mapping[str, Any] | Query) -> Explanation:
+        """What `policy-engine explain` says about the query: sentences, the answer, the matching rules."""
+        return self._run(_Ops.explain(query))
 
     def policy(self) -> PolicyInfo:
         return self._run(_Ops.get("/v1/policy", PolicyInfo))

@@ -266,3 +266,22 @@ class ForgetAnswer(_Model):
     erased: int
     forgotten_at: str
     request_id: str
+class MatchingRule(_Model):
+    """A rule that matches an explained question; `cited` when it is one of the answer's reasons."""
+    effect: Literal["allow", "deny"]
+    rule: str
+    condition: str | None = None
+    basis: str | None = None
+    file: str
+    line: int
+    section: str
+    cited: bool
+
+
+class Explanation(_Model):
+    """POST /v1/explain: `text` as `policy-engine explain` prints it, its `sentences`, the `decision`
+    and every `matching` rule (allows first)."""
+    text: str
+    sentences: list[str]
+    decision: Decision
+    matching: list[MatchingRule]

@@ -4,7 +4,7 @@ themselves (for the limits and the error shape); these models only describe it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +32,28 @@ class DecisionAnswer(Decision):
 
     decision_id: str = Field(description=DECISION_ID, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                                                                r"[0-9a-f]{12}$")
+
+
+class MatchingRule(BaseModel):
+    effect: Literal["allow", "deny"]
+    rule: str = Field(description="the rule on one line, as written")
+    condition: str | None = Field(None, description="its `if` condition, when it has one")
+    basis: str | None = Field(None, description="its legal basis, when it names one")
+    file: str
+    line: int
+    section: str
+    cited: bool = Field(description="one of the answer's reasons (an allow whose condition fails, or one a deny "
+                                    "overrides, is not)")
+
+
+class ExplainAnswer(BaseModel):
+    """POST /v1/explain: what `policy-engine explain` says about a query, as text and as data."""
+
+    text: str = Field(description="the explanation as `policy-engine explain` prints it")
+    sentences: list[str] = Field(description="`text`, one line each (rule lines are indented)")
+    decision: Decision = Field(description="the answer to the query (SPEC section 2), as /v1/decide gives it "
+                                           "without `decision_id`: an explanation is not logged")
+    matching: list[MatchingRule] = Field(description="every rule that matches the question, allows first")
 
 
 class PolicySummary(BaseModel):

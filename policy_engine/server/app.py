@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from policy_engine import __version__
-from policy_engine.server import openapi
+from policy_engine.server import docs, openapi
 from policy_engine.server.config import ServerConfig
 from policy_engine.server.correlation import Correlation
 from policy_engine.server.errors import install as install_error_handlers
@@ -68,7 +68,7 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             state.stop()
 
-    app = FastAPI(title="policy-engine decision API", version=__version__, lifespan=lifespan, redoc_url=None,
+    app = FastAPI(title="policy-engine decision API", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers the questions backend services ask before they touch personal data. "
                               "Every answer names the rules and the policy digest that decided it.")
     app.state.server = state
@@ -86,6 +86,7 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
     app.include_router(rights.router)
     app.include_router(subject_routes.router_for(state))
     openapi.install(app, config)
+    docs.install(app)
     return app
 
 

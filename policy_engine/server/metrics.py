@@ -16,7 +16,7 @@ disable_created_metrics()  # the *_created series only add noise here
 
 # Paths that get their own label; anything else is "other" (so a fuzzer cannot blow up the label set).
 ENDPOINTS = ("/v1/decide", "/v1/decide/batch", "/v1/explain", "/v1/policy", "/v1/terms", "/v1/map", "/v1/admin/reload",
-             "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+             "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 

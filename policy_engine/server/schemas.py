@@ -71,6 +71,63 @@ class PolicyInfo(BaseModel):
     limits: dict[str, int]
 
 
+class Term(BaseModel):
+    id: str
+    label: str
+    parent: str | None = None
+    children: list[str] = Field(description="the terms whose parent this is, in declaration order")
+    ancestors: list[str] = Field(description="parent, grandparent, ...: nearest first")
+
+
+class Terms(BaseModel):
+    """GET /v1/terms: kind (data, source, purpose, recipient, fact, ...) -> its terms, in declaration order."""
+    policy: PolicySummary
+    terms: dict[str, list[Term]]
+
+
+class MapRule(BaseModel):
+    rule: str
+    file: str
+    line: int
+    section: str
+    basis: str | None = None
+
+
+class MapAnswer(BaseModel):
+    """One answer of the data map: the question's terms (absent: not named) and its decision."""
+    action: str
+    data: str
+    source: str | None = None
+    purpose: str | None = None
+    recipient: str | None = None
+    decision: Literal["allow", "deny", "conditional"]
+    requires: str | None = None
+    rules: list[MapRule] = []
+
+
+class MapRuleRef(BaseModel):
+    """A rule as the map lists it: `relation` "covers" (it names the term or an ancestor) or "narrower"."""
+    relation: Literal["covers", "narrower"]
+    effect: Literal["allow", "deny"]
+    action: str
+    rule: str
+    condition: str | None = None
+    basis: str | None = None
+    file: str
+    line: int
+    section: str
+
+
+class DataMap(BaseModel):
+    """GET /v1/map: one section per question asked; a section not asked is absent."""
+    policy: PolicySummary
+    uses: list[MapAnswer] | None = Field(None, description="what `data` may be used for (asked with data)")
+    recipients: list[MapAnswer] | None = Field(None, description="who may receive `data` (asked with data)")
+    data_for: list[MapAnswer] | None = Field(None, description="which data reach `recipient`")
+    rules_for_purpose: list[MapRuleRef] | None = Field(None, description="the rules that cover `purpose`")
+    without_consent: list[MapAnswer] | None = Field(None, description="what is allowed when no fact holds")
+
+
 class Health(BaseModel):
     status: str
 

@@ -163,6 +163,8 @@ class _Ops:
     @staticmethod
     def rights(question: Mapping[str, Any]) -> _Flow[RightsAnswer]:
         return RightsAnswer.model_validate((yield _Call("POST", "/v1/rights", dict(question))))
+
+    @staticmethod
     def explain(query: Mapping[str, Any] | Query) -> _Flow[Explanation]:
         return Explanation.model_validate((yield _Call("POST", "/v1/explain", _as_json(query))))
 

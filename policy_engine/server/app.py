@@ -12,13 +12,14 @@ import asyncio
 import logging
 import signal
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from policy_engine import __version__
-from policy_engine.server import docs, openapi
+from policy_engine.server import docs, fastpath, openapi
+from policy_engine.server.fastpath import GZIP_LEVEL, GZIP_MIN_BYTES
 from policy_engine.server.config import ServerConfig
 from policy_engine.server.correlation import Correlation
 from policy_engine.server.errors import install as install_error_handlers
@@ -32,7 +33,17 @@ if TYPE_CHECKING:
     from policy_engine.engine.policy import Policy
 
 log = logging.getLogger("policy_engine.server")
-GZIP_MIN_BYTES = 1400  # about one TCP segment: below it compressing saves no round trip
+
+
+class DecisionApp(FastAPI):
+    """FastAPI, with the decision endpoints answered first by fastpath.py (same answers, without the
+    framework's per-request cost); every other request, and any the fast path leaves, goes through
+    FastAPI as usual."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and await fastpath.serve(self.state.server, scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _install_sighup(state: ServerState) -> bool:
@@ -68,15 +79,15 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             state.stop()
 
-    app = FastAPI(title="policy-engine decision API", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = DecisionApp(title="policy-engine decision API", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers the questions backend services ask before they touch personal data. "
                               "Every answer names the rules and the policy digest that decided it.")
     app.state.server = state
     install_error_handlers(app)
-    # gzip when the client accepts it and the body is large (a batch answer, the data map, the OpenAPI
-    # document); a single answer is below the threshold and pays nothing. Level 5: most of level 9's
-    # ratio on repetitive JSON at a fraction of its CPU; bodies over 128 KiB compress on a thread.
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=5)
+    # gzip when the client accepts it and the body is large (the data map, the terms, the OpenAPI
+    # document; fastpath.py does the same for the decision endpoints); a single answer is below the
+    # threshold and pays nothing. Bodies over 128 KiB compress on a thread.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(Correlation)
     app.add_middleware(HeaderCountLimit, limit=config.max_headers)

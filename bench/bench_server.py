@@ -81,6 +81,7 @@ class Figures:
     requests: int = 0
     errors: int = 0
     note: str = ""
+    cpu_us: float = 0.0  # server CPU (all its processes) per decision
 
 
 def pct(values: list[float], q: float) -> float:
@@ -152,6 +153,21 @@ class Server:
                 time.sleep(0.05)
         self.stop()
         raise SystemExit("the server did not become ready in 60 s")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server and its worker processes so far (Linux /proc; 0 elsewhere). On a
+        shared machine the CPU per decision is steadier than the rate, which other loads move."""
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if pid == self.proc.pid or ppid == self.proc.pid:
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
     def stderr(self) -> str:
         self.log.seek(0)
@@ -284,10 +300,13 @@ def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figu
                 runs.append((f"batch of {args.batch}", "/v1/decide/batch", batches, args.batch))
             for _ in range(args.repeat):
                 for what, path, bodies, per in runs:
+                    cpu_before = server.cpu_seconds()
                     n, errors, elapsed, p50, p99 = load(args, server.port, path, bodies, args.duration)
+                    cpu = server.cpu_seconds() - cpu_before
                     label = f"{kind} {what}, {workers} worker{'s' * (workers > 1)}" + (
                         f", log {log_mode}" if kind == "server" else "")
-                    fig = Figures(label, n * per / elapsed, p50 * 1e6, p99 * 1e6, n, errors)
+                    fig = Figures(label, n * per / elapsed, p50 * 1e6, p99 * 1e6, n, errors,
+                                  cpu_us=cpu / max(1, n * per) * 1e6)
                     if log_on:
                         answered = answered_before + n * per
                         answered_before = answered
@@ -319,14 +338,16 @@ def report(single: Figures, many: Figures, served: list[Figures], args: argparse
     print(f"policy-engine decision API, {policy.name} ({policy.rule_count} rules), {len(qs)} distinct questions, "
           f"{args.concurrency} connections, load by {generator}, {args.duration:g} s each, {args.repeat} round(s), "
           f"{os.cpu_count()} cores")
-    print(f"{'':44} {'decisions/s':>12} {'p50 us':>9} {'p99 us':>9} {'requests':>9} {'x floor':>8}")
+    print(f"{'':44} {'decisions/s':>12} {'p50 us':>9} {'p99 us':>9} {'requests':>9} {'cpu us/dec':>10} "
+          f"{'x floor':>8}")
     for fig in (single, many):
         print(f"{fig.label:44} {fig.per_second:12,.0f} {fig.p50_us:9.1f} {fig.p99_us:9.1f} {fig.requests:9,}")
     for fig in served:
         kind, _, rest = fig.label.partition(" ")
         floor = best(served, "floor " + rest.split(", log ")[0])
         share = f"{fig.per_second / floor.per_second:8.0%}" if kind == "server" and floor else ""
-        print(f"{fig.label:44} {fig.per_second:12,.0f} {fig.p50_us:9.0f} {fig.p99_us:9.0f} {fig.requests:9,} {share}"
+        print(f"{fig.label:44} {fig.per_second:12,.0f} {fig.p50_us:9.0f} {fig.p99_us:9.0f} {fig.requests:9,} "
+              f"{fig.cpu_us:10.2f} {share}"
               + (f"  errors: {fig.errors}" if fig.errors else ""))
     print("best rounds:")
     for label in dict.fromkeys(f.label for f in served):

@@ -246,7 +246,7 @@ def best(figures: list[Figures], label: str) -> Figures | None:
 def report(single: Figures, many: Figures, served: list[Figures], args: argparse.Namespace, policy: Any,
            qs: list[Any]) -> None:
     generator = f"wrk ({args.wrk_threads} thread{'s' * (args.wrk_threads > 1)})" if WRK and not args.asyncio \
-        else "the asyncio client (wrk not installed)"
+        else f"the asyncio client ({'--asyncio' if WRK else 'wrk not installed'})"
     print(f"policy-engine decision API, {policy.name} ({policy.rule_count} rules), {len(qs)} distinct questions, "
           f"{args.concurrency} connections, load by {generator}, {args.duration:g} s each, {args.repeat} round(s), "
           f"{os.cpu_count()} cores")

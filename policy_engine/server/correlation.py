@@ -10,9 +10,10 @@ in `scope["state"]` for the handlers and the access log.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
+
+from policy_engine.server.ids import RANDOM
 
 _REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
 _TRACEPARENT = re.compile(rb"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -26,7 +27,7 @@ def correlate(headers: Any) -> tuple[bytes, bytes | None]:
             request_id = value
         elif name == b"traceparent" and _TRACEPARENT.match(value.strip().lower()):
             traceparent = value.strip().lower()
-    return request_id or os.urandom(16).hex().encode(), traceparent
+    return request_id or RANDOM.take(16).hex().encode(), traceparent
 
 
 class Correlation:

@@ -161,3 +161,10 @@ def test_a_version_1_log_is_read_replayed_and_migrated(tmp_path, workdir):
     assert [r["id"] for r in query_log(db, LogFilter())] == [old["id"], new["id"]]
     assert_clean_log(srv)
 
+
+
+def test_the_random_pool_never_hands_out_the_same_bytes_twice():
+    pool = ids.RandomPool(size=64)
+    drawn = [pool.take(10) for _ in range(50)] + [pool.take(100)]  # crosses many refills, and one over the size
+    assert [len(d) for d in drawn] == [10] * 50 + [100]
+    assert len(set(drawn)) == len(drawn)

@@ -38,10 +38,14 @@ log = logging.getLogger("policy_engine.server")
 class DecisionApp(FastAPI):
     """FastAPI, with the decision endpoints answered first by fastpath.py (same answers, without the
     framework's per-request cost); every other request, and any the fast path leaves, goes through
-    FastAPI as usual."""
+    FastAPI as usual. A middleware added after create_app (the JSON access log, logs.py) must see
+    every request, so once there is one the fast path stands aside."""
+
+    own_middleware = 0  # how many create_app added
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and await fastpath.serve(self.state.server, scope, receive, send):
+        if (scope["type"] == "http" and len(self.user_middleware) == self.own_middleware
+                and await fastpath.serve(self.state.server, scope, receive, send)):
             return
         await super().__call__(scope, receive, send)
 
@@ -98,6 +102,7 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
     app.include_router(subject_routes.router_for(state))
     openapi.install(app, config)
     docs.install(app)
+    app.own_middleware = len(app.user_middleware)
     return app
 
 

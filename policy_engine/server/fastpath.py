@@ -9,7 +9,8 @@ Accept-Encoding), reads the body within the limit, and calls the same functions 
 routes (`routes/decisions.single` and `.batch`), so the answers, errors, log rows and metrics are
 the same. The FastAPI routes stay: they are what the OpenAPI document describes, and they answer
 what this path leaves to them (no Content-Length, a chunked body, more headers than the limit):
-the request is handed over before anything is read from it.
+the request is handed over before anything is read from it. With a middleware added after
+create_app (the JSON access log) every request takes the framework's path (app.DecisionApp).
 """
 
 from __future__ import annotations

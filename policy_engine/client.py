@@ -8,7 +8,8 @@ and `AsyncClient` (asyncio), with the same methods.
     async with AsyncClient("http://127.0.0.1:8181") as pe:
         d = await pe.decide(...)
 
-Answers are the library's `Decision` models (and `RightsAnswer` for `rights`); the policy, its terms and the data map are typed
+Answers are `ServedDecision`s: the library's `Decision` models with the server's `decision_id`
+(`.as_decision()` drops it), and `RightsAnswer` for `rights`; the policy, its terms and the data map are typed
 models too (`PolicyInfo`, `Terms`, `DataMap`: policy_engine/client_models.py). A query the server refuses (malformed, unknown
 term) raises the library's `QueryError` with the same code, field and suggestions; anything else
 the server refuses (auth, limits, 5xx) raises `APIError`; a network failure is httpx's own error.
@@ -41,15 +42,16 @@ except ModuleNotFoundError as _err:  # the HTTP client is an extra: say which
     raise ModuleNotFoundError(f"policy_engine.client needs httpx (no module named {_err.name!r}); install it "
                               "with: pip install 'policy-engine[client]'", name=_err.name) from None
 
-from policy_engine import Decision, Query, QueryError, __version__
+from policy_engine import Query, QueryError, __version__
+from policy_engine.client_models import (DataMap, Explanation, MapAnswer, MapRule, MatchingRule, PolicyInfo,
+                                         PolicySummary, ReloadAnswer, RuleRef, ServedDecision, Term, Terms)
 from policy_engine.engine import query_time
-from policy_engine.client_models import (DataMap, MapAnswer, MapRule, PolicyInfo, PolicySummary, ReloadAnswer,
-                                           RuleRef, Term, Terms)
 from policy_engine.engine.rights import RightsAnswer
 from policy_engine.client_subjects import SubjectMethods  # the subject store's methods (issue 11)
 
 __all__ = ["Client", "AsyncClient", "Retry", "APIError", "PolicyInfo", "Terms", "Term", "DataMap", "MapAnswer",
-           "MapRule", "RuleRef", "PolicySummary", "ReloadAnswer", "RightsAnswer"]
+           "MapRule", "RuleRef", "PolicySummary", "ReloadAnswer", "RightsAnswer", "ServedDecision", "Explanation",
+           "MatchingRule"]
 
 T = TypeVar("T")
 
@@ -141,13 +143,13 @@ def _query_error(err: Mapping[str, Any]) -> QueryError:
 
 class _Ops:
     @staticmethod
-    def decide(query: Mapping[str, Any] | Query) -> _Flow[Decision]:
-        return Decision.model_validate((yield _Call("POST", "/v1/decide", _as_json(query))))
+    def decide(query: Mapping[str, Any] | Query) -> _Flow[ServedDecision]:
+        return ServedDecision.model_validate((yield _Call("POST", "/v1/decide", _as_json(query))))
 
     @staticmethod
-    def decide_many(queries: Iterable[Mapping[str, Any] | Query], batch_size: int) -> _Flow[list[Decision]]:
+    def decide_many(queries: Iterable[Mapping[str, Any] | Query], batch_size: int) -> _Flow[list[ServedDecision]]:
         items = [_as_json(q) for q in queries]
-        out: list[Decision] = []
+        out: list[ServedDecision] = []
         for start in range(0, len(items), batch_size):
             body = yield _Call("POST", "/v1/decide/batch", {"queries": items[start:start + batch_size]})
             for offset, answer in enumerate(body["answers"]):
@@ -155,12 +157,16 @@ class _Ops:
                     err = _query_error(answer["error"])
                     err.index = start + offset  # type: ignore[attr-defined]
                     raise err
-                out.append(Decision.model_validate(answer))
+                out.append(ServedDecision.model_validate(answer))
         return out
 
     @staticmethod
     def rights(question: Mapping[str, Any]) -> _Flow[RightsAnswer]:
         return RightsAnswer.model_validate((yield _Call("POST", "/v1/rights", dict(question))))
+
+    @staticmethod
+    def explain(query: Mapping[str, Any] | Query) -> _Flow[Explanation]:
+        return Explanation.model_validate((yield _Call("POST", "/v1/explain", _as_json(query))))
 
     @staticmethod
     def get(path: str, model: type[T], params: dict[str, Any] | None = None) -> _Flow[T]:
@@ -225,10 +231,10 @@ class _Base(SubjectMethods):
     # The questions, written once: `_run` is the client's own (blocking, or a coroutine to await),
     # so on AsyncClient each of these returns an awaitable of the same value.
 
-    def decide(self, query: Mapping[str, Any] | Query) -> Decision:
+    def decide(self, query: Mapping[str, Any] | Query) -> ServedDecision:
         return self._run(_Ops.decide(query))
 
-    def decide_many(self, queries: Iterable[Mapping[str, Any] | Query]) -> list[Decision]:
+    def decide_many(self, queries: Iterable[Mapping[str, Any] | Query]) -> list[ServedDecision]:
         """One Decision per query, in order, sent in batches of `batch_size`. The first bad query
         raises its QueryError with `index` set to its position, as the library does."""
         return self._run(_Ops.decide_many(queries, self.batch_size))
@@ -237,6 +243,9 @@ class _Base(SubjectMethods):
         """`{"right": "erasure", "facts": [...]}` (facts omitted: unknown), as `Policy.rights` answers
         it; an unknown right or fact raises QueryError with the field and suggestions."""
         return self._run(_Ops.rights(question))
+    def explain(self, query: Mapping[str, Any] | Query) -> Explanation:
+        """What `policy-engine explain` says about the query: sentences, the answer, the matching rules."""
+        return self._run(_Ops.explain(query))
 
     def policy(self) -> PolicyInfo:
         return self._run(_Ops.get("/v1/policy", PolicyInfo))

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from policy_engine import Decision
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -21,6 +23,17 @@ class _Model(BaseModel):
             return getattr(self, name)
         except AttributeError:
             raise KeyError(name) from None
+
+
+class ServedDecision(Decision):
+    """A decision as the server answers it: the library's Decision plus `decision_id`, the UUIDv7 of
+    its row in the server's decision log (None from a server older than decision ids)."""
+
+    decision_id: str | None = None
+
+    def as_decision(self) -> Decision:
+        """The library's Decision (without the id), to compare with `Policy.decide`."""
+        return Decision.model_validate(self.model_dump(exclude={"decision_id"}))
 
 
 class PolicySummary(_Model):
@@ -253,3 +266,22 @@ class ForgetAnswer(_Model):
     erased: int
     forgotten_at: str
     request_id: str
+class MatchingRule(_Model):
+    """A rule that matches an explained question; `cited` when it is one of the answer's reasons."""
+    effect: Literal["allow", "deny"]
+    rule: str
+    condition: str | None = None
+    basis: str | None = None
+    file: str
+    line: int
+    section: str
+    cited: bool
+
+
+class Explanation(_Model):
+    """POST /v1/explain: `text` as `policy-engine explain` prints it, its `sentences`, the `decision`
+    and every `matching` rule (allows first)."""
+    text: str
+    sentences: list[str]
+    decision: Decision
+    matching: list[MatchingRule]

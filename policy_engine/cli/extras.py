@@ -15,7 +15,8 @@ import click
 
 # The top-level modules each extra brings (and the libraries they pull in themselves).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "server": ("fastapi", "starlette", "uvicorn", "prometheus_client", "httptools", "uvloop", "anyio", "h11"),
+    "server": ("fastapi", "starlette", "uvicorn", "prometheus_client", "httptools", "uvloop", "anyio", "h11",
+               "fastapi_offline"),
     "client": ("httpx", "httpcore"),
 }
 EXIT_USAGE = 2

@@ -174,6 +174,24 @@ def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def _log_by_id(path: str, decision_id: str, fmt: str) -> None:
+    import sqlite3
+
+    from policy_engine.server.log_query import find_decision, render_row
+
+    try:
+        row = find_decision(path, decision_id)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    except (FileNotFoundError, sqlite3.DatabaseError) as err:
+        click.echo(f"policy-engine log: cannot read {path}: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    if row is None:
+        click.echo(f"policy-engine log: no decision {decision_id} in {path}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(row, separators=(",", ":")) if fmt == "json" else render_row(row))
+
+
 @click.command("log")
 @click.option("--db", "db", default=None, metavar="PATH", help="The decision log. Default: the one `serve` writes by default.")
 @click.option("--since", metavar="TIME", help="From this time: 2026-11-25, 2026-11-25T10:00:00Z, or an age (15m, 2h, 7d).")
@@ -187,17 +205,21 @@ def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -
 @click.option("--digest", metavar="DIGEST", help="Policy digest, or a prefix of it.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(0), help="The newest N matches; 0 for all.")
 @click.option("--count", "count_only", is_flag=True, help="Print only how many rows match.")
+@click.option("--id", "decision_id", metavar="DECISION_ID", help="The one row of this `decision_id` (other filters ignored).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per line.")
 def log_command(db: str | None, since: str | None, until: str | None, decision: str | None, action: str | None,
                 data: str | None, purpose: str | None, source: str | None, recipient: str | None,
-                digest: str | None, limit: int, count_only: bool, fmt: str) -> None:
+                digest: str | None, limit: int, count_only: bool, fmt: str, decision_id: str | None = None) -> None:
     """Query the decision log written by `serve`."""
     import sqlite3
 
     from policy_engine.server.log_query import LogFilter, count_log, parse_time, query_log, render_row
 
     path = db or default_decision_log()
+    if decision_id is not None:
+        _log_by_id(path, decision_id, fmt)
+        return
     try:
         flt = LogFilter(since=parse_time(since) if since else None, until=parse_time(until) if until else None,
                         decision=decision, action=action, data=data, purpose=purpose, source=source,

@@ -1,13 +1,16 @@
 """A decision in sentences, for `explain`. In: the engine's Explanation (the decision with the
 matching rules by effect). Out: str: the question, the answer, the rules that decided it and,
 for a deny, what would lift it; a parent term denied while its children are allowed says so.
+`explanation_parts` gives the same as data (`POST /v1/explain`): the lines and every matching rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from policy_engine.engine import timed_words, transfers, words
+from policy_engine.engine.compiler import CompiledRule
 from policy_engine.engine.engine import Explanation
 from policy_engine.engine.narrower import Narrower
 
@@ -66,3 +69,18 @@ def explanation_text(ex: Explanation, narrower: Sequence[Narrower] = (), cp: obj
     for n in narrower:
         lines += words.narrower(n.kind, n.parent, n.allowed, n.more)
     return "\n".join(lines)
+
+
+def explanation_parts(ex: Explanation, narrower: Sequence[Narrower] = (), cp: object = None) -> dict[str, Any]:
+    """The explanation as data: `text` (what `policy-engine explain` prints), its `sentences` (one
+    per line), the `decision` (the answer, as `decide` gives it) and `matching`: every rule that matches the question,
+    allows then denies, each marked `cited` when it is one of the answer's reasons."""
+    text = explanation_text(ex, narrower, cp)
+    cited = {(r.line, r.rule) for r in ex.decision.reasons}
+
+    def rule(r: CompiledRule) -> dict[str, Any]:
+        return {"effect": r.effect, "rule": r.text, "condition": r.condition_text, "basis": r.basis,
+                "file": r.file, "line": r.line, "section": r.section, "cited": (r.line, r.text) in cited}
+
+    return {"text": text, "sentences": text.split("\n"), "decision": ex.decision.to_dict(),
+            "matching": [rule(r) for r in (*ex.allows, *ex.denies)]}

@@ -19,7 +19,7 @@ from policy_engine.engine.rights import RightsAnswer
 from policy_engine.engine.compiler import CompiledPolicy, FrozenDict, Term
 from policy_engine.engine.datamap import DataMap, MapRow, RuleRef
 from policy_engine.engine.engine import Engine
-from policy_engine.engine.explain import explanation_text
+from policy_engine.engine.explain import explanation_parts, explanation_text
 from policy_engine.engine.transfers import Transfer, transfers
 from policy_engine.engine.query import FIELDS, Decision, Key, PolicyRef, Query, QueryError, check_term, validate
 from policy_engine.language.diagnostics import Diagnostic
@@ -176,6 +176,14 @@ class Policy:
         key = self.key(query)
         ex = self._engine.explain(key)
         return explanation_text(ex, allowed_children(self._engine, key, ex.decision), self._compiled)
+
+    def explanation(self, query: Mapping[str, Any] | Query) -> dict[str, Any]:
+        """`explain` as data (`POST /v1/explain`): its text and lines, the answer, every matching rule."""
+        from policy_engine.engine.narrower import allowed_children
+
+        key = self.key(query)
+        ex = self._engine.explain(key)
+        return explanation_parts(ex, allowed_children(self._engine, key, ex.decision), self._compiled)
 
     # ---- the data map -----------------------------------------------------------------
 

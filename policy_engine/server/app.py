@@ -12,18 +12,20 @@ import asyncio
 import logging
 import signal
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from policy_engine import __version__
-from policy_engine.server import openapi
+from policy_engine.server import docs, fastpath, openapi
+from policy_engine.server.fastpath import GZIP_LEVEL, GZIP_MIN_BYTES
 from policy_engine.server.config import ServerConfig
 from policy_engine.server.correlation import Correlation
 from policy_engine.server.errors import install as install_error_handlers
 from policy_engine.server.metrics import MetricsMiddleware
 from policy_engine.server.protocol import HeaderCountLimit
-from policy_engine.server.routes import admin, decisions, operations, policy as policy_routes, rights
+from policy_engine.server.routes import admin, decisions, explain, operations, policy as policy_routes, rights
 from policy_engine.server.routes import subjects as subject_routes
 from policy_engine.server.state import ServerState
 
@@ -31,6 +33,21 @@ if TYPE_CHECKING:
     from policy_engine.engine.policy import Policy
 
 log = logging.getLogger("policy_engine.server")
+
+
+class DecisionApp(FastAPI):
+    """FastAPI, with the decision endpoints answered first by fastpath.py (same answers, without the
+    framework's per-request cost); every other request, and any the fast path leaves, goes through
+    FastAPI as usual. A middleware added after create_app (the JSON access log, logs.py) must see
+    every request, so once there is one the fast path stands aside."""
+
+    own_middleware = 0  # how many create_app added
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (scope["type"] == "http" and len(self.user_middleware) == self.own_middleware
+                and await fastpath.serve(self.state.server, scope, receive, send)):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _install_sighup(state: ServerState) -> bool:
@@ -66,19 +83,26 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             state.stop()
 
-    app = FastAPI(title="policy-engine decision API", version=__version__, lifespan=lifespan, redoc_url=None,
+    app = DecisionApp(title="policy-engine decision API", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers the questions backend services ask before they touch personal data. "
                               "Every answer names the rules and the policy digest that decided it.")
     app.state.server = state
     install_error_handlers(app)
+    # gzip when the client accepts it and the body is large (the data map, the terms, the OpenAPI
+    # document; fastpath.py does the same for the decision endpoints); a single answer is below the
+    # threshold and pays nothing. Bodies over 128 KiB compress on a thread.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(Correlation)
     app.add_middleware(HeaderCountLimit, limit=config.max_headers)
-    for router in (decisions.router, policy_routes.router, policy_routes.params, operations.router, admin.router):
+    for router in (decisions.router, explain.router, policy_routes.router, policy_routes.params, operations.router,
+                   admin.router):
         app.include_router(router)
     app.include_router(rights.router)
     app.include_router(subject_routes.router_for(state))
     openapi.install(app, config)
+    docs.install(app)
+    app.own_middleware = len(app.user_middleware)
     return app
 
 

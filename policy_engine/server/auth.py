@@ -55,10 +55,15 @@ class TokenCheck:
     def check(self, request: Request) -> None:
         if self.open:
             return
+        self.check_header(request.headers.get("authorization"))
+
+    def check_header(self, header: str | None) -> None:
+        """The same check on the Authorization header's value (latin-1 text, as ASGI servers decode it)."""
+        if self.open:
+            return
         if not self.tokens:
             raise ApiError(403, "auth.disabled", f"{self.scope} endpoints are disabled: start the server with "
                            "--admin-token-file or --token-file to enable them")
-        header = request.headers.get("authorization")
         if header is None:
             raise ApiError(401, "auth.missing_token", f"{self.scope} endpoints need `Authorization: Bearer TOKEN`",
                            headers=_CHALLENGE)

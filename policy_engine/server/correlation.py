@@ -3,18 +3,31 @@
 A caller's `X-Request-ID` (printable ASCII, at most 128 characters) is echoed on the response;
 without one (or with an unusable one) the server makes one up, so every answer can be tied to a
 log line. A valid `traceparent` (version-traceid-parentid-flags, lowercase hex) is echoed too,
-so a tracing proxy sees the hop; a malformed one is ignored, as the W3C spec asks. Both are kept
+so a tracing proxy sees the hop, and written into the decision-log rows of the request; a
+malformed one (or version ff, all-zero ids) is ignored, as the W3C spec asks. Both are kept
 in `scope["state"]` for the handlers and the access log.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
+from policy_engine.server.ids import RANDOM
+
 _REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
-_TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+_TRACEPARENT = re.compile(rb"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def correlate(headers: Any) -> tuple[bytes, bytes | None]:
+    """(the request id to echo, the valid traceparent or None) from the raw ASGI headers."""
+    request_id = traceparent = None
+    for name, value in headers:
+        if name == b"x-request-id" and _REQUEST_ID.match(value):
+            request_id = value
+        elif name == b"traceparent" and _TRACEPARENT.match(value.strip().lower()):
+            traceparent = value.strip().lower()
+    return request_id or RANDOM.take(16).hex().encode(), traceparent
 
 
 class Correlation:
@@ -27,14 +40,7 @@ class Correlation:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = traceparent = None
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id" and _REQUEST_ID.match(value):
-                request_id = value
-            elif name == b"traceparent" and _TRACEPARENT.match(value.strip().lower()):
-                traceparent = value.strip().lower()
-        if request_id is None:
-            request_id = uuid.uuid4().hex.encode()
+        request_id, traceparent = correlate(scope.get("headers", ()))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id.decode()
         if traceparent is not None:

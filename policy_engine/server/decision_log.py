@@ -8,8 +8,10 @@ queue and commits what is left (the server calls it on SIGTERM, via the lifespan
 
 The SQLite layout keeps rows small so the writer keeps up with the server: each distinct answer
 (decision, requires, cited rules, digest) is stored once in `answers`; a `decisions` row holds
-the time, the query, the answer's key and the latency (nothing more: every column costs the
-writer). The `decision_log` view joins them into one row per decision with every field, the
+the time, the query, the answer's key, the latency, the answer's `decision_id` and the request's
+`traceparent` (nothing more: every column costs the writer). A file written before decision ids
+existed is migrated when a server opens it (`migrate`); readers (`log_query`, `guard/replay`,
+`shipping/reader`) read both versions. The `decision_log` view joins them into one row per decision with every field, the
 time as ISO 8601 and the query's fields taken out of its JSON.
 """
 
@@ -21,12 +23,11 @@ import os
 import sqlite3
 import sys
 from datetime import datetime, timezone
-from itertools import chain
 from pathlib import Path
 from typing import Any, Awaitable
 
 from policy_engine.server.encode import Encoded
-from policy_engine.server.log_writer import BatchingWriter, DecisionSink
+from policy_engine.server.log_writer import BatchingWriter, DecisionSink, Row
 
 log = logging.getLogger("policy_engine.server")
 
@@ -44,20 +45,34 @@ CREATE TABLE IF NOT EXISTS decisions (
     ts          REAL NOT NULL,                -- unix time, seconds
     query       TEXT NOT NULL,                -- the query, JSON (SPEC field order, nulls left out)
     answer      TEXT NOT NULL REFERENCES answers (key),
-    latency_us  REAL NOT NULL                 -- time spent deciding, microseconds
+    latency_us  REAL NOT NULL,                -- time spent deciding, microseconds
+    decision_id TEXT,                         -- the answer's `decision_id` (UUIDv7); NULL in rows of version 1
+    traceparent TEXT                          -- the request's W3C trace context, when it sent a valid one
 );
 CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
-CREATE VIEW IF NOT EXISTS decision_log AS
+"""
+
+# Version 2 added decisions.decision_id and decisions.traceparent (a version-1 file gets them on
+# open, by ALTER TABLE: its old rows keep NULL there) and the view's columns for them.
+SCHEMA_VERSION = 2
+VIEW = """
+DROP VIEW IF EXISTS decision_log;
+CREATE VIEW decision_log AS
     SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
            json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
            json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
            json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
-           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us
+           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us,
+           d.decision_id, d.traceparent
     FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
 """
+_ADDED_COLUMNS = {"decision_id": "TEXT", "traceparent": "TEXT"}
 
-_INSERT_ROWS = "INSERT INTO decisions (ts, query, answer, latency_us) VALUES "
-_CHUNK = 512  # rows per INSERT statement: 2,048 parameters, well under SQLite's limit
+_INSERT_ROWS = "INSERT INTO decisions (ts, query, answer, latency_us, decision_id, traceparent) VALUES "
+# Rows per INSERT statement: 6 parameters a row, under SQLite's limit of 32,766 (999 before 3.32).
+# Every statement releases the GIL while SQLite works and must then win it back from the event
+# loop, which can take a switch interval (5 ms): few, big statements keep the writer up to speed.
+_CHUNK = 4096 if sqlite3.sqlite_version_info >= (3, 32) else 128
 
 
 def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a deliberate memo)
@@ -66,7 +81,7 @@ def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a 
     under load, wait for it each time)."""
     sql = _cache.get(n)
     if sql is None:
-        sql = _cache[n] = _INSERT_ROWS + ",".join(["(?,?,?,?)"] * n)
+        sql = _cache[n] = _INSERT_ROWS + ",".join(["(?,?,?,round(?*1e6,3),?,?)"] * n)
     return sql
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
@@ -133,25 +148,28 @@ class SqliteDecisionLog(BatchingWriter):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = open_db(self.path, durable=self.mode == "audit")
 
-    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
+    def _write(self, batch: list[Row]) -> None:
         assert self._conn is not None
         text = self._query_text
         stored = self._stored
-        rows = []
+        params: list[Any] = []  # flat: 6 a row (the latency is rounded to 0.001 us by SQLite)
+        put = params.extend
         new: dict[str, Encoded] = {}
-        for ts, query, enc, latency in batch:
-            rows.append((ts, text(query), enc.key, round(latency * 1e6, 3)))
-            if enc.key not in stored:
-                new[enc.key] = enc
+        for ts, query, enc, latency, decision_id, traceparent in batch:
+            key = enc.key
+            put((ts, query if type(query) is str else text(query), key, latency, decision_id, traceparent))
+            if key not in stored and key not in new:
+                new[key] = enc
+        n = len(batch)
         with self._conn:  # one transaction: all rows of the batch or none
             if new:
                 self._conn.executemany(_INSERT_ANSWER, [(e.key, e.label, e.requires, e.would_allow_if, e.rules,
                                                          e.digest) for e in new.values()])
             pos, size = 0, _CHUNK
-            while pos < len(rows):  # chunks of 512, 256, ... rows: a handful of distinct statements
-                while size > len(rows) - pos:
+            while pos < n:  # chunks of _CHUNK, then halves: a handful of distinct (cached) statements
+                while size > n - pos:
                     size //= 2
-                self._conn.execute(_insert_rows(size), list(chain.from_iterable(rows[pos:pos + size])))
+                self._conn.execute(_insert_rows(size), params[pos * 6:(pos + size) * 6])
                 pos += size
         if len(stored) >= _MEMO_LIMIT:
             stored.clear()
@@ -192,7 +210,30 @@ def open_db(path: str | os.PathLike[str], durable: bool = False) -> sqlite3.Conn
     conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
     with conn:
         conn.executescript(SCHEMA)
+    migrate(conn)
     return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a log written by an older server to SCHEMA_VERSION, in one IMMEDIATE transaction (the
+    workers of `--workers N` open the same file at once: one migrates, the others then see it done)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            have = {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind}")
+            for statement in VIEW.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class JsonLinesDecisionLog(BatchingWriter):
@@ -207,15 +248,16 @@ class JsonLinesDecisionLog(BatchingWriter):
         if self._stream is None:
             self._stream = sys.stdout
 
-    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
+    def _write(self, batch: list[Row]) -> None:
         lines = []
-        for ts, query, enc, latency in batch:
+        for ts, query, enc, latency, decision_id, traceparent in batch:
             q = self._query_text(query)
             if type(query) is str:
                 query = json.loads(query)
             facts = query.get("facts") if isinstance(query, dict) else getattr(query, "facts", None)
             lines.append(
-                f'{{"time":"{iso_time(ts)}","ts":{ts!r},"query":{q},"facts":{json.dumps(facts)},'
+                f'{{"time":"{iso_time(ts)}","ts":{ts!r},"decision_id":"{decision_id}",'
+                f'"traceparent":{json.dumps(traceparent)},"query":{q},"facts":{json.dumps(facts)},'
                 f'"decision":"{enc.label}",'
                 f'"requires":{json.dumps(enc.requires)},"would_allow_if":{json.dumps(enc.would_allow_if)},'
                 f'"rules":{enc.rules},"digest":"{enc.digest}","latency_us":{round(latency * 1e6, 3)!r}}}\n')
@@ -230,10 +272,12 @@ class NullDecisionLog:
     dropped = 0
     high_water = 1 << 62
 
-    def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
+    def record(self, query: Any, decision: Encoded, latency_s: float, decision_id: str | None = None,
+               traceparent: str | None = None) -> None:
         pass
 
-    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None:
+    def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
+                    traceparent: str | None = None) -> Awaitable[None] | None:
         return None
 
     def pending(self) -> int:

@@ -1,5 +1,7 @@
 """Reading the decision log (`policy-engine log`). In: a SQLite decision log and filters.
-Out: matching rows as dicts, oldest first. Opens the file read-only; never creates one.
+Out: matching rows as dicts, oldest first, or one row by its `decision_id` (`find_decision`).
+Opens the file read-only; never creates one. Reads logs of every schema version (a row written
+before decision ids has `decision_id` None, or no such key in a file no server has migrated).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from policy_engine.engine import words
+from policy_engine.server import ids
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -100,11 +103,37 @@ def query_log(path: str | Path, flt: LogFilter) -> Iterator[dict[str, Any]]:
     finally:
         conn.close()
     for row in rows:
-        out = dict(row)
-        for key in ("query", "rules", "facts"):
-            if out.get(key) is not None:
-                out[key] = json.loads(out[key])
-        yield out
+        yield _decoded(row)
+
+
+def find_decision(path: str | Path, decision_id: str) -> dict[str, Any] | None:
+    """The row of one answer, by the `decision_id` the server sent with it; None when the log has no
+    such row (a log written before decision ids has none). Raises ValueError for a text that is not a
+    decision id. The id's own millisecond bounds the search, so the time index finds it (no index on
+    the id, which every insert would pay)."""
+    made = ids.millis(decision_id)
+    if made is None:
+        raise ValueError(f"not a decision id: {decision_id!r} (a UUIDv7 such as 019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b8f3, "
+                         "the `decision_id` of an answer)")
+    conn = open_read_only(path)
+    try:
+        if "decision_id" not in {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}:
+            return None
+        # the row's ts is taken when the request queues its rows, just after the id is made; a minute of
+        # slack either way covers a slow request and a clock step
+        row = conn.execute("SELECT * FROM decision_log WHERE ts BETWEEN ? AND ? AND decision_id = ?",
+                           (made / 1000 - 60, made / 1000 + 60, decision_id.strip().lower())).fetchone()
+    finally:
+        conn.close()
+    return None if row is None else _decoded(row)
+
+
+def _decoded(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("query", "rules", "facts"):
+        if out.get(key) is not None:
+            out[key] = json.loads(out[key])
+    return out
 
 
 def count_log(path: str | Path, flt: LogFilter) -> int:

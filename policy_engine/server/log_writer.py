@@ -16,6 +16,10 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from policy_engine.server.encode import Encoded
 from policy_engine.server.errors import ApiError
+from policy_engine.server.ids import DecisionIds
+
+IDS = DecisionIds()  # the process's one id sequence (the routes and the log share it: ids never repeat)
+Row = tuple[float, Any, Encoded, float, str, str | None]  # ts, query, answer, latency_s, decision_id, traceparent
 
 log = logging.getLogger("policy_engine.server")
 
@@ -60,8 +64,10 @@ class DecisionSink(Protocol):
     dropped: int
     high_water: int  # pending rows above which the server holds answers back until the writer catches up
 
-    def record(self, query: Any, decision: Encoded, latency_s: float) -> None: ...
-    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None: ...
+    def record(self, query: Any, decision: Encoded, latency_s: float, decision_id: str | None = None,
+               traceparent: str | None = None) -> None: ...
+    def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
+                    traceparent: str | None = None) -> Awaitable[None] | None: ...
     def pending(self) -> int: ...
     def healthy(self) -> bool: ...
     def close(self, timeout: float = 30.0) -> None: ...
@@ -103,12 +109,16 @@ class BatchingWriter:
     # ---- request side -------------------------------------------------------------------------
     # One queue item per request (its rows, and in audit mode the waiter to wake), not one per row:
     # the request pays one put, and the writer wakes once per flush interval, not once per answer.
-    def record(self, query: Any, decision: Encoded, latency_s: float) -> None:
-        self.record_many([(query, decision, latency_s)])
+    def record(self, query: Any, decision: Encoded, latency_s: float, decision_id: str | None = None,
+               traceparent: str | None = None) -> None:
+        """One row; a caller that has not given the answer an id gets one made here (every row has one)."""
+        self.record_many([(query, decision, latency_s, decision_id or IDS.one())], traceparent)
 
-    def record_many(self, rows: list[tuple[Any, Encoded, float]]) -> Awaitable[None] | None:
-        """Queue the rows. Buffered: returns None at once. Audit: returns what to await before answering
-        (done once the rows are committed), or raises ApiError 503 when they cannot be taken."""
+    def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
+                    traceparent: str | None = None) -> Awaitable[None] | None:
+        """Queue (query, answer, latency, decision id) rows, all from one request (`traceparent` is its
+        trace context, or None). Buffered: returns None at once. Audit: returns what to await before
+        answering (done once the rows are committed), or raises ApiError 503 when they cannot be taken."""
         audit = self.mode == "audit"
         if self._closed or self.pending() + len(rows) > self._max_pending or (audit and not self.healthy()):
             if audit:
@@ -118,7 +128,8 @@ class BatchingWriter:
             self._drop(len(rows))
             return None
         now = time.time()
-        items = [(now, query, decision, latency) for query, decision, latency in rows]
+        items = [(now, query, decision, latency, decision_id, traceparent)
+                 for query, decision, latency, decision_id in rows]
         self._queued += len(items)
         if not audit:
             self._queue.put((items, None))
@@ -227,8 +238,8 @@ class BatchingWriter:
     def _open(self) -> None:
         raise NotImplementedError
 
-    def _write(self, batch: list[tuple[float, Any, Encoded, float]]) -> None:
-        """Write (ts, query, answer, latency_s) items, all or none."""
+    def _write(self, batch: list[Row]) -> None:
+        """Write (ts, query, answer, latency_s, decision_id, traceparent) items, all or none."""
         raise NotImplementedError
 
     def _shutdown(self) -> None:

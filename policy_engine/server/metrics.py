@@ -15,8 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics
 disable_created_metrics()  # the *_created series only add noise here
 
 # Paths that get their own label; anything else is "other" (so a fuzzer cannot blow up the label set).
-ENDPOINTS = ("/v1/decide", "/v1/decide/batch", "/v1/policy", "/v1/terms", "/v1/map", "/v1/admin/reload",
-             "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+ENDPOINTS = ("/v1/decide", "/v1/decide/batch", "/v1/explain", "/v1/policy", "/v1/terms", "/v1/map", "/v1/admin/reload",
+             "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -47,6 +47,8 @@ class Metrics:
         self.policy_info = Gauge("policy_engine_policy_info", "The policy being served (value 1).",
                                  ("name", "digest"), registry=r, **mode)
         self._policy_labels: tuple[str, str] | None = None
+        self._bound: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        self._decisions: dict[tuple[str, str], Any] = {}
 
     def set_policy(self, name: str, digest: str) -> None:
         if self._policy_labels is not None and self._policy_labels != (name, digest):
@@ -60,10 +62,25 @@ class Metrics:
         self.policy_info.labels(name, digest).set(1)
         self._policy_labels = (name, digest)
 
+    # `labels()` costs microseconds (it checks and joins the values each time); a request pays it
+    # three times. The children are kept per label set (bounded: endpoints x methods x statuses).
     def observe_request(self, path: str, method: str, status: int, decision: str, seconds: float) -> None:
-        endpoint = path if path in ENDPOINTS else "other"
-        self.requests.labels(endpoint, method if method in _METHODS else "OTHER", str(status)).inc()
-        self.latency.labels(endpoint, decision).observe(seconds)
+        key = (path, method, status, decision)
+        bound = self._bound.get(key)
+        if bound is None:
+            endpoint = path if path in ENDPOINTS else "other"
+            bound = (self.requests.labels(endpoint, method if method in _METHODS else "OTHER", str(status)),
+                     self.latency.labels(endpoint, decision))
+            if len(self._bound) < 4096:  # `other` paths are many: past this, look them up each time
+                self._bound[key] = bound
+        bound[0].inc()
+        bound[1].observe(seconds)
+
+    def decision_counter(self, endpoint: str, label: str) -> Any:
+        child = self._decisions.get((endpoint, label))
+        if child is None:
+            child = self._decisions[(endpoint, label)] = self.decisions.labels(endpoint, label)
+        return child
 
     def exposition(self) -> tuple[bytes, str]:
         if self.multiprocess:

@@ -19,12 +19,12 @@ def install(app: FastAPI, config: ServerConfig) -> None:
             doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = doc.setdefault("components", {}).setdefault("schemas", {})
             ref = "#/components/schemas/{model}"
-            for model in (Query, Decision, schemas.ErrorBody):
+            for model in (Query, Decision, schemas.DecisionAnswer, schemas.ErrorBody):
                 schema = model.model_json_schema(ref_template=ref)
                 components.update(schema.pop("$defs", {}))
                 components[model.__name__] = schema
             components["BatchRequest"] = schemas.batch_request_schema("#/components/schemas/Query", config.max_batch)
-            components["BatchAnswer"] = schemas.batch_answer_schema("#/components/schemas/Decision",
+            components["BatchAnswer"] = schemas.batch_answer_schema("#/components/schemas/DecisionAnswer",
                                                                     "#/components/schemas/ErrorBody")
             doc["components"]["securitySchemes"] = {
                 "bearerAuth": {"type": "http", "scheme": "bearer",

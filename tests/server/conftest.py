@@ -6,6 +6,7 @@ tests can share it; each keeps its stdout/stderr in files the tests read (and pr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -109,6 +110,21 @@ def sum_metric(text: str, name: str, **labels: str) -> float:
         if all(got.get(k) == f'"{v}"' for k, v in labels.items()):
             total += float(value)
     return total
+
+
+UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def without_id(answer: Any) -> Any:
+    """A served answer with its `decision_id` checked (a UUIDv7) and taken out, to compare with the
+    library's; an error object (no id) or a list of answers as they are / one by one."""
+    if isinstance(answer, list):
+        return [without_id(a) for a in answer]
+    if isinstance(answer, dict) and "decision" in answer:
+        answer = dict(answer)
+        decision_id = answer.pop("decision_id")
+        assert UUID7.fullmatch(decision_id), decision_id
+    return answer
 
 
 def assert_clean_log(server: Server) -> None:

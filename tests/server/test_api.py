@@ -15,7 +15,7 @@ import pytest
 from policy_engine import QueryError, api
 from policy_engine.client import APIError, Client
 
-from .conftest import OPEN_E, SCRIPT, assert_clean_log
+from .conftest import OPEN_E, SCRIPT, assert_clean_log, without_id
 
 pytestmark = pytest.mark.slow  # starts server processes
 
@@ -84,7 +84,7 @@ def test_golden_queries_answer_as_the_library_and_the_policy_expects(server, lib
             r = http.post("/v1/decide", json=query)
             assert r.status_code == 200, (query, r.text)
             assert r.headers["content-type"] == "application/json"
-            body = r.json()
+            body = without_id(r.json())
             assert body == library_policy.decide(query).model_dump(mode="json", exclude_none=True), query
             assert body["decision"] == expected, query
             assert body["policy"] == {"name": library_policy.name, "digest": library_policy.digest}
@@ -98,11 +98,11 @@ def test_sweep_through_batch_and_single_is_identical_to_the_library(server, libr
         for start in range(0, len(queries), 500):
             r = http.post("/v1/decide/batch", json={"queries": queries[start:start + 500]})
             assert r.status_code == 200
-            got.extend(r.json()["answers"])
+            got.extend(without_id(r.json()["answers"]))
         assert got == expected
         for query, want in list(zip(queries, expected))[:300]:
             r = http.post("/v1/decide", json=query)
-            assert r.json() == want, query
+            assert without_id(r.json()) == want, query
             assert r.status_code == (200 if "decision" in want else 422)
     assert sum("error" in a for a in expected) >= 60  # the errors were really exercised
 
@@ -216,11 +216,14 @@ def test_client_answers_as_the_library(server, library_policy):
 
     queries = [q for q in sweep(library_policy, 300, seed=9) if "error" not in library_answer(library_policy, q)]
     with Client(server.url) as client:
-        assert client.decide(queries[0]) == library_policy.decide(queries[0])
-        assert client.decide(Query(**queries[1])) == library_policy.decide(queries[1])
-        assert client.decide_many(queries) == library_policy.decide_many(queries)
+        assert client.decide(queries[0]).as_decision() == library_policy.decide(queries[0])
+        assert client.decide(Query(**queries[1])).as_decision() == library_policy.decide(queries[1])
+        many = client.decide_many(queries)
+        assert [d.as_decision() for d in many] == library_policy.decide_many(queries)
+        ids = [d.decision_id for d in many]
+        assert len(set(ids)) == len(ids) and ids == sorted(ids), "unique, in the order they were made"
         client.batch_size = 7  # several requests, same answers
-        assert client.decide_many(queries[:30]) == library_policy.decide_many(queries[:30])
+        assert [d.as_decision() for d in client.decide_many(queries[:30])] == library_policy.decide_many(queries[:30])
         with pytest.raises(QueryError) as err:
             client.decide({"action": "use", "data": "email", "purpose": "marketting"})
         assert err.value.code == "query.unknown_term" and err.value.field == "purpose"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import assert_clean_log
+from .conftest import UUID7, assert_clean_log, without_id
 
 Q = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -37,15 +37,18 @@ def test_etag_and_if_none_match(server):
     with server.client() as http:
         first = http.post("/v1/decide", json=Q)
         etag = first.headers["etag"]
-        assert re.fullmatch(r'"[0-9a-f]{32}"', etag) and first.headers["cache-control"] == "no-cache"
+        assert re.fullmatch(r'W/"[0-9a-f]{32}"', etag) and first.headers["cache-control"] == "no-cache"
         assert http.post("/v1/decide", json=Q).headers["etag"] == etag, "same policy, same query: same tag"
         other = http.post("/v1/decide", json={**Q, "facts": ["newsletter_form"]})
-        if other.json() != first.json():
+        if without_id(other.json()) != without_id(first.json()):
             assert other.headers["etag"] != etag
         again = http.post("/v1/decide", json=Q, headers={"If-None-Match": f'"nope", {etag}'})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+        assert UUID7.fullmatch(again.headers["decision-id"]), "a 304 still names the decision it logged"
+        strong = http.post("/v1/decide", json=Q, headers={"If-None-Match": etag[2:]})
+        assert strong.status_code == 304, "If-None-Match compares weakly"
         stale = http.post("/v1/decide", json=Q, headers={"If-None-Match": '"0123"'})
-        assert stale.status_code == 200 and stale.json() == first.json()
+        assert stale.status_code == 200 and without_id(stale.json()) == without_id(first.json())
 
 
 def test_openapi_declares_security_and_operation_ids(server):

@@ -155,7 +155,8 @@ def test_audit_mode_answers_only_after_the_commit(tmp_path):
     assert open_decision_log(None).record_many([]) is None
 
     async def one(i: int) -> int:
-        rows = [({"action": "use", "data": "email", "purpose": f"p{i}"}, _decision(), 0.00001)] * 3
+        rows = [({"action": "use", "data": "email", "purpose": f"p{i}"}, _decision(), 0.00001, f"id-{i}-{n}")
+                for n in range(3)]
         waiter = sink.record_many(rows)
         assert waiter is not None
         await waiter
@@ -175,7 +176,7 @@ def test_audit_mode_answers_only_after_the_commit(tmp_path):
 
 def test_buffered_mode_never_waits(tmp_path):
     sink = SqliteDecisionLog(tmp_path / "buffered.sqlite3", flush_interval=0.01).start()
-    assert sink.record_many([({"action": "use", "data": "email"}, _decision(), 0.0)]) is None
+    assert sink.record_many([({"action": "use", "data": "email"}, _decision(), 0.0, "id-1")]) is None
     sink.close()
     assert sink.flushed == 1
 
@@ -191,7 +192,7 @@ def test_audit_mode_refuses_when_the_log_cannot_take_rows(tmp_path):
     sink.close()
 
     async def after_close() -> None:
-        sink.record_many([({"action": "use", "data": "email"}, _decision(), 0.0)])
+        sink.record_many([({"action": "use", "data": "email"}, _decision(), 0.0, "id-1")])
 
     with pytest.raises(ApiError) as info:
         asyncio.run(after_close())

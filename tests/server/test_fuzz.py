@@ -47,7 +47,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def test_no_server_error_and_answers_match_the_document(fuzz_server: Server, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 10  # decide, batch, rights, policy, terms, map, healthz, readyz, metrics, reload
+    assert len(operations) == 11  # decide, batch, explain, rights, policy, terms, map, healthz, readyz, metrics, reload
     failures: list[str] = []
     sent = [0]
     for operation in operations:

@@ -26,7 +26,7 @@ from paths import REPO
 
 import policy_engine
 from policy_engine import Decision, QueryError
-from policy_engine.client import (APIError, AsyncClient, Client, DataMap, PolicyInfo, Retry, Terms,
+from policy_engine.client import (APIError, AsyncClient, Client, DataMap, PolicyInfo, Retry, ServedDecision, Terms,
                                   _retry_after_seconds)
 
 SCRIPT = Path(sys.executable).parent / "policy-engine"
@@ -84,8 +84,8 @@ def library() -> Any:
 def test_sync_client_answers_as_the_library(server: str, library: Any) -> None:
     with Client(server) as pe:
         assert pe.ready()
-        assert pe.decide(QUERY) == library.decide(QUERY)
-        assert pe.decide_many(QUERIES) == [library.decide(q) for q in QUERIES]
+        assert pe.decide(QUERY).as_decision() == library.decide(QUERY)
+        assert [d.as_decision() for d in pe.decide_many(QUERIES)] == [library.decide(q) for q in QUERIES]
         assert pe.decide_many([]) == []
         with pytest.raises(QueryError) as err:
             pe.decide_many([QUERY, {**QUERY, "data": "emial"}])
@@ -131,7 +131,8 @@ def test_async_client_has_the_same_methods_and_answers(server: str, library: Any
     ready, together, many, info, terms, uses = asyncio.run(ask())
     with Client(server) as pe:
         assert ready is True
-        assert list(together) == many == [library.decide(q) for q in QUERIES]
+        assert [d.as_decision() for d in together] == [d.as_decision() for d in many] == \
+            [library.decide(q) for q in QUERIES]
         assert info == pe.policy() and terms == pe.terms() and uses == pe.data_map(data="email", source="forum")
 
 
@@ -146,7 +147,8 @@ def test_refusals_are_typed(server: str) -> None:
 
 
 # ---- retries, against a scripted server -----------------------------------------------------------
-ANSWER = Decision.model_validate({"decision": "allow", "reasons": [], "policy": {"name": "P", "digest": "sha256:0"}})
+ANSWER = ServedDecision.model_validate({"decision": "allow", "reasons": [], "policy": {"name": "P", "digest": "sha256:0"},
+                                        "decision_id": "019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b8f3"})
 
 
 class Scripted:

@@ -2,6 +2,7 @@
 
     decisions.py   POST /v1/decide, POST /v1/decide/batch
     rights.py      POST /v1/rights
+    explain.py     POST /v1/explain
     policy.py      GET /v1/policy, /v1/terms, /v1/map
     operations.py  GET /healthz, /readyz, /metrics
     admin.py       POST /v1/admin/reload

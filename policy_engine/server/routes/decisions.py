@@ -1,5 +1,10 @@
 """POST /v1/decide and POST /v1/decide/batch: both parse, answer through `Decider.decide` and log
 through `record`; a single query is a batch of one that answers with its one slot.
+
+Every answer gets a `decision_id` (a UUIDv7, ids.py), the first field of its JSON object and the
+id of its row in the decision log; the single endpoint also sends it as `Decision-Id`, so a 304
+(which has no body) still names the decision it logged. The request's valid `traceparent`
+(correlation.py) goes into each of its rows.
 """
 
 from __future__ import annotations
@@ -7,49 +12,73 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from policy_engine import Decision
+from policy_engine.server import schemas
 from policy_engine.server.deciding import Answered, Outcome, Refused
 from policy_engine.server.decision_log import DecisionSink
-from policy_engine.server.errors import ApiError, dumps, json_response
+from policy_engine.server.errors import ApiError, dumps
 from policy_engine.server.limits import parse_json, read_body
+from policy_engine.server.log_writer import IDS
 from policy_engine.server.routes import JSON, WRITE_ERRORS, DirectRoute
 from policy_engine.server.routes import subjects as subject_routes
 from policy_engine.server.state import ServerState, state_of
 
 router = APIRouter(route_class=DirectRoute, tags=["decisions"])
+_DECIDE_HEADERS = {
+    "ETag": {"description": "a weak validator of the decision (policy digest and query): send it back as "
+                            "If-None-Match to get 304 while the answer is unchanged", "schema": {"type": "string"}},
+    "Decision-Id": {"description": schemas.DECISION_ID, "schema": {"type": "string"}},
+}
 
 
-async def _answer(request: Request, state: ServerState, queries: list[Any], endpoint: str) -> list[Outcome]:
-    """Answer from the policy served when the request started; count and log every answer."""
-    outcomes = await subject_routes.decide(request, state, queries)  # subject questions read the store
+@dataclass(slots=True)
+class Reply:
+    """An answer as both front doors send it (the route below and fastpath.py)."""
+    status: int
+    body: bytes
+    headers: list[tuple[bytes, bytes]]  # beyond content-type and content-length
+    decision: str  # the metrics label: allow | deny | conditional | batch | error
+
+
+async def _answer(state: ServerState, queries: list[Any], endpoint: str, traceparent: str | None,
+                  authorization: str | None) -> tuple[list[Outcome], list[str]]:
+    """Answer from the policy served when the request started; count, number and log every answer.
+    Returns the outcomes and the decision ids of the answered ones, in order."""
+    outcomes = await subject_routes.decide(authorization, state, queries)  # subject questions read the store
     metrics = state.metrics
     counts: Counter[str] = Counter()
     answered: list[Answered] = []
     for outcome in outcomes:
-        if isinstance(outcome, Refused):
+        if type(outcome) is Refused:
             metrics.query_errors.labels(endpoint, outcome.code).inc()
         else:
             counts[outcome.enc.label] += 1
-            answered.append(outcome)
+            answered.append(outcome)  # type: ignore[arg-type]
     for label, n in counts.items():
-        metrics.decisions.labels(endpoint, label).inc(n)
-    await record(state.log, answered)
-    return outcomes
+        metrics.decision_counter(endpoint, label).inc(n)
+    ids = IDS.block(len(answered))
+    await record(state.log, answered, ids, traceparent)
+    return outcomes, ids
 
 
-async def record(sink: DecisionSink, answered: list[Answered]) -> None:
+def with_id(body: bytes, decision_id: str) -> bytes:
+    """The encoded answer `{"decision":...}` with `"decision_id":"..."` as its first field."""
+    return b'{"decision_id":"' + decision_id.encode() + b'",' + body[1:]
+
+
+async def record(sink: DecisionSink, answered: list[Answered], ids: list[str], traceparent: str | None) -> None:
     """Log the answers. In audit mode, wait until their rows are committed (the answer is sent after);
     in buffered mode, wait only when the writer is far behind (to half the high-water mark, 10 s at
     most), so sustained overload slows answers instead of losing rows."""
     if not answered:
         return
-    committed = sink.record_many([(a.query, a.enc, a.latency) for a in answered])
+    committed = sink.record_many([(a.query, a.enc, a.latency, i) for a, i in zip(answered, ids)], traceparent)
     if committed is not None:
         await committed
         return
@@ -60,8 +89,51 @@ async def record(sink: DecisionSink, answered: list[Answered]) -> None:
             await asyncio.sleep(0.002)
 
 
+async def single(state: ServerState, body: bytes, traceparent: str | None, if_none_match: str | None,
+                 authorization: str | None = None) -> Reply:
+    """POST /v1/decide after auth and the body limit: parse, answer, log. Raises ApiError."""
+    query = parse_json(body, state.config.max_depth)
+    try:
+        (outcome,), ids = await _answer(state, [query], "/v1/decide", traceparent, authorization)
+    except ApiError as err:
+        state.metrics.query_errors.labels("/v1/decide", err.code).inc()
+        raise
+    if type(outcome) is Refused:
+        return Reply(outcome.status, dumps(outcome.body), [], "error")  # type: ignore[union-attr]
+    enc = outcome.enc  # type: ignore[union-attr]
+    # The decision depends only on the policy digest and the query: its hash (enc.key, over bytes that
+    # hold the digest) is the validator. Weak (W/): two answers with one tag say the same, but each
+    # carries its own decision_id. A caller that has it sends If-None-Match and gets 304.
+    headers = [(b"etag", b'W/"%s"' % enc.key.encode()), (b"cache-control", b"no-cache"),
+               (b"decision-id", ids[0].encode())]
+    if if_none_match and _matches(if_none_match, enc.key):
+        return Reply(304, b"", headers, enc.label)
+    return Reply(200, with_id(enc.body, ids[0]), headers, enc.label)
+
+
+async def batch(state: ServerState, body: bytes, traceparent: str | None, authorization: str | None = None) -> Reply:
+    """POST /v1/decide/batch after auth and the body limit. Raises ApiError."""
+    queries = batch_queries(parse_json(body, state.config.max_depth), state.config.max_batch)
+    try:
+        outcomes, ids = await _answer(state, queries, "/v1/decide/batch", traceparent, authorization)
+    except ApiError as err:
+        state.metrics.query_errors.labels("/v1/decide/batch", err.code).inc()
+        raise
+    next_id = iter(ids).__next__
+    parts = [with_id(o.enc.body, next_id()) if type(o) is Answered else dumps(o.body)  # type: ignore[union-attr]
+             for o in outcomes]
+    return Reply(200, b'{"answers":[' + b",".join(parts) + b"]}", [], "batch")
+
+
+def _response(reply: Reply) -> Response:
+    response = Response(reply.body, status_code=reply.status, media_type=None if reply.status == 304 else JSON)
+    response.raw_headers.extend(reply.headers)
+    return response
+
+
 @router.post("/v1/decide", response_model=None, operation_id="decide",
-             responses={200: {"model": Decision}, 304: {"description": "the answer has not changed (If-None-Match)"},
+             responses={200: {"model": schemas.DecisionAnswer, "headers": _DECIDE_HEADERS},
+                        304: {"description": "the answer has not changed (If-None-Match)", "headers": _DECIDE_HEADERS},
                         **WRITE_ERRORS},
              openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {
                  "$ref": "#/components/schemas/Query"}}}}})
@@ -69,31 +141,18 @@ async def decide(request: Request) -> Response:
     """Answer one query (SPEC section 2)."""
     state = state_of(request)
     state.decide_auth.check(request)
-    query = parse_json(await read_body(request, state.config.max_body_bytes), state.config.max_depth)
-    try:
-        (outcome,) = await _answer(request, state, [query], "/v1/decide")
-    except ApiError as err:
-        state.metrics.query_errors.labels("/v1/decide", err.code).inc()
-        request.state.decision = "error"
-        raise
-    if isinstance(outcome, Refused):
-        request.state.decision = "error"
-        return json_response(outcome.body, outcome.status)
-    request.state.decision = outcome.enc.label
-    # The answer depends only on the policy digest and the query: its hash (enc.key, over bytes that
-    # hold the digest) is a strong validator. A caller that has it sends If-None-Match and gets 304.
-    etag = f'"{outcome.enc.key}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(outcome.enc.body, media_type=JSON, headers=headers)
+    request.state.decision = "error"
+    reply = await single(state, await read_body(request, state.config.max_body_bytes),
+                         request.scope["state"].get("traceparent"), request.headers.get("if-none-match"),
+                         request.headers.get("authorization"))
+    request.state.decision = reply.decision
+    return _response(reply)
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
+def _matches(if_none_match: str, key: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): `"key"` and `W/"key"` both match."""
     tags = [t.strip() for t in if_none_match.split(",")]
-    return "*" in tags or etag in tags or f"W/{etag}" in tags
+    return "*" in tags or f'"{key}"' in tags or f'W/"{key}"' in tags
 
 
 @router.post("/v1/decide/batch", response_model=None, operation_id="decide_batch",
@@ -106,16 +165,10 @@ async def decide_batch(request: Request) -> Response:
     error object in its slot; the batch still succeeds."""
     state = state_of(request)
     state.decide_auth.check(request)
-    data = parse_json(await read_body(request, state.config.max_body_bytes), state.config.max_depth)
-    queries = batch_queries(data, state.config.max_batch)
     request.state.decision = "batch"
-    try:
-        outcomes = await _answer(request, state, queries, "/v1/decide/batch")
-    except ApiError as err:
-        state.metrics.query_errors.labels("/v1/decide/batch", err.code).inc()
-        raise
-    parts = [o.enc.body if isinstance(o, Answered) else dumps(o.body) for o in outcomes]
-    return Response(b'{"answers":[' + b",".join(parts) + b"]}", media_type=JSON)
+    reply = await batch(state, await read_body(request, state.config.max_body_bytes),
+                        request.scope["state"].get("traceparent"), request.headers.get("authorization"))
+    return _response(reply)
 
 
 def batch_queries(data: Any, max_batch: int) -> list[Any]:

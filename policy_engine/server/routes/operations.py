@@ -34,7 +34,8 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics", response_class=Response, operation_id="metrics",
-            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "Prometheus text exposition format (version 0.0.4)"}})
 async def prometheus_metrics(request: Request) -> Response:
     """Prometheus metrics."""
     payload, content_type = state_of(request).metrics.exposition()

@@ -23,7 +23,7 @@ async def policy_info(request: Request) -> Response:
     return json_response(views.policy_info(state.served, state.config))
 
 
-@router.get("/v1/terms", responses=READ_ERRORS, operation_id="terms")
+@router.get("/v1/terms", response_model=schemas.Terms, responses=READ_ERRORS, operation_id="terms")
 async def terms(request: Request) -> Response:
     """The vocabulary: every declared term with its kind, label, parent and children."""
     state = state_of(request)
@@ -31,7 +31,8 @@ async def terms(request: Request) -> Response:
     return json_response(views.terms(state.served))
 
 
-@params.get("/v1/map", responses=error_responses(400, 401, 403, 422, 503), operation_id="data_map")
+@params.get("/v1/map", response_model=None, operation_id="data_map",
+            responses={200: {"model": schemas.DataMap}, **error_responses(400, 401, 403, 422, 503)})
 async def data_map(request: Request,
                    data: str | None = QueryParam(None, description="a data term: what it may be used for, "
                                                                       "and who may receive it"),

@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.requests import Request
 
 from policy_engine.engine.query import QueryError
 from policy_engine.server.deciding import Answered, Outcome, Refused
@@ -40,8 +39,9 @@ def _is_subject(query: Any) -> bool:
     return type(query) is dict and "subject" in query
 
 
-async def decide(request: Request, state: ServerState, queries: list[Any]) -> list[Outcome]:
-    """Answer a list of questions from the policy served when the request started."""
+async def decide(authorization: str | None, state: ServerState, queries: list[Any]) -> list[Outcome]:
+    """Answer a list of questions from the policy served when the request started (`authorization`:
+    the request's Authorization header, for the subjects:read check)."""
     policy = state.served.policy
     if not any(_is_subject(q) for q in queries):  # the common case: one scan, then the decider alone
         return await state.decider.decide(policy, queries)
@@ -50,7 +50,7 @@ async def decide(request: Request, state: ServerState, queries: list[Any]) -> li
         raise ApiError(422, "query.no_subject_store", "this question names `subject`, but this server has no subject "
                        f"store: start it with {STORE_ENV} set, or ask with `facts`", field="subject")
     try:
-        subjects.auth.check(request.headers.get("authorization"), "subjects:read")
+        subjects.auth.check(authorization, "subjects:read")
     except SubjectError as err:
         raise ApiError(err.status, err.code, err.message, headers=getattr(err, "headers", None)) from None
     others = [i for i, q in enumerate(queries) if not _is_subject(q)]

@@ -1,0 +1,170 @@
+"""Decision ids and trace context (issue 13 item 2): every answer, single or batch, carries a UUIDv7
+`decision_id` that is the id of its decision-log row; a valid `traceparent` is written into the
+rows; one row is found by its id (`log_query.find_decision`, `policy-engine log --id`); a log
+written before decision ids is still read, replayed and, once a server opens it, migrated."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import policy_engine
+from policy_engine.guard.replay import replay
+from policy_engine.server import ids
+from policy_engine.server.decision_log import SCHEMA_VERSION, open_db
+from policy_engine.server.log_query import LogFilter, find_decision, query_log
+
+from .conftest import OPEN_E, SCRIPT, UUID7, assert_clean_log, start
+
+Q = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+# ---- the ids ------------------------------------------------------------------------------------
+
+def test_ids_are_uuid7_strictly_increasing_and_carry_their_millisecond():
+    gen = ids.DecisionIds()
+    before = time.time_ns() // 1_000_000
+    made = [i for n in (1, 100, 7, 1, 4096) for i in gen.block(n)]
+    after = time.time_ns() // 1_000_000
+    assert len(made) == 1 + 100 + 7 + 1 + 4096
+    assert made == sorted(made) and len(set(made)) == len(made)
+    for text in made[:200] + made[-10:]:
+        u = uuid.UUID(text)
+        assert UUID7.fullmatch(text) and u.version == 7 and u.variant == uuid.RFC_4122
+        assert before <= ids.millis(text) <= after
+    assert gen.block(0) == []
+    assert ids.millis("not-an-id") is None and ids.millis(str(uuid.uuid4())) is None
+
+
+def test_a_block_that_crosses_the_last_12_hex_digits_still_counts_up():
+    gen = ids.DecisionIds()
+    gen.block(1)
+    gen._rand_b = (gen._rand_b | ((1 << 48) - 1)) - 2  # three ids before the low 48 bits wrap
+    block = gen.block(6)
+    assert block == sorted(block) and len(set(block)) == 6
+    assert all(UUID7.fullmatch(b) for b in block)
+    assert int(block[-1].replace("-", ""), 16) - int(block[0].replace("-", ""), 16) == 5
+
+
+# ---- the server ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def audited(workdir):
+    """Audit mode: an answer is sent only once its row is committed, so the test reads it at once."""
+    db = workdir / "ids.sqlite3"
+    srv = start(workdir, Path("policies/open_e.policy"), "--decision-log", str(db), "--decision-log-mode", "audit")
+    yield srv, db
+    srv.stop()
+
+
+def test_every_answer_has_the_id_of_its_log_row_and_the_trace_is_logged(audited):
+    srv, db = audited
+    batch = [Q, {**Q, "facts": []}, {**Q, "data": "emial"}, {"action": "collect", "data": "email", "source": "contact"}]
+    with srv.client() as http:
+        single = http.post("/v1/decide", json=Q, headers={"traceparent": TRACE})
+        many = http.post("/v1/decide/batch", json={"queries": batch})
+        untraced = http.post("/v1/decide", json=Q, headers={"traceparent": "ff-" + TRACE[3:]})  # version ff: invalid
+    assert single.status_code == many.status_code == untraced.status_code == 200
+    one = single.json()
+    assert list(one)[0] == "decision_id" and single.headers["decision-id"] == one["decision_id"]
+    answers = many.json()["answers"]
+    assert "error" in answers[2] and "decision_id" not in answers[2], "an error object is not a decision"
+    batch_ids = [a["decision_id"] for a in answers if "decision" in a]
+    assert len(batch_ids) == 3 and batch_ids == sorted(batch_ids) and one["decision_id"] < batch_ids[0]
+
+    rows = {r["decision_id"]: r for r in query_log(db, LogFilter(limit=0))}
+    assert rows[one["decision_id"]]["traceparent"] == TRACE
+    assert rows[one["decision_id"]]["query"] == Q and rows[one["decision_id"]]["decision"] == one["decision"]
+    for answer, query in zip([a for a in answers if "decision" in a], [batch[0], batch[1], batch[3]]):
+        row = rows[answer["decision_id"]]
+        assert row["decision"] == answer["decision"] and row["query"] == query and row["traceparent"] is None
+    assert rows[untraced.json()["decision_id"]]["traceparent"] is None
+
+    found = find_decision(db, batch_ids[1].upper())
+    assert found is not None and found["decision_id"] == batch_ids[1] and found["query"] == batch[1]
+    assert find_decision(db, ids.DecisionIds().one()) is None, "an id this server never gave"
+    with pytest.raises(ValueError, match="not a decision id"):
+        find_decision(db, "42")
+
+    shown = subprocess.run([str(SCRIPT), "log", "--db", str(db), "--id", one["decision_id"], "--format", "json"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["decision_id"] == one["decision_id"]
+    missing = subprocess.run([str(SCRIPT), "log", "--db", str(db), "--id", "01a23174-940d-7431-9be1-0dd173f4f0d1"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "no decision 01a23174-940d-7431-9be1-0dd173f4f0d1" in missing.stderr
+    assert_clean_log(srv)
+
+
+# ---- a log written before decision ids -----------------------------------------------------------
+
+_VERSION_1 = """
+CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
+                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL,
+                        answer TEXT NOT NULL REFERENCES answers (key), latency_us REAL NOT NULL);
+CREATE INDEX decisions_ts ON decisions (ts);
+CREATE VIEW decision_log AS
+    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
+           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
+           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
+           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
+           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us
+    FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
+"""
+
+
+def _version_1_log(path: Path) -> policy_engine.Policy:
+    policy = policy_engine.load(OPEN_E)
+    answer = policy.decide(Q).to_dict()
+    conn = sqlite3.connect(path)
+    conn.executescript(_VERSION_1)
+    conn.execute("INSERT INTO answers VALUES ('k1', ?, ?, NULL, ?, ?)",
+                 (answer["decision"], answer.get("requires"), json.dumps(answer["reasons"]), policy.digest))
+    conn.execute("INSERT INTO decisions (ts, query, answer, latency_us) VALUES (?, ?, 'k1', 3.5)",
+                 (time.time() - 5, json.dumps(Q, separators=(",", ":"))))
+    conn.commit()
+    conn.close()
+    return policy
+
+
+def test_a_version_1_log_is_read_replayed_and_migrated(tmp_path, workdir):
+    db = tmp_path / "old.sqlite3"
+    policy = _version_1_log(db)
+    (row,) = query_log(db, LogFilter())
+    assert row["query"] == Q and "decision_id" not in row  # read as it is: readers never write
+    assert find_decision(db, "01a23174-940d-7431-9be1-0dd173f4f0d1") is None
+    assert replay(db, policy, str(OPEN_E)).rows == 1
+
+    srv = start(workdir, Path("policies/open_e.policy"), "--decision-log", str(db), "--decision-log-mode", "audit")
+    try:
+        with srv.client() as http:
+            new_id = http.post("/v1/decide", json=Q, headers={"traceparent": TRACE}).json()["decision_id"]
+    finally:
+        srv.stop()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+    old, new = query_log(db, LogFilter())
+    assert old["decision_id"] is None and old["traceparent"] is None and old["latency_us"] == 3.5
+    assert new["decision_id"] == new_id and new["traceparent"] == TRACE
+    assert find_decision(db, new_id)["id"] == new["id"]  # type: ignore[index]
+    assert replay(db, policy, str(OPEN_E)).rows == 2
+    open_db(db).close()  # opening a migrated file again changes nothing
+    assert [r["id"] for r in query_log(db, LogFilter())] == [old["id"], new["id"]]
+    assert_clean_log(srv)
+
+
+
+def test_the_random_pool_never_hands_out_the_same_bytes_twice():
+    pool = ids.RandomPool(size=64)
+    drawn = [pool.take(10) for _ in range(50)] + [pool.take(100)]  # crosses many refills, and one over the size
+    assert [len(d) for d in drawn] == [10] * 50 + [100]
+    assert len(set(drawn)) == len(drawn)

@@ -37,7 +37,7 @@ from policy_engine.subjects.sweep import sweep  # noqa: E402
 from policy_engine.subjects.store import SubjectStore  # noqa: E402
 
 SHOP = REPO / "tests" / "subjects" / "shop.policy"
-# The same policy with time limits (SPEC 5.3) on both kinds of anchor: the sweep then also groups
+# The same policy with time limits (docs/semantics.md) on both kinds of anchor: the sweep then also groups
 # rows by the ages of their collection and of a fact's start.
 TIMED_RULES = """
 section "Timed retention":

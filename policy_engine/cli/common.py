@@ -43,7 +43,7 @@ def query_error(err: api.QueryError, where: str = "") -> None:
 
 
 QUERY_FLAGS = [
-    click.option("--query", "query_json", metavar="JSON", help="The query as a JSON object (SPEC section 2)."),
+    click.option("--query", "query_json", metavar="JSON", help="The query as a JSON object (docs/semantics.md)."),
     click.option("--action", metavar="ACTION", help="What is done: " + ", ".join(ast.ACTIONS)
                  + ", or a sub-action the policy declares (share.sell)."),
     click.option("--data", help="The data category, e.g. email."),
@@ -106,7 +106,7 @@ def policy_paths(paths: tuple[str, ...]) -> list[Path]:
 
 EXIT_OK = 0  # success: nothing widened, every policy checks, every test passes
 EXIT_WIDENED = 1  # diff, replay: something is allowed now that was not before
-EXIT_USAGE = 2  # a bad command line, a missing file, a malformed query or unknown term (SPEC section 2)
+EXIT_USAGE = 2  # a bad command line, a missing file, a malformed query or unknown term (docs/semantics.md)
 EXIT_INTERNAL = 3  # a fault in the tool itself: one line on stderr, never a traceback
 EXIT_INVALID = 4  # a policy does not check (parse or check errors): nothing else can be said about it
 EXIT_FAILED = 5  # the policy checks but fails what was asked: an expectation or invariant, a lint

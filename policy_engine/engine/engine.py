@@ -1,4 +1,4 @@
-"""SPEC section 1, decided. In: a CompiledPolicy and a validated query Key. Out: Decision.
+"""docs/semantics.md, decided. In: a CompiledPolicy and a validated query Key. Out: Decision.
 
 Matching is the decision index's bitsets ANDed; then, over the matching rules M only:
 closed world (facts given): a holding deny -> deny; else a holding allow -> allow; else

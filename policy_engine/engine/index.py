@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from policy_engine.engine.compiler import CompiledRule
     from policy_engine.engine.vocabulary import Vocabulary
 
-# SPEC's four, and a transfer's destination (engine/transfers.py), whose terms are regions
+# The four dimensions of docs/semantics.md, and a transfer's destination (engine/transfers.py), whose terms are regions
 DIMENSIONS: tuple[str, ...] = (*ast.DIMENSIONS, ast.DESTINATION)
 
 

@@ -84,7 +84,7 @@ class Policy:
     # ---- deciding ---------------------------------------------------------------------
 
     def decide(self, query: Mapping[str, Any] | Query) -> Decision:
-        """SPEC section 1 and 2. Raises QueryError (never a deny) for a malformed query or unknown term.
+        """docs/semantics.md. Raises QueryError (never a deny) for a malformed query or unknown term.
 
         With time limits: `at` (RFC 3339 text or an aware datetime; default now), `collected_at`,
         and `facts` as a mapping of fact -> the moment it began to hold (or True: held, time
@@ -164,7 +164,7 @@ class Policy:
         return self._engine.explain(self.key(query)).requirement
 
     def rights(self, query: Mapping[str, Any]) -> RightsAnswer:
-        """SPEC 5.4: `{"right": "erasure", "facts": [...]}` (facts omitted: unknown) -> whether the
+        """docs/semantics.md: `{"right": "erasure", "facts": [...]}` (facts omitted: unknown) -> whether the
         person has the right, its channels, deadline, extension, limit, exceptions and reasons."""
         return rights.answer(self._compiled, self._engine.ref, query)
 
@@ -248,7 +248,7 @@ class Policy:
                     security.append({"measures": list(item.measures), "section": section.title})
         retention += timed_words.retention_periods(tree)  # the periods time limits on retain rules state
         out = {**self.metadata, "rights": rights, "retention": retention, "security": security}
-        if notes:  # statements that decide nothing (SPEC 5.6), where the policy has any
+        if notes:  # statements that decide nothing (docs/semantics.md), where the policy has any
             out["statements"] = notes
         return out
 

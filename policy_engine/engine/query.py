@@ -1,7 +1,7 @@
 """Questions and answers. In: a query (dict, pydantic Query or JSON text) and the vocabulary.
 Out: a validated query key, or a QueryError; the Decision model that answers it.
 
-The shapes are SPEC section 2. Dict queries are validated by hand (the engine's hot path
+The shapes are docs/semantics.md. Dict queries are validated by hand (the engine's hot path
 never goes through pydantic); `Query` is the same contract as a pydantic model, for callers
 who want one (the HTTP server's request body). An unknown term is a QueryError naming the
 term with the nearest known ones, never a deny.
@@ -103,7 +103,7 @@ class PolicyRef(BaseModel):
 
 
 class Decision(BaseModel):
-    """The SPEC section 2 answer. `requires` only for conditional; `would_allow_if` only for a
+    """The docs/semantics.md answer. `requires` only for conditional; `would_allow_if` only for a
     closed-world deny that some allow would lift (the condition under which it would be allowed);
     `until` / `from` (RFC 3339) only where a time limit ends an allow or lifts a deny."""
 
@@ -201,7 +201,7 @@ def _article(kind: str) -> str:
 
 
 def validate(raw: Any, vocab: Vocabulary) -> Key:
-    """Check a query against SPEC section 2 and the vocabulary; the first fault is raised."""
+    """Check a query against docs/semantics.md and the vocabulary; the first fault is raised."""
     if isinstance(raw, Query):
         raw = {"action": raw.action, "data": raw.data, "source": raw.source, "purpose": raw.purpose,
                "recipient": raw.recipient, "facts": raw.facts, "at": raw.at, "collected_at": raw.collected_at,

@@ -1,4 +1,4 @@
-"""The rights question (SPEC 5.4). In: a compiled policy and `{"right": ID, "facts": [...]}` (facts
+"""The rights question (docs/semantics.md). In: a compiled policy and `{"right": ID, "facts": [...]}` (facts
 omitted: unknown). Out: RightsAnswer: whether the person has the right, how to exercise it, how fast
 it is answered, how often, and what the policy still allows after the request.
 

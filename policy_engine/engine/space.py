@@ -3,7 +3,7 @@ scope. Out: QuestionClass values (every question of a class matches the same rul
 policy, so each policy answers all of them alike).
 
 A question names an action, a data term, and a source, purpose and recipient term or none
-(none only where the action does not require the dimension; SPEC section 2). Which rules match
+(none only where the action does not require the dimension; docs/semantics.md). Which rules match
 it is the AND of the decision index's per-dimension bitsets (compiler.DecisionIndex), so the
 space is split one dimension at a time: the values of a dimension are grouped by the bitsets
 they select, within what the dimensions before already selected. Terms the hierarchy makes
@@ -54,7 +54,7 @@ class QuestionClass:
         return n
 
     def questions(self) -> Iterator[dict[str, str | None]]:
-        """Every concrete question of the class (SPEC section 2 fields, facts omitted)."""
+        """Every concrete question of the class (docs/semantics.md fields, facts omitted)."""
         def walk(i: int, acc: dict[str, str | None]) -> Iterator[dict[str, str | None]]:
             if i == len(DIMENSIONS):
                 yield _without_destination(dict(acc))

@@ -2,8 +2,8 @@
 expectations and invariants that ran. Out: a FileCoverage: for each rule, how many of them
 exercise it, and per section the rules none does.
 
-A rule is exercised by an expectation when it matches the expectation's question (SPEC section
-1: it is one of the rules M the answer is computed from, so editing it can change what the
+A rule is exercised by an expectation when it matches the expectation's question (docs/semantics.md,
+"When a rule matches a question": it is one of the rules M the answer is computed from, so editing it can change what the
 expectation sees), and by an invariant when it matches some question in the invariant's scope
 (the invariant is checked over every one of them). A rule nothing exercises can be deleted or
 changed without any test noticing: that is what the report is for.

@@ -104,7 +104,7 @@ class DiffResult:
         return sum(g.size() for g in self.groups if g.narrowed)
 
     def changes(self) -> Iterator[dict[str, Any]]:
-        """One entry per question (SPEC section 2 fields, facts omitted), as the JSON lists them."""
+        """One entry per question (docs/semantics.md fields, facts omitted), as the JSON lists them."""
         for g in self.groups:
             for q in g.questions():
                 yield {"query": {**q, "facts": None}, "before": g.before.decision, "after": g.after.decision,
@@ -152,7 +152,7 @@ TABLE_FACTS_MAX = 14  # up to this many facts in both policies, truth tables; be
 
 class _Verdicts:
     """(widened, narrowed) or None per pair of matching-rule bitsets, by comparing `A and not D`
-    of SPEC section 1 for each policy as Boolean functions (`logic.Algebra`: one value per rule
+    of docs/semantics.md for each policy as Boolean functions (`logic.Algebra`: one value per rule
     over the facts of both policies, exact at any number of facts). Memoised: many classes share
     their matching rules."""
 

@@ -66,7 +66,7 @@ RIGHTS: tuple[str, ...] = (
     "appeal",
     "shine_the_light",
 )
-# The dimension a query must name for each action (SPEC section 2); retain takes purpose.
+# The dimension a query must name for each action (docs/semantics.md); retain takes purpose.
 REQUIRED_DIMENSION: dict[str, str] = {"collect": "source", "use": "purpose", "share": "recipient"}
 
 
@@ -223,7 +223,7 @@ class Expectation(Node):
 
 
 class Duration(Node):
-    """`45 days`, `12 months`: a count and a unit as the policy writes them (SPEC 5.3: a month is
+    """`45 days`, `12 months`: a count and a unit as the policy writes them (docs/semantics.md: a month is
     30 days, a year 365)."""
 
     count: int
@@ -264,7 +264,7 @@ class Right(Node):
     exceptions: tuple[RightException, ...] = ()
 
 
-# What a policy states that decides nothing (SPEC 5.6), by the word that starts the statement.
+# What a policy states that decides nothing (docs/semantics.md), by the word that starts the statement.
 NOTE_TOPICS: tuple[str, ...] = ("scope", "excludes", "processor", "dpo", "effective", "version",
                                 "certification", "authority", "controlling_language")
 

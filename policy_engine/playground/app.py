@@ -91,7 +91,7 @@ def create_app(policy_path: str | Path | None = None) -> FastAPI:
         data = await body(request)
         query = data.get("query")
         if not isinstance(query, dict):
-            raise BadRequest("send the question under \"query\" (SPEC section 2)")
+            raise BadRequest("send the question under \"query\" (docs/semantics.md)")
         return answer(work.decide, data["text"], shown, query)
 
     @app.post("/api/diff")

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS decisions (
     id          INTEGER PRIMARY KEY,
     ts          REAL NOT NULL,                -- unix time, seconds
-    query       TEXT NOT NULL,                -- the query, JSON (SPEC field order, nulls left out)
+    query       TEXT NOT NULL,                -- the query, JSON (the documented field order, nulls left out)
     answer      TEXT NOT NULL REFERENCES answers (key),
     latency_us  REAL NOT NULL,                -- time spent deciding, microseconds
     decision_id TEXT,                         -- the answer's `decision_id` (UUIDv7); NULL in rows of version 1
@@ -91,7 +91,7 @@ _SUBJECT_FIELDS = ("subject", "evidence")
 
 
 def query_text(query: dict[str, Any]) -> str:
-    """A query's JSON text as the log stores it: SPEC field order, nulls left out."""
+    """A query's JSON text as the log stores it: the documented field order, nulls left out."""
     fields = _FIELDS + _SUBJECT_FIELDS if "subject" in query else _FIELDS
     return json.dumps({k: query[k] for k in fields if query.get(k) is not None}, separators=(",", ":"),
                       ensure_ascii=False)
@@ -102,7 +102,7 @@ def iso_time(ts: float) -> str:
 
 
 class QueryText:
-    """query -> its JSON text, SPEC field order, nulls left out; memoised (services repeat questions)."""
+    """query -> its JSON text, the documented field order, nulls left out; memoised (services repeat questions)."""
 
     def __init__(self) -> None:
         self._memo: dict[tuple[Any, ...], str] = {}

@@ -15,7 +15,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Encoded:
     decision: Any  # the Decision itself (kept alive, so its id() cannot be reused while memoised)
-    body: bytes  # the SPEC answer, JSON
+    body: bytes  # the documented answer, JSON
     label: str  # "allow" | "deny" | "conditional"
     requires: str | None
     would_allow_if: str | None

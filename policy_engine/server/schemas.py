@@ -28,7 +28,7 @@ class ErrorBody(BaseModel):
 
 
 class DecisionAnswer(Decision):
-    """A decision as the server sends it: the SPEC section 2 answer and its `decision_id`."""
+    """A decision as the server sends it: the docs/semantics.md answer and its `decision_id`."""
 
     decision_id: str = Field(description=DECISION_ID, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                                                                r"[0-9a-f]{12}$")
@@ -51,7 +51,7 @@ class ExplainAnswer(BaseModel):
 
     text: str = Field(description="the explanation as `policy-engine explain` prints it")
     sentences: list[str] = Field(description="`text`, one line each (rule lines are indented)")
-    decision: Decision = Field(description="the answer to the query (SPEC section 2), as /v1/decide gives it "
+    decision: Decision = Field(description="the answer to the query (docs/semantics.md), as /v1/decide gives it "
                                            "without `decision_id`: an explanation is not logged")
     matching: list[MatchingRule] = Field(description="every rule that matches the question, allows first")
 

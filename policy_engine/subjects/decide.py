@@ -4,7 +4,7 @@ world, exactly as if the caller had listed them; the answer adds `evidence` (the
 `subject` (whether the store knows it). The engine's query model is not changed: this wraps it,
 so the server and the CLI share one path.
 
-Time (SPEC 5.3): the facts go to the engine as `{fact: the time it began}`, with `at`, and with
+Time (docs/semantics.md): the facts go to the engine as `{fact: the time it began}`, with `at`, and with
 `collected_at` the last time the store saw the question's data (and source) collected up to `at`
 (the caller's own `collected_at`, naming the copy it asks about, wins). A limit on collection or
 on a fact's start is so decided exactly.

@@ -1,7 +1,7 @@
 """Which of the policy's rights a request rests on, for this subject, and what follows from them:
 the response deadline and its extension, the frequency limit, and the exceptions an erasure leaves.
 
-The engine's rights question (SPEC 5.4, `Policy.rights`) is asked for every right that grants the
+The engine's rights question (docs/semantics.md, `Policy.rights`) is asked for every right that grants the
 request's kind (an erasure request: `erasure` and the US states' `delete`), with the facts the
 store holds for the subject when the request was received. Then:
 - a kind no `right` statement names: recorded, with a note (the law may grant it all the same;
@@ -22,10 +22,10 @@ from typing import Any
 
 from policy_engine.subjects.model import SubjectError, format_time, show_time
 
-# A request kind -> the rights (SPEC 5.4 ids) that grant it.
+# A request kind -> the rights (docs/semantics.md) that grant it.
 RIGHTS = {"erasure": ("erasure", "delete"), "access": ("access", "know"), "portability": ("portability",),
           "objection": ("objection",), "opt_out": ("opt_out_of_sale", "opt_out_of_sharing", "unsubscribe")}
-_DAYS = {"D": 1, "W": 7, "M": 30, "Y": 365}  # SPEC 5.3: a month is 30 days, a year 365
+_DAYS = {"D": 1, "W": 7, "M": 30, "Y": 365}  # docs/semantics.md: a month is 30 days, a year 365
 _ISO = re.compile(r"P(\d+)([DWMY])")
 
 

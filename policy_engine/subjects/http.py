@@ -48,7 +48,7 @@ REQUEST_SCHEMA = {"type": "object", "title": "SubjectRequest", "additionalProper
                   "properties": {"kind": {"enum": ["erasure", "access", "portability", "objection", "opt_out"]},
                                  "received_at": _TIME, "channel": _TEXT, "note": _TEXT}}
 QUESTION_SCHEMA = {"type": "object", "title": "SubjectQuestion", "required": ["action", "data", "subject"],
-                   "description": "a query (SPEC section 2) naming `subject` and optionally `at`, never `facts`",
+                   "description": "a query (docs/semantics.md) naming `subject` and optionally `at`, never `facts`",
                    "properties": {"action": _TEXT, "data": _TEXT, "source": _TEXT, "purpose": _TEXT,
                                   "recipient": _TEXT, "subject": _TEXT, "at": _TIME, "collected_at": _TIME}}
 _KEY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},

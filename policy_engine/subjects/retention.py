@@ -2,7 +2,7 @@
 
 The question is the engine's `retain` question, asked for every purpose of the policy, with the
 facts holding for the subject (closed world, each with the time it began), the data's collection
-time and the instant (SPEC 5.3): an allow for some purpose means "keep", with the rules that allow
+time and the instant (docs/semantics.md): an allow for some purpose means "keep", with the rules that allow
 it; no allow means "delete now". The erasure plan asks it for one subject (here); the sweep asks
 it once per group of rows that must get the same answer (sweep.py).
 
@@ -28,7 +28,7 @@ def purposes(policy: Any) -> list[str]:
 def retain_verdict(policy: Any, category: str, source: str | None, facts: Iterable[str] | Mapping[str, Any],
                    lasting: bool = False, collected_at: str | None = None, at: str | None = None) -> dict[str, Any]:
     """keep (and why, for which purposes, until when) or delete now, for one (category, source).
-    `facts`: a list, or fact -> the time it began (SPEC 5.3); `collected_at`, `at`: RFC 3339.
+    `facts`: a list, or fact -> the time it began (docs/semantics.md); `collected_at`, `at`: RFC 3339.
     `lasting`: say for each purpose kept how long it lasts (`until` from the engine, else `while`
     the condition the rule needs holds, else no end stated), at one more question per purpose."""
     given: Any = dict(sorted(facts.items())) if isinstance(facts, Mapping) else sorted(facts)

@@ -4,7 +4,7 @@ policy once per group and never loops over subjects.
 
 The rows (one per subject, data and source: its facts holding and its last collection) come from
 the current tables (current.py), or, for a subject whose latest event is after the instant, from
-its events up to it. Time limits (SPEC 5.3) are atoms "anchor less than D ago", the anchor being
+its events up to it. Time limits (docs/semantics.md) are atoms "anchor less than D ago", the anchor being
 the collection or a fact's start, so the answer for a row changes only where an anchor's age
 crosses one of the policy's durations. SQL therefore groups the rows by (data, source, facts
 holding, and for each anchor how many of the durations its age has passed): every row of a group

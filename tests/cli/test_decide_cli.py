@@ -1,4 +1,4 @@
-"""`policy-engine decide | explain | map | graph`, as scripts use them (SPEC section 2)."""
+"""`policy-engine decide | explain | map | graph`, as scripts use them (docs/semantics.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The laws of SPEC section 1, by property, against a plain reference interpreter.
+"""The laws of docs/semantics.md, by property, against a plain reference interpreter.
 
-The reference (`Reference` below) is written straight from SPEC section 1: it walks the
+The reference (`Reference` below) is written straight from docs/semantics.md: it walks the
 parsed rules for every query, with no index, no graph, no simplification. Policies are
 random vocabularies with hierarchies and random rules, printed with the language's printer
 and loaded through the public API, so the whole pipeline is under test.
@@ -20,7 +20,7 @@ from policy_engine.language import ast
 from policy_engine.language import logic
 from policy_engine.language.printer import format_policy
 
-# ---- the reference interpreter: SPEC section 1, plainly -------------------------------------
+# ---- the reference interpreter: docs/semantics.md, plainly -------------------------------------
 
 
 def _ids(refs: tuple[ast.TermRef, ...] | None) -> list[str] | None:
@@ -341,7 +341,7 @@ def test_answers_are_stable_and_batch_equals_single(scenario) -> None:  # type: 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_reference_sanity_on_the_spec_example(seed: int) -> None:
-    """The reference itself, on SPEC section 1's example: asked without a source, e-mail for
+    """The reference itself, on docs/semantics.md's example: asked without a source, e-mail for
     marketing is denied because forum e-mail never may be."""
     text = """policy "P"
 data email "E-mail"

@@ -1,4 +1,4 @@
-"""The laws of SPEC 5.1 (facts that imply facts) and 5.2 (sub-actions), by property, against the
+"""The laws of docs/semantics.md (facts that imply facts) and 5.2 (sub-actions), by property, against the
 plain reference interpreter of test_engine_laws grown by exactly what those sections say:
 
 - a listed fact makes its dotted ancestors and the facts it declares it implies hold, transitively;
@@ -24,7 +24,7 @@ SUB_ACTIONS = ("share.sell", "share.sell.bulk", "share.targeted", "use.profiling
 
 
 class ClosedReference(Reference):
-    """The reference with implication and sub-actions, written from SPEC 5.1 and 5.2 alone."""
+    """The reference with implication and sub-actions, written from docs/semantics.md alone."""
 
     def __init__(self, rules: list[ast.Rule], facts: list[str], implies: dict[str, list[str]]):
         self.rules = rules

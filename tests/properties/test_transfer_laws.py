@@ -33,7 +33,7 @@ SAFEGUARDS = ["sg", "sg.c", "other"]
 
 
 class TransferReference(Reference):
-    """SPEC section 1's reference, with the destination as one more dimension (terms: regions)."""
+    """docs/semantics.md's reference, with the destination as one more dimension (terms: regions)."""
 
     def __init__(self, rules: list[ast.Rule], facts: list[str]):
         self.rules = rules

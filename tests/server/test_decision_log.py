@@ -20,7 +20,7 @@ class _Policy(BaseModel):
     digest: str
 
 
-class _Decision(BaseModel):  # the SPEC answer's shape, enough for the writer
+class _Decision(BaseModel):  # the documented answer's shape, enough for the writer
     decision: str
     requires: str | None = None
     reasons: list[dict] = []
@@ -51,7 +51,7 @@ def test_rows_are_written_in_wal_mode_and_flushed_on_close(tmp_path):
     assert conn.execute("SELECT count(*) FROM decisions").fetchone()[0] == 1234
     assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 2  # each distinct answer once
     row = conn.execute("SELECT query, decision, rules, digest, latency_us, facts FROM decision_log WHERE id = 2").fetchone()
-    assert row[0] == '{"action":"use","data":"email","purpose":"p1","facts":["a"]}'  # SPEC order
+    assert row[0] == '{"action":"use","data":"email","purpose":"p1","facts":["a"]}'  # the documented order
     assert row[1] == "allow" and json.loads(row[2])[0]["line"] == 7 and row[3].startswith("sha256:")
     assert row[4] == 4.0 and row[5] == '["a"]'
     when = conn.execute("SELECT ts, time FROM decision_log WHERE id = 1").fetchone()

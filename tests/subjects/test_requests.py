@@ -1,4 +1,4 @@
-"""Requests follow the policy's rights (SPEC 5.4), on both stores: the response deadline and its
+"""Requests follow the policy's rights (docs/semantics.md), on both stores: the response deadline and its
 extension, the frequency limit (refused with the limit and the next possible time, a retry still
 replayed), a right stated for other subjects only (refused, nothing recorded), and the exceptions
 an erasure plan keeps by."""

@@ -1,4 +1,4 @@
-"""Time limits (SPEC 5.3) through the store, on both stores: subject decisions pass the facts'
+"""Time limits (docs/semantics.md) through the store, on both stores: subject decisions pass the facts'
 start times and the data's collection time; the erasure plan keeps until the rules' deadline;
 the sweep lists what is due with each row's deadline and what becomes due within N days, for
 subjects read from the current tables and from their events alike."""

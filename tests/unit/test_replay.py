@@ -1,6 +1,6 @@
 """guard/replay.py: a decision log written by the server's own writer, replayed under edits of
 the Open-E policy. The expected counts come from the engine itself, asked again in a closed
-world for every fact set (SPEC: a `requires` evaluated under a fact set equals the closed-world
+world for every fact set (docs/semantics.md: a `requires` evaluated under a fact set equals the closed-world
 answer), not from the replay's own comparison."""
 
 from __future__ import annotations

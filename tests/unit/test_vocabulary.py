@@ -1,4 +1,4 @@
-"""vocabulary and index: facts that imply facts (SPEC 5.1) and sub-actions (SPEC 5.2), decided."""
+"""vocabulary and index: facts that imply facts (docs/semantics.md) and sub-actions (docs/semantics.md), decided."""
 
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ def _response(reply: Reply) -> Response:
              openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {
                  "$ref": "#/components/schemas/Query"}}}}})
 async def decide(request: Request) -> Response:
-    """Answer one query (SPEC section 2)."""
+    """Answer one query (docs/semantics.md)."""
     state = state_of(request)
     state.decide_auth.check(request)
     request.state.decision = "error"

@@ -10,9 +10,10 @@ An event (OPA's fields, with this engine's answer as the result):
     {"decision_id": ..., "labels": {"id": replica, "version": ...}, "path": "policy-engine/decide",
      "input": the query, "result": {"decision", "requires", "would_allow_if", "rules"},
      "timestamp": RFC 3339, "metrics": {"timer_decide_ns": ...},
-     "bundles": {"policy": {"revision": the policy digest}}}
-`decision_id` is the server's own when the log has one, else `<replica>:<epoch>:<row id>`:
-stable, so a collector can drop the duplicates that at-least-once delivery may send. The epoch
+     "bundles": {"policy": {"revision": the policy digest}}, "log_position": ...}
+`decision_id` is the server's own when the log has one (schema 2), else the `log_position`;
+`log_position` is `<replica>:<epoch>:<row id>`, where the row sits in which replica's file. Both
+are stable, so a collector can drop the duplicates that at-least-once delivery may send. The epoch
 (the first row's time, in hex microseconds) tells two files apart: a replica whose log starts
 afresh (a container without a volume) numbers its rows from 1 again.
 
@@ -102,14 +103,15 @@ class LogReader:
 
     def _event(self, row: tuple[Any, ...]) -> dict[str, Any]:
         r = dict(zip(_COLUMNS, row))
-        decision_id = row[len(_COLUMNS)] if self._has_decision_id and row[len(_COLUMNS)] else f"{self.replica}:{self.epoch}:{r['id']}"
+        position = f"{self.replica}:{self.epoch}:{r['id']}"
+        decision_id = row[len(_COLUMNS)] if self._has_decision_id and row[len(_COLUMNS)] else position
         stamp = datetime.fromtimestamp(r["ts"], tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
         result = {"decision": r["decision"], "requires": r["requires"], "would_allow_if": r["would_allow_if"],
                   "rules": json.loads(r["rules"])}
         return {"decision_id": decision_id, "labels": {"id": self.replica, "version": __version__},
                 "path": "policy-engine/decide", "input": json.loads(r["query"]), "result": result,
                 "timestamp": stamp, "metrics": {"timer_decide_ns": int(r["latency_us"] * 1000)},
-                "bundles": {"policy": {"revision": r["digest"]}}}
+                "bundles": {"policy": {"revision": r["digest"]}}, "log_position": position}
 
     def close(self) -> None:
         if self._conn is not None:

@@ -132,8 +132,9 @@ def _decide(url: str, n: int) -> None:
 
 
 def _rows(collector: Collector, replica: str) -> set[int]:
-    """The log rows the collector holds, from decision ids `<replica>:<epoch>:<row>` of one file."""
-    ids = [d.split(":") for d in collector.events]
+    """The log rows the collector holds, from log positions `<replica>:<epoch>:<row>` of one file."""
+    assert all(not d.startswith(replica) for d in collector.events)  # the server's own decision ids
+    ids = [e["log_position"].split(":") for e in collector.events.values()]
     assert {r for r, _, _ in ids} == {replica}
     assert len({epoch for _, epoch, _ in ids}) == 1  # one log file, one epoch
     return {int(row) for _, _, row in ids}
@@ -212,7 +213,7 @@ def test_events_have_the_opa_shape_and_a_restart_resumes(replica: tuple[str, Pat
     finally:
         collector.stop()
     library = policy_engine.load(OPEN_E)
-    (event,) = [e for e in collector.events.values() if e["decision_id"].endswith(":2")]
+    (event,) = [e for e in collector.events.values() if e["log_position"].endswith(":2")]
     assert event["input"] == QUERIES[1]
     expected = library.decide(QUERIES[1])
     assert event["result"]["decision"] == expected.decision
@@ -243,8 +244,8 @@ def test_a_log_started_afresh_is_shipped_from_its_first_row(tmp_path: Path) -> N
         _, err = shipper.communicate(timeout=30)
         collector.stop()
     by_epoch: dict[str, set[int]] = {}
-    for decision_id in collector.events:
-        replica, epoch, row = decision_id.split(":")
+    for event in collector.events.values():
+        replica, epoch, row = event["log_position"].split(":")
         by_epoch.setdefault(epoch, set()).add(int(row))
     assert sorted(by_epoch.values(), key=len) == [{1, 2}, {1, 2, 3}]
     assert _status(status)["cursor"] == 2 and "is a new file (replaced or recreated)" in err

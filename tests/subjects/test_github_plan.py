@@ -37,7 +37,9 @@ def test_a_californian_under_a_legal_hold_keeps_by_the_delete_rights_exception(s
         assert kept["kept_by"] == "an exception of the right `delete`"
         assert kept["reasons"][0]["basis"] == "legal_obligation"
         assert [y["purpose"] for y in row["yields_to_request"]] == ["business_operations"]
-        assert row["retention_statement"] == ["as long as your account is active and as needed"]
+        assert row["retention_statement"] == [  # the policy's statement, then its time limit on keeping
+            "as long as your account is active and as needed",
+            "up to 90 days after deletion_requested (for service_provision, business_operations)"]
 
 
 def test_an_eea_resident_without_a_legal_hold_has_everything_deleted(store):

@@ -73,11 +73,14 @@ DIMS = ast.DIMENSIONS
 
 class DataMap:
     def __init__(self, cp: CompiledPolicy, engine: Engine):
-        assert cp.vocabulary is not None and cp.graph is not None
         self.cp = cp
         self.vocab = cp.vocabulary
-        self.graph = cp.graph
         self.engine = engine
+
+    @property
+    def graph(self) -> Any:
+        """The compiled graph, built when a map question first needs it (loading does not)."""
+        return self.cp.graph
 
     # ---- the questions ---------------------------------------------------------------
 

@@ -31,7 +31,17 @@ def compiled(small_text: str):  # type: ignore[no-untyped-def]
 
 
 def test_passes_are_named_and_ordered() -> None:
-    assert [name for name, _ in PASSES] == ["resolve_vocabulary", "collect_rules", "build_graph", "build_index"]
+    assert [name for name, _ in PASSES] == ["resolve_vocabulary", "collect_rules", "build_index"]
+
+
+def test_the_graph_is_built_on_first_use_and_once(small_text: str) -> None:
+    """Deciding never reads the graph, so loading does not build it; the data map does, once."""
+    policy = api.loads(small_text, "small.policy")
+    compiled = policy.compiled
+    assert policy.decide({"action": "use", "data": "email", "purpose": "support"}).decision == "allow"
+    assert "graph" not in vars(compiled)
+    graph = compiled.graph
+    assert compiled.graph is graph and graph.number_of_edges() > 0
 
 
 def test_rule_table_keeps_location_text_and_condition(compiled) -> None:  # type: ignore[no-untyped-def]

@@ -142,6 +142,14 @@ class _Reader(ItemReader):
             return tok
         return self.kept("ACTION")
 
+    def of(self) -> None:
+        """`of`, optional before the data. Without it, Lark's lexer reads a keyword word (`data`,
+        `source`, `section`...) as that keyword even where a term name is expected (the state
+        after an action is shared with invariants, which any statement may follow), so
+        `allow use data for p` is an error there: leave such a text to the tree path."""
+        if not self.skip("OF") and self.peek() != "TERM_ID":
+            raise Decline(self.toks[self.i][2])
+
     def span(self, kind: str, start: int) -> Span:
         return node_span(kind, start, self.last, self.text)
 
@@ -297,7 +305,7 @@ class _Reader(ItemReader):
     def rule(self) -> ast.Rule:
         effect = self.kept("EFFECT")
         action = self.action()
-        self.skip("OF")
+        self.of()
         data, _ = self.data_spec()
         fields: dict[str, object] = {}
         self.scope(fields)
@@ -328,7 +336,7 @@ class _Reader(ItemReader):
 
     def query(self) -> ast.Query:
         action = self.action()
-        self.skip("OF")
+        self.of()
         data = self.ref()
         clauses: dict[str, object] = {}
         fields: dict[str, object] = {}

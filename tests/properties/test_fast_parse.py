@@ -127,3 +127,13 @@ def test_the_fast_path_reads_real_policies() -> None:
 def test_nesting_near_the_limit_reads_alike(prefix: str, depth: int) -> None:
     body = prefix * depth + "a" + (")" * depth if "(" in prefix else "")
     assert_same_reading(f'fact a "A"\nsection "S":\n  allow use of a if {body}\n')
+
+
+def test_a_keyword_where_of_is_left_out_is_the_tree_paths_error() -> None:
+    """Found by the mutation law: `use action from contact` (a keyword word after an action,
+    without `of`) is an error for Lark's lexer; the fast path once read it as a term name."""
+    for word in ("action", "data", "source", "section"):
+        text = (RICH.read_text(encoding="utf-8")
+                .replace("use of email from forum for marketing given", f"use {word} from forum for marketing given", 1))
+        assert f"use {word} from forum" in text
+        assert not assert_same_reading(text)

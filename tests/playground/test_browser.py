@@ -4,57 +4,30 @@ words, reads the answer and the deciding rule highlighted in the text, then look
 edit changed, the data map and the document. Screenshots go to test-output/playground/ (or
 $TEST_OUTPUT/playground/).
 
-Chromium and ChromeDriver are Debian's (`apt-get install chromium chromium-driver`; .ci/run
-installs them). Missing, the test is skipped on a developer's machine and FAILS under CI=true,
-so a CI that lost the browser cannot pass quietly. Every wait is bounded.
+The browser is tests/browser.py's headless Chromium (missing: skipped on a developer's machine,
+FAILS under CI=true, so a CI that lost the browser cannot pass quietly).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import WAIT, headless_chromium
 
 from tests.playground.conftest import REPO, STEP6, Playground
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 OUTPUT = Path(os.environ.get("TEST_OUTPUT") or REPO / "test-output") / "playground"
-WAIT = 60  # seconds: a bound on each wait, not a speed assertion
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1500,1000")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        missing = " and ".join(n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if p is None)
-        message = f"{missing} not installed: apt-get install -y chromium chromium-driver (.ci/run does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for flag in FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="playground-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.binary_location = CHROMIUM
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT)
-    try:
+    with headless_chromium("playground", "--window-size=1500,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_type_a_rule_see_the_error_fix_it_and_ask(browser, playground: Playground, policy_file: Path) -> None:  # type: ignore[no-untyped-def]

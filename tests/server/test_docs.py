@@ -3,26 +3,20 @@ icon they load come from this server (issue 13 item 2). Checked twice: over HTTP
 pages is on this host and loads), and in headless Chromium that cannot resolve any other host,
 where both pages must render the API's operations and record no request off loopback.
 
-Chromium and ChromeDriver are Debian's (`apt-get install chromium chromium-driver`; .ci/run installs
-them). Missing, the browser test is skipped on a developer's machine and FAILS under CI=true, as the
-playground's browser test does. Every wait is bounded.
+The browser is tests/browser.py's headless Chromium (missing: skipped on a developer's machine,
+FAILS under CI=true).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 
 import pytest
+from browser import WAIT, headless_chromium
 
 from .conftest import assert_clean_log
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-WAIT = 60  # seconds: a bound on each wait, not a speed assertion
 _URL = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*['"]([^'"]+)['"]|https?://[^\s"'<>)]+""")
 
 
@@ -49,32 +43,10 @@ def test_the_page_and_its_assets_come_from_this_server(server, page):
 
 @pytest.fixture(scope="module")
 def offline_browser() -> Iterator[object]:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        missing = " and ".join(n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if p is None)
-        message = f"{missing} not installed: apt-get install -y chromium chromium-driver (.ci/run does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--window-size=1400,1000",
-                 # no internet: every host name but loopback fails to resolve
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"):
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="docs-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.binary_location = CHROMIUM
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT)
-    try:
+    # no internet: every host name but loopback fails to resolve
+    with headless_chromium("docs", "--window-size=1400,1000",
+                           "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -90,7 +90,7 @@ class CompiledPolicy:
     def graph(self) -> nx.MultiDiGraph:
         """The terms and rules as a frozen graph, built on first use (the data map, `graph`
         export): deciding never reads it, and on a 10,000-rule policy it was a third of the load."""
-        return build_graph({"vocabulary": self.vocabulary, "rules": self.rules, "name": self.name})["graph"]
+        return build_graph(self.vocabulary, self.rules, self.name)
 
 
 def node_id(kind: str, term_id: str) -> str:
@@ -142,10 +142,8 @@ def collect_rules(built: Built) -> dict[str, Any]:
     return {"rules": tuple(out), "name": name, "metadata": metadata}
 
 
-def build_graph(built: Built) -> dict[str, Any]:
-    vocabulary: Vocabulary = built["vocabulary"]
-    rules: tuple[CompiledRule, ...] = built["rules"]
-    g = nx.MultiDiGraph(name=built["name"])
+def build_graph(vocabulary: Vocabulary, rules: tuple[CompiledRule, ...], name: str) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph(name=name)
     for kind, ids in vocabulary.terms.items():
         for term in ids.values():
             g.add_node(node_id(kind, term.id), kind=kind, id=term.id, label=term.label)
@@ -170,7 +168,7 @@ def build_graph(built: Built) -> dict[str, Any]:
             label = "All data" if extra == ALL_DATA_NODE else f"{term_id} (action)"
             g.add_node(extra, kind=kind, id=term_id, label=label)
     g.add_edges_from(edges)
-    return {"graph": nx.freeze(g)}
+    return nx.freeze(g)
 
 
 def index_rules(built: Built) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
+
 from policy_engine.engine.compiler import CompiledPolicy, CompiledRule, node_id
 from policy_engine.language import ast
 from policy_engine.engine.engine import Engine
@@ -78,7 +80,7 @@ class DataMap:
         self.engine = engine
 
     @property
-    def graph(self) -> Any:
+    def graph(self) -> nx.MultiDiGraph:
         """The compiled graph, built when a map question first needs it (loading does not)."""
         return self.cp.graph
 

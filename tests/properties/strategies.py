@@ -198,3 +198,25 @@ policies = st.builds(
     terms=st.lists(term_decls, max_size=6).map(tuple),
     sections=st.lists(sections, max_size=3).map(tuple),
 )
+
+
+def conditions_over(facts: list[str], width: int = 3, leaves: int = 5) -> st.SearchStrategy[ast.Condition]:
+    """Conditions over `facts`: not / and / or of up to `width` operands, up to `leaves` fact references."""
+    leaf = st.sampled_from(facts).map(lambda f: ast.FactRef(name=f))
+
+    def extend(inner: st.SearchStrategy[ast.Condition]) -> st.SearchStrategy[ast.Condition]:
+        return st.one_of(
+            inner.map(lambda c: ast.Not(operand=c)),
+            st.lists(inner, min_size=2, max_size=width).map(lambda ops: flat(ast.And, ops)),
+            st.lists(inner, min_size=2, max_size=width).map(lambda ops: flat(ast.Or, ops)),
+        )
+
+    return st.recursive(leaf, extend, max_leaves=leaves)
+
+
+def flat(cls, ops):  # type: ignore[no-untyped-def]
+    """The parser flattens `a and (b and c)`; so must generated trees, to print and re-read the same."""
+    out = []
+    for o in ops:
+        out.extend(o.operands if isinstance(o, cls) else [o])
+    return cls(operands=tuple(out))

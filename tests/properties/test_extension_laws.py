@@ -15,10 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import policy_engine
-from policy_engine.language import ast, logic
+from policy_engine.language import ast
 from policy_engine.language.printer import format_policy
 
-from properties.test_engine_laws import SLOW, Reference, _cited, _holds, _refs, _texts, conditions, vocabularies
+from properties.test_engine_laws import SLOW, assert_agrees_closed_and_partial, assert_requires_exact, Reference, _holds, _refs, vocabularies
+from properties.strategies import conditions_over
 
 SUB_ACTIONS = ("share.sell", "share.sell.bulk", "share.targeted", "use.profiling")
 
@@ -77,7 +78,7 @@ def scenarios(draw):  # type: ignore[no-untyped-def]
     actions = list(ast.ACTIONS) + list(SUB_ACTIONS)
     rule_list = []
     for _ in range(draw(st.integers(0, 7))):
-        cond = draw(st.one_of(st.none(), conditions(facts)))
+        cond = draw(st.one_of(st.none(), conditions_over(facts)))
         if cond is not None and not any(_holds(cond, w) for w in ClosedReference([], facts, implies).worlds()):
             cond = None  # the checker rejects a condition no closed assignment satisfies
         rule_list.append(ast.Rule(
@@ -115,14 +116,7 @@ def test_engine_agrees_with_the_reference_with_implication_and_sub_actions(scena
     vocab, implies, rule_list, qs = scenario
     policy = policy_engine.loads(policy_text(vocab, implies, rule_list), "gen.policy")
     ref = ClosedReference(rule_list, vocab["fact"], implies)
-    for q in qs:
-        got = policy.decide(q)
-        if q.get("facts") is not None:
-            want, cited = ref.closed(q, frozenset(q["facts"]))
-            assert got.decision == want, q
-            assert _cited(got) == _texts(cited), q
-        else:
-            assert got.decision == ref.partial(q), q
+    assert_agrees_closed_and_partial(policy, ref, qs)
 
 
 @SLOW
@@ -131,14 +125,7 @@ def test_requires_is_exact_over_every_assignment_closed_under_implication(scenar
     vocab, implies, rule_list, qs = scenario
     policy = policy_engine.loads(policy_text(vocab, implies, rule_list), "gen.policy")
     ref = ClosedReference(rule_list, vocab["fact"], implies)
-    for q in qs:
-        partial = policy.decide({k: v for k, v in q.items() if k != "facts"})
-        if partial.decision != "conditional":
-            continue
-        cond = logic.parse_condition(partial.requires)
-        for world in ref.worlds():
-            closed = policy.decide({**q, "facts": sorted(world)})
-            assert logic.evaluate(cond, world) == (closed.decision == "allow"), (q, world, partial.requires)
+    assert_requires_exact(policy, qs, ref.worlds())
 
 
 @SLOW

@@ -16,27 +16,9 @@ from hypothesis import strategies as st
 
 from policy_engine.language import ast, logic
 
+from properties.strategies import conditions_over, flat
+
 SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
-
-
-def _flat(cls, ops):  # type: ignore[no-untyped-def]
-    flat = []
-    for o in ops:
-        flat.extend(o.operands if isinstance(o, cls) else [o])
-    return cls(operands=tuple(flat))
-
-
-def conditions(facts: list[str], leaves: int, width: int = 4) -> st.SearchStrategy[ast.Condition]:
-    leaf = st.sampled_from(facts).map(lambda f: ast.FactRef(name=f))
-
-    def extend(inner: st.SearchStrategy[ast.Condition]) -> st.SearchStrategy[ast.Condition]:
-        return st.one_of(
-            inner.map(lambda c: ast.Not(operand=c)),
-            st.lists(inner, min_size=2, max_size=width).map(lambda ops: _flat(ast.And, ops)),
-            st.lists(inner, min_size=2, max_size=width).map(lambda ops: _flat(ast.Or, ops)),
-        )
-
-    return st.recursive(leaf, extend, max_leaves=leaves)
 
 
 def deep(cond: ast.Condition, levels: int, facts: list[str], rnd: random.Random) -> ast.Condition:
@@ -60,7 +42,7 @@ def reference(allows: list[ast.Condition | None], denies: list[ast.Condition | N
 
 
 def rule_lists(facts: list[str], leaves: int) -> st.SearchStrategy[list[ast.Condition | None]]:
-    return st.lists(st.one_of(st.none(), conditions(facts, leaves)) if leaves else st.none(), min_size=0, max_size=3)
+    return st.lists(st.one_of(st.none(), conditions_over(facts, width=4, leaves=leaves)) if leaves else st.none(), min_size=0, max_size=3)
 
 
 def _check_text(req: logic.Requirement) -> ast.Condition | None:
@@ -97,8 +79,8 @@ def test_few_facts_equal_the_reference_on_every_assignment(allows, denies) -> No
 
 
 @SLOW
-@given(allows=st.lists(conditions(LARGE, 24, width=6), min_size=1, max_size=3),
-       denies=st.lists(conditions(LARGE, 24, width=6), max_size=3),
+@given(allows=st.lists(conditions_over(LARGE, width=6, leaves=24), min_size=1, max_size=3),
+       denies=st.lists(conditions_over(LARGE, width=6, leaves=24), max_size=3),
        levels=st.integers(0, 60), seed=st.integers(0, 2**32))
 def test_many_facts_deep_and_wide_equal_the_reference_on_samples(allows, denies, levels, seed) -> None:  # type: ignore[no-untyped-def]
     rnd = random.Random(seed)
@@ -114,13 +96,13 @@ def test_many_facts_deep_and_wide_equal_the_reference_on_samples(allows, denies,
 
 
 @SLOW
-@given(base=conditions(LARGE, 30, width=6), extra=conditions(LARGE, 12), levels=st.integers(0, 40),
+@given(base=conditions_over(LARGE, width=6, leaves=30), extra=conditions_over(LARGE, width=4, leaves=12), levels=st.integers(0, 40),
        seed=st.integers(0, 2**32))
 def test_many_facts_constants_are_decided_exactly(base, extra, levels, seed) -> None:  # type: ignore[no-untyped-def]
     rnd = random.Random(seed)
     allow = deep(base, levels, LARGE, rnd)
     # a deny that covers the allow: never allowed, whatever its size
-    assert logic.requirement([allow], [_flat(ast.Or, [allow, extra])]) is False
+    assert logic.requirement([allow], [flat(ast.Or, [allow, extra])]) is False
     # an allow and its negation: always allowed
     assert logic.requirement([allow, ast.Not(operand=allow)], []) is True
     # an unconditional allow is never dropped: the answer is exactly "not the deny"

@@ -27,7 +27,8 @@ from policy_engine.guard.diff import semantic_diff
 from policy_engine.language import ast, logic, timelimits
 from policy_engine.language.printer import format_policy, format_rule
 
-from properties.test_engine_laws import SLOW, _refs, conditions
+from properties.test_engine_laws import SLOW, _refs
+from properties.strategies import conditions_over
 
 AT = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
 SECOND = dt.timedelta(seconds=1)
@@ -121,7 +122,7 @@ def time_limits(draw):  # type: ignore[no-untyped-def]
 
 @st.composite
 def timed_rules(draw):  # type: ignore[no-untyped-def]
-    cond = draw(st.one_of(st.none(), conditions(FACTS, width=2, leaves=3)))
+    cond = draw(st.one_of(st.none(), conditions_over(FACTS, width=2, leaves=3)))
     limit = draw(time_limits())
     rule = ast.Rule(effect=draw(st.sampled_from(["allow", "allow", "deny"])), action="use",
                     data=None if draw(st.booleans()) else _refs([draw(st.sampled_from(VOCAB["data"]))]),

@@ -26,7 +26,8 @@ from policy_engine.guard.diff import semantic_diff
 from policy_engine.language import ast, logic
 from policy_engine.language.printer import format_condition, format_policy
 
-from properties.test_engine_laws import SLOW, Reference, _cited, _covers, _refs, _texts, conditions, vocabularies
+from properties.test_engine_laws import SLOW, assert_agrees_closed_and_partial, assert_requires_exact, Reference, _covers, _refs, vocabularies
+from properties.strategies import conditions_over
 
 REGIONS = ["region", "region.a", "region.a.x", "region.b"]
 SAFEGUARDS = ["sg", "sg.c", "other"]
@@ -74,7 +75,7 @@ def scenarios(draw):  # type: ignore[no-untyped-def]
             data=None if draw(st.booleans()) else _refs([draw(st.sampled_from(vocab["data"]))]),
             recipients=_refs(draw(st.lists(st.sampled_from(vocab["recipient"]), max_size=1))),
             sources=_refs(draw(st.lists(st.sampled_from(vocab["source"]), max_size=1))),
-            condition=draw(st.one_of(st.none(), conditions(facts).filter(lambda c: logic.simplify(c) is not False))))
+            condition=draw(st.one_of(st.none(), conditions_over(facts).filter(lambda c: logic.simplify(c) is not False))))
         rule_list.append(_destinations(draw, rule))
     queries = []
     for _ in range(draw(st.integers(1, 6))):
@@ -106,17 +107,13 @@ def test_engine_agrees_with_the_reference_with_destinations(scenario) -> None:  
     vocab, rule_list, qs = scenario
     policy = policy_engine.loads(policy_text(vocab, rule_list), "gen.policy")
     ref = TransferReference(rule_list, vocab["fact"])
-    for q in qs:
-        got = policy.decide(q)
-        if q.get("facts") is not None:
-            want, cited = ref.closed(q, frozenset(q["facts"]))
-            assert got.decision == want, q
-            assert _cited(got) == _texts(cited), q
-            by_text = {r.rule: r.safeguard for r in got.reasons}
-            for rule in cited:  # the safeguard each cited rule states is the one its reason reports
-                assert by_text[policy_engine_text(rule)] == (rule.safeguard.id if rule.safeguard else None)
-        else:
-            assert got.decision == ref.partial(q), q
+
+    def safeguards_reported(got, cited) -> None:  # type: ignore[no-untyped-def]
+        by_text = {r.rule: r.safeguard for r in got.reasons}
+        for rule in cited:  # the safeguard each cited rule states is the one its reason reports
+            assert by_text[policy_engine_text(rule)] == (rule.safeguard.id if rule.safeguard else None)
+
+    assert_agrees_closed_and_partial(policy, ref, qs, safeguards_reported)
 
 
 def policy_engine_text(rule: ast.Rule) -> str:
@@ -131,14 +128,7 @@ def test_requires_is_exact_with_destinations(scenario) -> None:  # type: ignore[
     vocab, rule_list, qs = scenario
     policy = policy_engine.loads(policy_text(vocab, rule_list), "gen.policy")
     ref = TransferReference(rule_list, vocab["fact"])
-    for q in qs:
-        partial = policy.decide({k: v for k, v in q.items() if k != "facts"})
-        if partial.decision != "conditional":
-            continue
-        cond = logic.parse_condition(partial.requires)
-        for world in ref.worlds():
-            closed = policy.decide({**q, "facts": sorted(world)})
-            assert logic.evaluate(cond, world) == (closed.decision == "allow"), (q, world, partial.requires)
+    assert_requires_exact(policy, qs, ref.worlds())
 
 
 @SLOW

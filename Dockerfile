@@ -34,11 +34,12 @@ VOLUME ["/data"]
 USER policy-engine:policy-engine
 WORKDIR /home/policy-engine
 EXPOSE 8181
-# No curl in the slim image: the standard library asks /readyz (200 once the policy is loaded and
-# the decision log writable; 503 or no answer otherwise). Plain HTTP: with --ssl-certfile, override
-# the health check (docs/deploy.md, "TLS").
+# `policy-engine health` asks /readyz (200 once the policy is loaded and the decision log is
+# written; 503 or no answer otherwise). It reads the port and TLS settings as serve does
+# (POLICY_ENGINE_PORT, POLICY_ENGINE_SSL_CERTFILE, --config via POLICY_ENGINE_CONFIG): set them
+# by the environment, and the probe follows (docs/deploy.md, "TLS").
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8181/readyz', timeout=2).status != 200)"]
+    CMD ["policy-engine", "health", "--quiet"]
 STOPSIGNAL SIGTERM
 # Exec form: serve is PID 1 and receives SIGTERM itself (it drains requests for up to
 # --shutdown-timeout, 30 s, and flushes the log). Every other option can come from a

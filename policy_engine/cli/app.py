@@ -43,13 +43,14 @@ from policy_engine.cli import ship_logs  # noqa: E402
 from policy_engine.cli import lsp, playground  # noqa: E402
 from policy_engine.cli import subjects  # noqa: E402
 from policy_engine.cli import rights  # noqa: E402
+from policy_engine.cli import health  # noqa: E402
 
 for _command in (check.check, decide.decide, decide.explain, map.map_, map.graph, render.render_command,
                  test.test_command, diff.diff_command, fmt.fmt_command, lint.lint_command, serve.serve,
                  serve.log_command, ropa.ropa_command, export.export_command,
                  ship_logs.ship_logs,
                  lsp.lsp_command, playground.playground_command, replay.replay_command,
-                 subjects.subjects, subjects.retention, rights.rights_command):
+                 subjects.subjects, subjects.retention, rights.rights_command, health.health):
     cli.add_command(_command)
 
 

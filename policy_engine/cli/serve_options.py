@@ -8,6 +8,7 @@ also tells where each value came from (`ctx.get_parameter_source`), which `--pri
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import click
@@ -63,7 +64,23 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate `serve` with POLICY, every option of ServeSettings, --config and --print-config."""
-    for o in reversed(s.OPTIONS):
+    print_config = click.option("--print-config", is_flag=True,
+                                help="Print the effective configuration (a TOML file `--config` reads back) with "
+                                     "where each value came from, and exit.")
+    return _decorate(func, list(s.OPTIONS), print_config)
+
+
+def some_serve_options(helps: dict[str, str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a command with these options of `serve` (same flags, POLICY_ENGINE_* variables and
+    defaults; `helps`: option name -> its help in this command) and --config: a command that must
+    agree with a running server reads the same settings."""
+    return lambda func: _decorate(func, [dataclasses.replace(o, help=helps[o.name]) for o in s.OPTIONS
+                                         if o.name in helps])
+
+
+def _decorate(func: Callable[..., Any], options: list[s.Option],
+              then: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None) -> Callable[..., Any]:
+    for o in reversed(options):
         help = o.help + (" --print-config never shows it." if o.secret else "")
         if o.name == "policy":
             func = click.argument("policy", required=False, envvar=o.env, metavar="[POLICY]")(func)
@@ -75,9 +92,8 @@ def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 o.default is not None)
             func = click.option(o.flags, o.name, default=o.default, type=_type(o), envvar=o.env,
                                 show_envvar=True, metavar=o.metavar, show_default=shown, help=help)(func)
-    func = click.option("--print-config", is_flag=True,
-                        help="Print the effective configuration (a TOML file `--config` reads back) with "
-                             "where each value came from, and exit.")(func)
+    if then is not None:
+        func = then(func)
     return click.option("--config", "config_file", metavar="FILE", envvar=s.CONFIG_ENV, show_envvar=True,
                         is_eager=True, expose_value=False, callback=_load_config,
                         help="A TOML file of options (keys as the flags without `--`: `max-body = \"2MiB\"`); "

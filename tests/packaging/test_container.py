@@ -21,6 +21,7 @@ import pytest
 import yaml
 from paths import OPEN_E, REPO
 
+from policy_engine.cli.health import health
 from policy_engine.cli.serve import serve
 
 SCRIPT = Path(sys.executable).parent / "policy-engine"
@@ -124,12 +125,14 @@ def test_healthcheck_command_asks_readyz(stages: list[list[dockerfile.Command]],
     check = _one(stages[-1], "HEALTHCHECK")
     assert check.value[0] == "CMD" and check.json
     argv = list(check.value[1:])
-    assert argv[0] == "python" and "http://127.0.0.1:8181/readyz" in argv[-1]
+    assert argv[:2] == ["policy-engine", "health"]
     assert any(f.startswith("--interval=") for f in check.flags)
+    # the probe asks the image's port unless the environment moves it, as `serve` reads it
+    assert health.make_context("health", argv[2:]).params["port"] == 8181
     port = _free_port()
-    argv = [sys.executable, *argv[1:-1], argv[-1].replace("127.0.0.1:8181", f"127.0.0.1:{port}")]
-    assert subprocess.run(argv, capture_output=True, timeout=30).returncode != 0  # nothing listens yet
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    argv = [str(SCRIPT), *argv[1:]]
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "POLICY_ENGINE_PORT": str(port)}
+    assert subprocess.run(argv, capture_output=True, timeout=30, env=env).returncode != 0  # nothing listens yet
     with open(tmp_path / "serve.err", "wb") as err:
         proc = subprocess.Popen([str(SCRIPT), "serve", str(OPEN_E), "--host",
                                  "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=err,
@@ -137,7 +140,7 @@ def test_healthcheck_command_asks_readyz(stages: list[list[dockerfile.Command]],
     try:
         healthy, deadline = False, time.monotonic() + 60
         while not healthy and time.monotonic() < deadline and proc.poll() is None:
-            healthy = subprocess.run(argv, capture_output=True, timeout=30).returncode == 0
+            healthy = subprocess.run(argv, capture_output=True, timeout=30, env=env).returncode == 0
             if not healthy:
                 time.sleep(0.2)
         assert healthy, (tmp_path / "serve.err").read_text()

@@ -174,9 +174,10 @@ class _Ops:
 
     @staticmethod
     def map_params(data: str | None, source: str | None, recipient: str | None, purpose: str | None,
-                   no_consent: bool, facts: Iterable[str] | None) -> dict[str, Any]:
+                   no_consent: bool, facts: Iterable[str] | None, transfers: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {"data": data, "source": source, "recipient": recipient, "purpose": purpose,
                                   "no_consent": "true" if no_consent else None,
+                                  "transfers": "true" if transfers else None,
                                   "facts": None if facts is None else ",".join(facts)}  # "": none hold
         return {k: v for k, v in params.items() if v is not None}
 
@@ -254,9 +255,11 @@ class _Base(SubjectMethods):
         return self._run(_Ops.get("/v1/terms", Terms))
 
     def data_map(self, *, data: str | None = None, source: str | None = None, recipient: str | None = None,
-                 purpose: str | None = None, no_consent: bool = False, facts: Iterable[str] | None = None) -> DataMap:
-        """facts None: unknown (conditional answers); [] none hold; [...] exactly these hold."""
-        params = _Ops.map_params(data, source, recipient, purpose, no_consent, facts)
+                 purpose: str | None = None, no_consent: bool = False, facts: Iterable[str] | None = None,
+                 transfers: bool = False) -> DataMap:
+        """facts None: unknown (conditional answers); [] none hold; [...] exactly these hold.
+        transfers: also list the transfers the policy allows (region, safeguard)."""
+        params = _Ops.map_params(data, source, recipient, purpose, no_consent, facts, transfers)
         return self._run(_Ops.get("/v1/map", DataMap, params))
 
     def _run(self, flow: _Flow[T]) -> Any:

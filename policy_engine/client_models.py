@@ -11,7 +11,7 @@ from policy_engine.wire import (DataMap, DueItem, ErasurePlan, ExplainAnswer, Fo
                                 MapAnswer, MapRule, MapRuleRef, MatchingRule, PlanRow, PolicyInfo, PolicySummary,
                                 ReloadAnswer, RequestAnswer, RetentionDue, ServedDecision, SubjectDecision,
                                 SubjectEvent, SubjectRef, SubjectRequestRecord, SubjectView, Term, Terms, Tombstone,
-                                Upcoming)
+                                Transfer, Upcoming)
 
 RuleRef = MapRuleRef
 Explanation = ExplainAnswer
@@ -20,4 +20,4 @@ __all__ = ["DataMap", "DueItem", "ErasurePlan", "Explanation", "ExplainAnswer", 
            "MapAnswer", "MapRule", "MapRuleRef", "MatchingRule", "PlanRow", "PolicyInfo", "PolicySummary",
            "ReloadAnswer", "RequestAnswer", "RetentionDue", "RuleRef", "ServedDecision", "SubjectDecision",
            "SubjectEvent", "SubjectRef", "SubjectRequestRecord", "SubjectView", "Term", "Terms", "Tombstone",
-           "Upcoming"]
+           "Transfer", "Upcoming"]

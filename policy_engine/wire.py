@@ -113,6 +113,22 @@ class MapRuleRef(_Model):
     section: str
 
 
+class Transfer(_Model):
+    """An allowed transfer as the policy writes it: an allow rule that names destinations (None:
+    all data; an empty list of purposes: any purpose)."""
+    action: str
+    data: list[str] | None = None
+    purposes: list[str] = []
+    recipients: list[str] = []
+    destinations: list[str]
+    safeguard: str | None = Field(None, description="the safeguard the transfer rests on (`under ...`), if stated")
+    condition: str | None = None
+    rule: str
+    file: str
+    line: int
+    section: str
+
+
 class DataMap(_Model):
     """GET /v1/map: one section per question asked; a section not asked is None."""
     policy: PolicySummary
@@ -121,6 +137,8 @@ class DataMap(_Model):
     data_for: list[MapAnswer] | None = Field(None, description="which data reach `recipient`")
     rules_for_purpose: list[MapRuleRef] | None = Field(None, description="the rules that cover `purpose`")
     without_consent: list[MapAnswer] | None = Field(None, description="what is allowed when no fact holds")
+    transfers: list[Transfer] | None = Field(None, description="the transfers the policy allows, in policy order "
+                                                                "(asked with transfers=true)")
 
 
 class ReloadAnswer(_Model):

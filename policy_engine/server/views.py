@@ -57,16 +57,17 @@ def _facts(raw: str | None) -> list[str] | None:
 
 
 def data_map(served: Served, *, data: str | None, source: str | None, recipient: str | None, purpose: str | None,
-             no_consent: bool, facts: str | None) -> dict[str, Any]:
+             no_consent: bool, facts: str | None, transfers: bool = False) -> dict[str, Any]:
     """One section per question asked: `uses` and `recipients` (data, optionally from a source),
-    `data_for` (recipient), `rules_for_purpose` (purpose), `without_consent`."""
+    `data_for` (recipient), `rules_for_purpose` (purpose), `without_consent`, `transfers`."""
     p = served.policy
     if source is not None and data is None:
         raise ApiError(422, "query.missing_field", "`source` narrows a `data` question; name the data too",
                        field="data")
-    if data is None and recipient is None and purpose is None and not no_consent:
+    if data is None and recipient is None and purpose is None and not no_consent and not transfers:
         raise ApiError(400, "request.missing_parameter", "ask a question: data (and source), recipient, purpose, "
-                       "or no_consent=true", field="data", suggestions=["data", "recipient", "purpose", "no_consent"])
+                       "no_consent=true or transfers=true", field="data",
+                       suggestions=["data", "recipient", "purpose", "no_consent", "transfers"])
     held = _facts(facts)
     out: dict[str, Any] = {"policy": served.summary}
     if data is not None:
@@ -78,4 +79,6 @@ def data_map(served: Served, *, data: str | None, source: str | None, recipient:
         out["rules_for_purpose"] = [r.to_dict() for r in p.rules_for_purpose(purpose)]
     if no_consent:
         out["without_consent"] = [r.to_dict() for r in p.without_consent()]
+    if transfers:
+        out["transfers"] = [t.to_dict() for t in p.transfers()]
     return out

@@ -160,3 +160,24 @@ def test_decide_takes_a_destination_and_cites_the_safeguard(github_server, libra
     assert err.value.field == "destination" and "region.us" in err.value.suggestions
     assert "unknown region `region.usa`" in err.value.message
     assert_clean_log(github_server)
+
+
+def test_the_data_map_lists_the_transfers_over_http_and_in_the_client(github_server, library):
+    want = [t.to_dict() for t in library.transfers()]
+    assert want and any(t["safeguard"] for t in want)
+    with github_server.client() as http:
+        body = http.get("/v1/map", params={"transfers": "true"}).json()
+        assert body["transfers"] == want
+        assert set(body) == {"policy", "transfers"}  # only the question asked
+        both = http.get("/v1/map", params={"data": "account", "transfers": "true"}).json()
+        assert both["transfers"] == want and "uses" in both
+        assert "transfers" not in http.get("/v1/map", params={"data": "account"}).json()
+        r = http.get("/v1/map", params={"transfers": "perhaps"})
+        assert r.status_code == 422 and r.json()["error"]["field"] == "transfers"
+        r = http.get("/v1/map")
+        assert r.status_code == 400 and "transfers" in r.json()["error"]["suggestions"]
+    with Client(github_server.url) as client:
+        typed = client.data_map(transfers=True)
+    assert [t.model_dump() for t in typed.transfers or []] == want
+    us = next(t for t in typed.transfers or [] if t.safeguard == "standard_contractual_clauses")
+    assert us.destinations == ["region.us"] and us.section == "International data transfers"

@@ -42,11 +42,15 @@ async def data_map(request: Request,
                    no_consent: bool = QueryParam(False, description="what the policy allows when no fact "
                                                                     "(consent, request, legal event) holds"),
                    facts: str | None = QueryParam(None, description="comma-separated facts that hold (closed "
-                                                                    "world); absent: unknown")) -> Response:
+                                                                    "world); absent: unknown"),
+                   transfers: bool = QueryParam(False, description="which data the policy lets go to which "
+                                                                   "region, and the safeguard each transfer rests "
+                                                                   "on (GDPR Art. 30(1)(e))")) -> Response:
     """The data map: the questions a data-protection officer asks of the policy."""
     state = state_of(request)
     state.decide_auth.check(request)
     served = state.served
     body = await state.decider.offload(lambda: views.data_map(served, data=data, source=source, recipient=recipient,
-                                                              purpose=purpose, no_consent=no_consent, facts=facts))
+                                                              purpose=purpose, no_consent=no_consent, facts=facts,
+                                                              transfers=transfers))
     return json_response(body)

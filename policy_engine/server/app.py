@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from policy_engine import __version__
-from policy_engine.server import docs, fastpath, openapi
+from policy_engine.server import direct, docs, fastpath, openapi
 from policy_engine.server.fastpath import GZIP_LEVEL, GZIP_MIN_BYTES
 from policy_engine.server.config import ServerConfig
 from policy_engine.server.correlation import Correlation
@@ -42,6 +42,7 @@ class DecisionApp(FastAPI):
     every request, so once there is one the fast path stands aside."""
 
     own_middleware = 0  # how many create_app added
+    direct_state: ServerState | None = None  # set at lifespan start when the protocol may answer (direct.py)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (scope["type"] == "http" and len(self.user_middleware) == self.own_middleware
@@ -70,6 +71,7 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start()
+        direct.attach(app, state)
         hup = _install_sighup(state)
         served = state.served
         log.info("serving %s (%s) from %s; decision log: %s; reload: POST /v1/admin/reload%s%s",
@@ -81,6 +83,7 @@ def create_app(config: ServerConfig, policy: Policy | None = None) -> FastAPI:
         finally:
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            direct.detach(app)
             state.stop()
 
     app = DecisionApp(title="policy-engine decision API", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,

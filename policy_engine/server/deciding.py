@@ -100,7 +100,30 @@ class Decider:
         self._memo: dict[tuple[Any, ...], tuple[Encoded, str]] = {}  # the answer and the query's log text
         self._limit = memo_limit
 
+    def hits(self, policy: Policy, queries: list[Any]) -> list[Answered] | None:
+        """Every query answered from the memo, or None at the first that is not (direct.py)."""
+        digest = policy.digest
+        memo_get = self._memo.get
+        clock = time.perf_counter
+        out = []
+        for query in queries:
+            start = clock()
+            key = _key(digest, query)
+            if key is None:
+                return None
+            try:
+                hit = memo_get(key)
+            except TypeError:  # an unhashable value
+                return None
+            if hit is None:
+                return None
+            out.append(Answered(hit[1], hit[0], clock() - start))
+        return out
+
     async def decide(self, policy: Policy, queries: list[Any]) -> list[Outcome]:
+        found = self.hits(policy, queries)
+        if found is not None:
+            return found  # type: ignore[return-value]
         digest = policy.digest
         memo_get = self._memo.get
         clock = time.perf_counter

@@ -28,6 +28,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from policy_engine.server import deferred, direct, timers
 from policy_engine.server.config import ENV_VAR, ServerConfig
 from policy_engine.server.errors import dumps
 
@@ -50,7 +51,8 @@ def _limits() -> ServerConfig:
     return _config
 
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
+            503: b"Service Unavailable"}
 
 
 def error_response(status: int, code: str, message: str, extra_headers: bytes = b"") -> bytes:
@@ -69,24 +71,33 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_s = c.header_timeout
         self._body_s = c.body_timeout
         self._max_header_bytes = c.max_header_bytes
-        self._timer: asyncio.TimerHandle | None = None
+        # The running timer: a deadline on the loop's clock (0: none), checked by the sweep
+        # (timers.py), the phase it bounds and its length, for the log line.
+        self.deadline = 0.0
+        self._phase = ""
+        self._phase_s = 0.0
         self._in_headers = True  # the next bytes belong to a request line or headers
         self._header_bytes = 0
         self._tail = b""  # the last bytes seen in the header phase, to find a \r\n\r\n split over two reads
         self._rejected = False
+        # Answering the decision endpoints in the protocol (direct.py): the app's state, or None.
+        self._direct_state = direct.state_for(self.app)
+        self._direct_path: bytes | None = None  # the request being collected for direct.answer
+        self._parts: list[bytes] = []
+        self._draining = False  # the server is shutting down: hand the request over, answered with close
 
     # ---- timers -------------------------------------------------------------------------------
     def _arm(self, seconds: float, phase: str) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._expired, phase, seconds)
+        self.deadline = self.loop.time() + seconds
+        self._phase, self._phase_s = phase, seconds
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.deadline = 0.0
 
-    def _expired(self, phase: str, seconds: float) -> None:
-        self._timer = None
+    def expire(self) -> None:
+        """Called by the sweep once the deadline has passed."""
+        self.deadline = 0.0
+        phase, seconds = self._phase, self._phase_s
         if self.transport.is_closing():
             return
         if phase == "headers" and (self.cycle is None or self.cycle.response_complete):
@@ -106,6 +117,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # ---- protocol events ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        timers.watch(self.loop, self.connections, min(self._idle_s, self._header_s, self._body_s))
         if len(self.connections) > self._max_connections:
             self._reject(503, "request.too_many_connections",
                          f"the server has {self._max_connections} connections open, its limit; retry shortly")
@@ -140,16 +152,91 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.parser.get_method() not in (b"GET", b"HEAD") or any(
                 name in (b"content-length", b"transfer-encoding") for name, _ in self.headers):
             self._arm(self._body_s, "the request body")
+        if self._direct_state is not None and self._can_answer():
+            self._direct_path, self._parts = self.url, []
+            return
         super().on_headers_complete()
+
+    def _can_answer(self) -> bool:
+        """Whether this request may be answered by direct.py: a decision endpoint, HTTP/1.1 keep-alive,
+        nothing in flight before it, a plain Content-Length body (direct.content_length)."""
+        url = self.url
+        if url != direct.SINGLE and url != direct.BATCH:
+            return False
+        parser = self.parser
+        if (parser.get_method() != b"POST" or parser.get_http_version() != "1.1" or not parser.should_keep_alive()
+                or parser.should_upgrade() or self.pipeline or self.access_log or self.limit_concurrency is not None
+                or (self.cycle is not None and not self.cycle.response_complete)):
+            return False
+        c = self._direct_state.config  # type: ignore[union-attr]
+        return direct.content_length(self.headers, c.max_headers, c.max_body_bytes) is not None
+
+    def on_body(self, body: bytes) -> None:
+        if self._direct_path is not None:
+            self._parts.append(body)
+            return
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._disarm()
         self._in_headers, self._header_bytes, self._tail = True, 0, b""
-        super().on_message_complete()
+        path = self._direct_path
+        if path is None:
+            super().on_message_complete()
+            return
+        self._direct_path = None
+        parts, self._parts = self._parts, []
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        if self._draining:  # the server is shutting down: the ASGI path answers with `connection: close`
+            self._hand_over(body)
+            self.cycle.keep_alive = False
+            return
+        try:
+            result = direct.answer(self._direct_state, path, self.headers, body,  # type: ignore[arg-type]
+                                   self.server_state.default_headers)
+        except Exception:  # a bug: logged with its traceback, answered in the error shape
+            log.exception("internal error answering POST %s", path.decode())
+            self.transport.write(error_response(500, "internal", "internal error; it has been logged"))
+            self.transport.close()
+            return
+        if result is None:
+            self._hand_over(body)
+        elif type(result) is bytes:
+            self.transport.write(result)
+            self._answered()
+        else:
+            deferred.start(self, result)  # type: ignore[arg-type]
+
+    def _hand_over(self, body: bytes) -> None:
+        """The request to the ASGI app, as uvicorn would have started it, with its body already read."""
+        super().on_headers_complete()
+        self.cycle.body += body
+        self.cycle.more_body = False
+        self.cycle.message_event.set()
+
+    def _answered(self) -> None:
+        self.server_state.total_requests += 1
+        if not self.transport.is_closing() and self._in_headers and self._header_bytes == 0:
+            self._arm(self._idle_s, "a request")
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown: a request whose body is being read for direct.py is in flight."""
+        if self._direct_path is not None:
+            self._draining = True
+            return
+        super().shutdown()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self._in_headers and self._header_bytes == 0:
+        # uvicorn's, without its keep-alive timer (the idle deadline above is the same timeout)
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self._in_headers and self._header_bytes == 0:
             self._arm(self._idle_s, "a request")
 
 

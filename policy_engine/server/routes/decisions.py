@@ -106,7 +106,7 @@ async def single(state: ServerState, body: bytes, traceparent: str | None, if_no
     # carries its own decision_id. A caller that has it sends If-None-Match and gets 304.
     headers = [(b"etag", b'W/"%s"' % enc.key.encode()), (b"cache-control", b"no-cache"),
                (b"decision-id", ids[0].encode())]
-    if if_none_match and _matches(if_none_match, enc.key):
+    if if_none_match and matches(if_none_match, enc.key):
         return Reply(304, b"", headers, enc.label)
     return Reply(200, with_id(enc.body, ids[0]), headers, enc.label)
 
@@ -149,7 +149,7 @@ async def decide(request: Request) -> Response:
     return _response(reply)
 
 
-def _matches(if_none_match: str, key: str) -> bool:
+def matches(if_none_match: str, key: str) -> bool:
     """If-None-Match uses the weak comparison (RFC 9110 13.1.2): `"key"` and `W/"key"` both match."""
     tags = [t.strip() for t in if_none_match.split(",")]
     return "*" in tags or f'"{key}"' in tags or f'W/"{key}"' in tags

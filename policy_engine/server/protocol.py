@@ -117,7 +117,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # ---- protocol events ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        timers.watch(self.loop, self.connections, min(self._idle_s, self._header_s, self._body_s))
+        timers.watch(self.loop, self.server_state, min(self._idle_s, self._header_s, self._body_s))
         if len(self.connections) > self._max_connections:
             self._reject(503, "request.too_many_connections",
                          f"the server has {self._max_connections} connections open, its limit; retry shortly")

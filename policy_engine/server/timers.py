@@ -14,19 +14,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-_sweeping: dict[int, asyncio.TimerHandle] = {}  # id(the server's set of connections) -> the next sweep
-
-
 def interval(shortest: float) -> float:
     return min(1.0, max(0.05, shortest / 4))
 
 
-def watch(loop: asyncio.AbstractEventLoop, connections: set[Any], shortest: float) -> None:
-    """Make sure a sweep runs over `connections` (uvicorn's per-server set); cheap when one does."""
-    key = id(connections)
-    if key in _sweeping:
+def watch(loop: asyncio.AbstractEventLoop, server_state: Any, shortest: float) -> None:
+    """Make sure a sweep runs over the connections of uvicorn's `server_state` (one per server: the
+    sweep is kept on it); cheap when one does."""
+    if getattr(server_state, "policy_engine_sweep", None) is not None:
         return
     every = interval(shortest)
+    connections = server_state.connections
 
     def sweep() -> None:
         now = loop.time()
@@ -34,9 +32,6 @@ def watch(loop: asyncio.AbstractEventLoop, connections: set[Any], shortest: floa
             deadline = getattr(conn, "deadline", 0.0)
             if deadline and deadline <= now:
                 conn.expire()
-        if connections:
-            _sweeping[key] = loop.call_later(every, sweep)
-        else:
-            del _sweeping[key]
+        server_state.policy_engine_sweep = loop.call_later(every, sweep) if connections else None
 
-    _sweeping[key] = loop.call_later(every, sweep)
+    server_state.policy_engine_sweep = loop.call_later(every, sweep)

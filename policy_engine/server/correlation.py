@@ -25,9 +25,23 @@ def correlate(headers: Any) -> tuple[bytes, bytes | None]:
     for name, value in headers:
         if name == b"x-request-id" and _REQUEST_ID.match(value):
             request_id = value
-        elif name == b"traceparent" and _TRACEPARENT.match(value.strip().lower()):
-            traceparent = value.strip().lower()
-    return request_id or RANDOM.take(16).hex().encode(), traceparent
+        elif name == b"traceparent":
+            traceparent = valid_traceparent(value) or traceparent
+    return request_id or made_request_id(), traceparent
+
+
+def valid_request_id(value: bytes) -> bytes | None:
+    return value if _REQUEST_ID.match(value) else None
+
+
+def valid_traceparent(value: bytes) -> bytes | None:
+    """The header's value as echoed and logged (trimmed, lowercase) when it is a valid one."""
+    value = value.strip().lower()
+    return value if _TRACEPARENT.match(value) else None
+
+
+def made_request_id() -> bytes:
+    return RANDOM.take(16).hex().encode()
 
 
 class Correlation:

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from policy_engine.server.correlation import correlate
+from policy_engine.server.correlation import made_request_id, valid_request_id, valid_traceparent
 from policy_engine.server.errors import ApiError
 from policy_engine.server.fastpath import GZIP_MIN_BYTES, gzip_body
-from policy_engine.server.limits import parse_json
+from policy_engine.server.limits import DECODER, parse_json
 from policy_engine.server.log_writer import IDS
 from policy_engine.server.routes.decisions import batch_queries, matches, record, with_id
 
@@ -97,22 +97,31 @@ def content_length(headers: Headers, max_headers: int, max_body: int) -> int | N
 def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, default_headers: Headers) -> Result:
     """The whole response to a decision request, or None (nothing done: the ASGI app answers)."""
     start = time.perf_counter()
-    auth = if_none_match = None
+    auth = if_none_match = request_id = traceparent = None
     gzip_ok = False
-    for name, value in headers:
+    for name, value in headers:  # one pass; the last valid X-Request-ID and traceparent win, as in correlate()
         if name == b"authorization":
             auth = value
         elif name == b"if-none-match":
             if_none_match = value
         elif name == b"accept-encoding":
             gzip_ok = b"gzip" in value.lower()
+        elif name == b"x-request-id":
+            request_id = valid_request_id(value) or request_id
+        elif name == b"traceparent":
+            traceparent = valid_traceparent(value) or traceparent
     authorization = None if auth is None else auth.decode("latin-1")
     config = state.config
     try:
         state.decide_auth.check_header(authorization)
-        data = parse_json(body, config.max_depth)
+        # limits.parse_json without its depth check, which costs as much as the parse on a batch:
+        # a query found in the memo is an object of scalars and one list of scalars (anything
+        # deeper is unhashable, so never a hit), so once every query is a hit the body is known to
+        # nest at most 4 deep (a batch, its list, a query, its facts) and parse_json would have
+        # returned the same value. The parser itself bounds its recursion (RecursionError).
+        data = DECODER.decode(body.decode("utf-8")) if config.max_depth >= 4 else parse_json(body, config.max_depth)
         queries = [data] if path == SINGLE else batch_queries(data, config.max_batch)
-    except ApiError:
+    except (ApiError, ValueError, RecursionError):  # ValueError: not UTF-8, not JSON, NaN, a huge integer
         return None
     answered = state.decider.hits(state.served.policy, queries)
     if answered is None:
@@ -126,16 +135,17 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
     endpoint = "/v1/decide" if path == SINGLE else "/v1/decide/batch"
     if n == 1:
         label = answered[0].enc.label
-        metrics.decision_counter(endpoint, label).inc()
+        metrics.count_decisions(endpoint, label)
     else:
         counts: dict[str, int] = {}
         for a in answered:
             label = a.enc.label
             counts[label] = counts.get(label, 0) + 1
         for label, k in counts.items():
-            metrics.decision_counter(endpoint, label).inc(k)
+            metrics.count_decisions(endpoint, label, k)
     ids = IDS.block(n)
-    request_id, traceparent = correlate(headers)
+    if request_id is None:
+        request_id = made_request_id()
     logged = record(sink, answered, ids, None if traceparent is None else traceparent.decode())
 
     def respond() -> bytes:

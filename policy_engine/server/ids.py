@@ -73,6 +73,8 @@ class DecisionIds:
         self._ms = 0
         self._rand_a = 0  # 12 bits
         self._rand_b = 0  # 62 bits; counted up within a millisecond
+        self._prefix_of = -1  # the id's bits above its last 48, whose text `_prefix` is
+        self._prefix = ""
 
     def block(self, n: int) -> list[str]:
         """n ids, in increasing order."""
@@ -88,11 +90,16 @@ class DecisionIds:
             self._rand_b += n
             if self._rand_b >= 1 << 62:  # (never in practice) the counter is spent: borrow the next ms
                 self._ms, start, self._rand_b = self._ms + 1, 0, n - 1
-            base = (self._ms << 80) | _VERSION_VARIANT | (self._rand_a << 64)
-        first = base | start
+            first = (self._ms << 80) | _VERSION_VARIANT | (self._rand_a << 64) | start
+            # The first 24 hex digits (time, version, rand_a, variant, the counter's top bits) stay
+            # the same for many blocks: made once, not per request.
+            if first >> 48 != self._prefix_of:
+                self._prefix_of, self._prefix = first >> 48, _text(first)[:24]
+            prefix = self._prefix
         low = start & _LOW48
+        if n == 1:
+            return [prefix + "%012x" % low]
         if low + n - 1 <= _LOW48:  # the common case: only the last 12 hex digits change within the block
-            prefix = _text(first)[:24]
             return [prefix + "%012x" % (low + i) for i in range(n)]
         return [_text(first + i) for i in range(n)]
 

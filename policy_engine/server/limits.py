@@ -61,7 +61,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one, not one per call as json.loads(**kw) makes
+DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one, not one per call as json.loads(**kw) makes
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
@@ -76,7 +76,7 @@ def parse_json(body: bytes, max_depth: int) -> Any:
         raise ApiError(400, "request.too_deep", f"the JSON is nested more than {max_depth} levels deep",
                        extra={"limit": max_depth})
     try:
-        return _DECODER.decode(text)
+        return DECODER.decode(text)
     except json.JSONDecodeError as err:
         raise ApiError(400, "query.invalid_json",
                        f"the request body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None

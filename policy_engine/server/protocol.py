@@ -148,13 +148,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
+        if self._direct_state is not None and self._can_answer():  # a POST with a body: its timer
+            self._arm(self._body_s, "the request body")
+            self._direct_path, self._parts = self.url, []
+            return
         self._disarm()
         if self.parser.get_method() not in (b"GET", b"HEAD") or any(
                 name in (b"content-length", b"transfer-encoding") for name, _ in self.headers):
             self._arm(self._body_s, "the request body")
-        if self._direct_state is not None and self._can_answer():
-            self._direct_path, self._parts = self.url, []
-            return
         super().on_headers_complete()
 
     def _can_answer(self) -> bool:

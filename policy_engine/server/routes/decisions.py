@@ -61,7 +61,7 @@ async def _answer(state: ServerState, queries: list[Any], endpoint: str, tracepa
             counts[outcome.enc.label] += 1
             answered.append(outcome)  # type: ignore[arg-type]
     for label, n in counts.items():
-        metrics.decision_counter(endpoint, label).inc(n)
+        metrics.count_decisions(endpoint, label, n)
     ids = IDS.block(len(answered))
     await record(state.log, answered, ids, traceparent)
     return outcomes, ids

@@ -28,7 +28,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from policy_engine.server import deferred, direct, timers
+from policy_engine.server import deferred, direct, timers, writes
 from policy_engine.server.config import ENV_VAR, ServerConfig
 from policy_engine.server.errors import dumps
 
@@ -85,6 +85,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._direct_path: bytes | None = None  # the request being collected for direct.answer
         self._parts: list[bytes] = []
         self._draining = False  # the server is shutting down: hand the request over, answered with close
+        self.unsent: list[bytes] = []  # direct answers queued for the end of the loop turn (writes.py)
 
     # ---- timers -------------------------------------------------------------------------------
     def _arm(self, seconds: float, phase: str) -> None:
@@ -104,9 +105,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._reject(408, "request.header_timeout", f"the request's headers did not arrive within {seconds:g} s")
             return
         log.info("closing a connection from %s: %s not received within %g s", _peer(self.client), phase, seconds)
+        writes.flush(self)
         self.transport.close()
 
     def _reject(self, status: int, code: str, message: str) -> None:
+        writes.flush(self)
         self._rejected = True
         self._disarm()
         log.info("closing a connection from %s: %d %s", _peer(self.client), status, message)
@@ -167,6 +170,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         parser = self.parser
         if (parser.get_method() != b"POST" or parser.get_http_version() != "1.1" or not parser.should_keep_alive()
                 or parser.should_upgrade() or self.pipeline or self.access_log or self.limit_concurrency is not None
+                or self.flow.write_paused  # a client not reading its answers: the ASGI path waits for it
                 or (self.cycle is not None and not self.cycle.response_complete)):
             return False
         c = self._direct_state.config  # type: ignore[union-attr]
@@ -197,13 +201,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                                    self.server_state.default_headers)
         except Exception:  # a bug: logged with its traceback, answered in the error shape
             log.exception("internal error answering POST %s", path.decode())
+            writes.flush(self)
             self.transport.write(error_response(500, "internal", "internal error; it has been logged"))
             self.transport.close()
             return
         if result is None:
             self._hand_over(body)
         elif type(result) is bytes:
-            self.transport.write(result)
+            writes.queue(self.loop, self, result)  # written at the end of this loop turn (writes.py)
             self._answered()
         else:
             deferred.start(self, result)  # type: ignore[arg-type]
@@ -221,11 +226,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._arm(self._idle_s, "a request")
 
     def shutdown(self) -> None:
-        """uvicorn's graceful shutdown: a request whose body is being read for direct.py is in flight."""
+        """uvicorn's graceful shutdown: a request whose body is being read for direct.py is in flight;
+        answers queued are sent before the connection is closed."""
         if self._direct_path is not None:
             self._draining = True
             return
+        writes.flush(self)
         super().shutdown()
+
+    def send_400_response(self, msg: str) -> None:  # uvicorn's, for a request the parser refuses
+        writes.flush(self)
+        super().send_400_response(msg)
 
     def on_response_complete(self) -> None:
         # uvicorn's, without its keep-alive timer (the idle deadline above is the same timeout)

@@ -261,3 +261,14 @@ def test_audit_mode_and_subject_questions(guarded, workdir):
                           request("/v1/decide", subject, token, "X-Request-ID: s", "Expect: 100-continue"))
     assert status(one[0]) == 422 and json.loads(one[1])["error"]["code"] == "query.no_subject_store"
     assert normal(*one) == normal(*other)
+
+
+def test_answers_queued_before_a_request_the_parser_refuses_are_sent_first(plain):
+    body = json.dumps(Q).encode()
+    warm(plain, "/v1/decide", body)
+    with connect(plain) as s:
+        s.sendall(request("/v1/decide", body) * 2 + b"NOT HTTP\r\n\r\n")
+        reader = Reader(s)
+        answers = [reader.response() for _ in range(3)]
+        assert [status(h) for h, _ in answers] == [200, 200, 400]
+        assert all(json.loads(b)["decision"] == "deny" for _, b in answers[:2])

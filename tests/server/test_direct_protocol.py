@@ -1,5 +1,6 @@
 """The protocol's own part (server/protocol.py, direct.py, timers.py) in process, over a transport
-that records what is written: a memo hit is answered in one write with no ASGI task; anything
+that records what is written: a memo hit is answered with no ASGI task, the answers of one loop
+turn in one write per connection at its end (writes.py); anything
 else starts a task, as uvicorn does; a deadline passed is acted on by the sweep (408 for headers
 that never end). The loopback tests (test_direct.py, test_connections.py) show the same from
 outside; these show which path answered."""
@@ -96,11 +97,15 @@ def test_a_memo_hit_is_one_write_without_a_task_and_a_miss_is_handed_to_the_app(
             assert len(transport.writes) == 2 and transport.writes[0].startswith(b"HTTP/1.1 200 ")  # head, body
             transport.writes.clear()
             conn.data_received(post("/v1/decide", json.dumps(Q).encode()) * 2)  # now hits, pipelined
-            assert not uvicorn_state.tasks and len(transport.writes) == 2
-            for raw in transport.writes:
+            assert not uvicorn_state.tasks and not transport.writes  # queued for the end of the loop turn
+            await asyncio.sleep(0)
+            assert not uvicorn_state.tasks and len(transport.writes) == 1  # both answers, in one write
+            answers = transport.writes[0].split(b"HTTP/1.1 ")[1:]
+            assert len(answers) == 2
+            for raw in answers:
                 head, _, body = raw.partition(b"\r\n\r\n")
-                assert head.startswith(b"HTTP/1.1 200 OK\r\n") and json.loads(body)["decision"] == "deny"
-            first, second = (json.loads(w.partition(b"\r\n\r\n")[2])["decision_id"] for w in transport.writes)
+                assert head.startswith(b"200 OK\r\n") and json.loads(body)["decision"] == "deny"
+            first, second = (json.loads(w.partition(b"\r\n\r\n")[2])["decision_id"] for w in answers)
             assert first < second  # ids increase
             assert uvicorn_state.total_requests == 3
             transport.writes.clear()

@@ -201,6 +201,17 @@ def test_a_memo_miss_is_answered_then_its_retry_is_direct_and_alike(plain):
     assert normal(*first) == normal(*second) == normal(*third)
 
 
+def test_answers_queued_before_a_request_the_parser_refuses_are_sent_first(plain):
+    body = json.dumps(Q).encode()
+    warm(plain, "/v1/decide", body)
+    with connect(plain) as s:
+        s.sendall(request("/v1/decide", body) * 2 + b"NOT HTTP\r\n\r\n")
+        reader = Reader(s)
+        answers = [reader.response() for _ in range(3)]
+        assert [status(h) for h, _ in answers] == [200, 200, 400]
+        assert all(json.loads(b)["decision"] == "deny" for _, b in answers[:2])
+
+
 def test_direct_answers_have_their_log_rows_and_metrics(plain, workdir):
     body = json.dumps({**Q, "purpose": "analytics"}).encode()
     warm(plain, "/v1/decide", body)
@@ -217,7 +228,7 @@ def test_direct_answers_have_their_log_rows_and_metrics(plain, workdir):
     assert sum_metric(text, "policy_engine_decisions_total", endpoint="/v1/decide/batch") == before_batch + 30
     assert sum_metric(text, "policy_engine_requests_total", endpoint="/v1/decide", status="200") == requests_before + 20
     assert sum_metric(text, "policy_engine_request_duration_seconds_count", endpoint="/v1/decide") == timed_before + 20
-    plain.stop()  # flushes the log
+    plain.stop()  # flushes the log (the module's last test on this server)
     conn = sqlite3.connect(workdir / "direct.sqlite3")
     try:
         logged = {row[0]: row[1] for row in conn.execute("SELECT decision_id, purpose FROM decision_log")}
@@ -262,13 +273,3 @@ def test_audit_mode_and_subject_questions(guarded, workdir):
     assert status(one[0]) == 422 and json.loads(one[1])["error"]["code"] == "query.no_subject_store"
     assert normal(*one) == normal(*other)
 
-
-def test_answers_queued_before_a_request_the_parser_refuses_are_sent_first(plain):
-    body = json.dumps(Q).encode()
-    warm(plain, "/v1/decide", body)
-    with connect(plain) as s:
-        s.sendall(request("/v1/decide", body) * 2 + b"NOT HTTP\r\n\r\n")
-        reader = Reader(s)
-        answers = [reader.response() for _ in range(3)]
-        assert [status(h) for h, _ in answers] == [200, 200, 400]
-        assert all(json.loads(b)["decision"] == "deny" for _, b in answers[:2])

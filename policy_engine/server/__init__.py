@@ -14,6 +14,11 @@ One job per module:
     errors.py        the one error shape {"error": {code, message, field, suggestions}}
     limits.py        body size, JSON nesting depth, JSON syntax
     protocol.py      connection hygiene: timeouts, header size and count, a connection cap
+    direct.py        the decision endpoints answered inside the protocol (memo hits), no ASGI
+    writes.py        those answers written at the end of the loop turn, one write per connection
+    timers.py        the connection timeouts as deadlines read by one sweep
+    deferred.py      a direct answer whose log call waited, finished in a task
+    fastpath.py      the decision endpoints in plain ASGI, before the framework
     auth.py          bearer tokens for the decision and admin endpoints
     encode.py        Decision -> answer bytes and log fields, memoised per Decision
     log_writer.py    the decision log's queue and writer thread: buffered or audit (group commit)

@@ -11,6 +11,9 @@ the same. The FastAPI routes stay: they are what the OpenAPI document describes,
 what this path leaves to them (no Content-Length, a chunked body, more headers than the limit):
 the request is handed over before anything is read from it. With a middleware added after
 create_app (the JSON access log) every request takes the framework's path (app.DecisionApp).
+
+Before this, the HTTP protocol answers a question the server has already answered without any
+ASGI at all (direct.py, with the same bytes); what it does not answer arrives here.
 """
 
 from __future__ import annotations

@@ -5,15 +5,20 @@ connection that never sends a request, or sends one byte at a time, is kept fore
 headers are buffered without a bound (20 clients streaming 50 MB headers took a server to a
 gigabyte). This subclass adds, per connection:
 
-* an idle timer (`keep_alive_timeout`) from the moment it opens and after each answer, that
+* an idle timeout (`keep_alive_timeout`) from the moment it opens and after each answer, that
   stray bytes between requests do not reset;
-* a header timer (`header_timeout`) from the request's first byte to the end of its headers:
+* a header timeout (`header_timeout`) from the request's first byte to the end of its headers:
   408 and close (slowloris);
-* a body timer (`body_timeout`) from the end of the headers to the end of the body: close;
+* a body timeout (`body_timeout`) from the end of the headers to the end of the body: close;
 * a cap on the bytes of the request line and headers (`max_header_bytes`), counted before
   they reach the parser: 431 and close;
 * a cap on open connections (`max_connections`): a connection beyond it gets 503 and is
   closed at once, before it costs more than a descriptor for a moment.
+
+The timeouts are deadlines one sweep reads (timers.py), not a timer handle per phase. And it
+answers the decision endpoints itself when it can (direct.py: a question the server has already
+answered, in one write at the end of the loop turn, writes.py), handing everything else to the
+ASGI app as uvicorn does.
 
 The header count (`max_headers`) is checked by `HeaderCountLimit`, an ASGI middleware (the
 parser has already bounded their total size by then). The limits come from the ServerConfig

@@ -154,3 +154,57 @@ def test_the_sweep_answers_headers_that_never_end_with_408(timeout: float) -> No
             state.stop()
 
     asyncio.run(run())
+
+
+class _SlowSink:
+    """A decision log that takes the rows and then, once, reports itself far behind: `record` waits."""
+
+    high_water = 10
+    flushed = dropped = 0
+
+    def __init__(self) -> None:
+        self.rows: list[Any] = []
+        self._behind = 0  # how many more times pending() reports the writer far behind
+
+    def record_many(self, rows: list[Any], traceparent: str | None = None) -> None:
+        self.rows.extend(rows)
+        if len(self.rows) == 1:  # the first request's rows make it wait (record reads pending twice)
+            self._behind = 2
+
+    def pending(self) -> int:
+        if self._behind:
+            self._behind -= 1
+            return 100
+        return 0
+
+    def healthy(self) -> bool:
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        pass
+
+
+def test_a_direct_answer_whose_log_call_waits_is_sent_after_it_and_before_the_next() -> None:
+    async def run() -> None:
+        app, state, config, uvicorn_state = await _setup()
+        try:
+            conn, transport = _connection(config, uvicorn_state)
+            conn.data_received(post("/v1/decide", json.dumps(Q).encode()))  # a miss: fills the memo
+            await _settle(uvicorn_state)
+            transport.writes.clear()
+            state.log = sink = _SlowSink()
+            conn.data_received(post("/v1/decide", json.dumps(Q).encode()) * 2)
+            assert len(sink.rows) == 1 and uvicorn_state.tasks  # logged, waiting in a task; the next queued
+            await _settle(uvicorn_state)
+            for _ in range(100):  # bounded: the queued request (the ASGI path's) is answered once the first is
+                answers = b"".join(transport.writes).split(b"HTTP/1.1 ")[1:]
+                if len(answers) == 2 and answers[1].endswith(b"}"):
+                    break
+                await asyncio.sleep(0.01)
+            ids = [json.loads(w.partition(b"\r\n\r\n")[2])["decision_id"] for w in answers]
+            assert len(ids) == 2 and ids == [row[3] for row in sink.rows]  # in order, each with its row
+        finally:
+            direct.detach(app)
+            state.stop()
+
+    asyncio.run(run())

@@ -11,9 +11,13 @@ import json
 import re
 import socket
 import sqlite3
+import ssl
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+import trustme
 
 from .conftest import DECIDE_TOKEN, UUID7, Server, assert_clean_log, start, sum_metric, without_id
 
@@ -223,7 +227,7 @@ def test_direct_answers_have_their_log_rows_and_metrics(plain, workdir):
     answers = exchange(plain, *[request("/v1/decide", body)] * 20, request("/v1/decide/batch", BATCH))
     ids = [json.loads(b)["decision_id"] for _, b in answers[:20]]
     ids += [a["decision_id"] for a in json.loads(answers[20][1])["answers"]]
-    text = __import__("httpx").get(plain.url + "/metrics", timeout=5).text
+    text = httpx.get(plain.url + "/metrics", timeout=5).text
     assert sum_metric(text, "policy_engine_decisions_total", endpoint="/v1/decide") == before + 20
     assert sum_metric(text, "policy_engine_decisions_total", endpoint="/v1/decide/batch") == before_batch + 30
     assert sum_metric(text, "policy_engine_requests_total", endpoint="/v1/decide", status="200") == requests_before + 20
@@ -273,3 +277,38 @@ def test_audit_mode_and_subject_questions(guarded, workdir):
     assert status(one[0]) == 422 and json.loads(one[1])["error"]["code"] == "query.no_subject_store"
     assert normal(*one) == normal(*other)
 
+
+
+def test_over_tls_a_direct_answer_is_the_asgi_answer(tmp_path):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    srv = Server(tmp_path, Path("policies/open_e.policy"), "--no-decision-log", "--ssl-certfile",
+                 str(tmp_path / "cert.pem"), "--ssl-keyfile", str(tmp_path / "key.pem"))
+    srv.url = srv.url.replace("http://", "https://")
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # ready: the TLS port answers
+            try:
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=2) as raw, \
+                        ctx.wrap_socket(raw, server_hostname="127.0.0.1"):
+                    break
+            except OSError:
+                assert srv.proc.poll() is None and time.monotonic() < deadline, srv.stderr()
+                time.sleep(0.05)
+        body = json.dumps(Q).encode()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw, \
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(request("/v1/decide", body, "X-Request-ID: t"))  # a miss: the ASGI path fills the memo
+            reader = Reader(s)
+            first = reader.response()
+            s.sendall(request("/v1/decide", body, "X-Request-ID: t") * 2  # hits, pipelined
+                      + request("/v1/decide", body, "X-Request-ID: t", "Expect: 100-continue"))
+            answers = [first] + [reader.response() for _ in range(3)]
+        assert len({normal(*a) for a in answers}) == 1 and status(first[0]) == 200
+    finally:
+        srv.stop()
+    assert_clean_log(srv)

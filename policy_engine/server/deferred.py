@@ -1,10 +1,10 @@
-"""A direct answer (direct.py) whose decision-log call had to wait: finished in a task.
+"""A direct answer (direct.py) whose decision-log call has to wait: finished in a task.
 
-direct.answer checks beforehand that logging will not make the request wait (not audit mode, the
-writer not behind), so this is a safety net for a log that waits anyway: the rows are already
-handed to the log and the ids taken, so the request cannot be given to the ASGI app any more.
-The half-run `record` coroutine is resumed in a task (`Resumed`: the future it was waiting on
-is what the task waits on next), and the answer is written once it returns. Until then the
+In audit mode an answer is sent only once its rows are committed, and in buffered mode a request
+waits while the writer is far behind: `routes.decisions.record` awaits. By then the rows are handed
+to the log and the ids taken, so the request cannot be given to the ASGI app any more. The
+half-run `record` coroutine is resumed in a task (`Resumed`: the future it was waiting on is what
+the task waits on next), and the answer (or the log's refusal, 503) is written once it returns. Until then the
 connection has a request in flight, as with an ASGI task: a pipelined request behind it is queued
 and started after (uvicorn's pipeline), so answers keep their order.
 """
@@ -51,8 +51,8 @@ class Resumed:
                     return stop.value
 
 
-def start(protocol: GuardedHttpToolsProtocol, result: tuple[Any, Any, Callable[[], bytes]]) -> None:
-    coro, first, respond = result
+def start(protocol: GuardedHttpToolsProtocol, result: tuple[Any, Any, Callable[[], bytes], Any]) -> None:
+    coro, first, respond, refuse = result
     cycle = RequestResponseCycle(scope=protocol.scope, transport=protocol.transport, flow=protocol.flow,
                                  logger=protocol.logger, access_logger=protocol.access_logger, access_log=False,
                                  default_headers=protocol.server_state.default_headers,
@@ -60,18 +60,18 @@ def start(protocol: GuardedHttpToolsProtocol, result: tuple[Any, Any, Callable[[
                                  on_response=protocol.on_response_complete)
     cycle.more_body = False
     protocol.cycle = cycle
-    task = protocol.loop.create_task(_finish(protocol, cycle, coro, first, respond))
+    task = protocol.loop.create_task(_finish(protocol, cycle, coro, first, respond, refuse))
     task.add_done_callback(protocol.tasks.discard)
     protocol.tasks.add(task)
 
 
 async def _finish(protocol: GuardedHttpToolsProtocol, cycle: RequestResponseCycle, coro: Any, first: Any,
-                  respond: Callable[[], bytes]) -> None:
+                  respond: Callable[[], bytes], refuse: Callable[[ApiError], bytes]) -> None:
     try:
         await Resumed(coro, first)
         out = respond()
-    except ApiError as err:  # e.g. the log refused the rows
-        out = _error(err.status, dumps(err.body()), err.headers or {}, protocol.server_state.default_headers)
+    except ApiError as err:  # the log refused the rows (audit mode: full, failed, closing)
+        out = refuse(err)
     except Exception:
         log.exception("internal error answering a decision request")
         out = _error(500, dumps({"error": {"code": "internal", "message": "internal error; it has been logged",

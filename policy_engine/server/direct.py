@@ -10,9 +10,9 @@ body and calls `answer` here, which writes the whole response in one `transport.
 
 `answer` does the pure part first (auth, parsing, memo lookups) and gives up, returning None, at
 the first thing it does not do itself: an error answer (bad JSON, 401, 413, 422), a question not
-in the memo, a subject question, a log that would make the request wait (audit mode, a writer far
-behind). The protocol then hands the request to the ASGI app as uvicorn would, body included, and
-nothing observable has happened yet. Only once the answer is certain does it take decision ids,
+in the memo, a subject question. The protocol then hands the request to the ASGI app as uvicorn
+would, body included, and nothing observable has happened yet. When the log makes the answer
+wait (audit mode, until its rows are committed), the rest is finished in a task (deferred.py). Only once the answer is certain does it take decision ids,
 log the rows (through `routes.decisions.record`, as the ASGI path does), count the metrics and
 build the bytes, which are those of the ASGI fast path (fastpath.py): same status line, headers
 in the same order, same body but for the decision id. So no request is answered differently,
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from policy_engine.server.correlation import made_request_id, valid_request_id, valid_traceparent
-from policy_engine.server.errors import ApiError
+from policy_engine.server.errors import ApiError, dumps
 from policy_engine.server.fastpath import GZIP_MIN_BYTES, gzip_body
 from policy_engine.server.limits import DECODER, parse_json
 from policy_engine.server.log_writer import IDS
@@ -49,9 +49,10 @@ _GZIP = b"content-encoding: gzip\r\n"
 _CACHE = b"cache-control: no-cache\r\n"
 
 Headers = list[tuple[bytes, bytes]]
-# What `answer` gives: the response's bytes; or, when logging made it wait (never with the checks
-# below, but the log is another module's), the wait and a function that makes the bytes after it.
-Deferred = tuple[Awaitable[None], Any, Callable[[], bytes]]
+# What `answer` gives: the response's bytes; or, when logging made it wait (audit mode: until the
+# rows are committed; buffered: while the writer is far behind), the half-run `record`, what it
+# waits on, and the functions that make the answer's bytes after it, or the error's.
+Deferred = tuple[Awaitable[None], Any, Callable[[], bytes], Callable[[ApiError], bytes]]
 Result = Union[bytes, Deferred, None]
 
 
@@ -126,11 +127,9 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
     answered = state.decider.hits(state.served.policy, queries)
     if answered is None:
         return None
+    # ---- certain from here: the observable part, as routes/decisions._answer does it
     sink = state.log
     n = len(answered)
-    if getattr(sink, "mode", None) == "audit" or sink.pending() + n > sink.high_water:
-        return None
-    # ---- certain from here: the observable part, as routes/decisions._answer does it
     metrics = state.metrics
     endpoint = "/v1/decide" if path == SINGLE else "/v1/decide/batch"
     if n == 1:
@@ -158,11 +157,26 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
         metrics.observe_request(endpoint, "POST", status, decision, time.perf_counter() - start)
         return out
 
+    def refuse(err: ApiError) -> bytes:  # the log would not take the rows (audit mode): as fastpath.serve says it
+        metrics.query_errors.labels(endpoint, err.code).inc()
+        payload = dumps(err.body())
+        out = _head(err.status, default_headers)
+        out.append(_CT)
+        out.extend(k.lower().encode("latin-1") + b": " + v.encode("latin-1") + b"\r\n" for k, v in (err.headers or {}).items())
+        _ids(out, request_id, traceparent)
+        out.append(b"content-length: %d\r\n\r\n" % len(payload))
+        out.append(payload)
+        metrics.observe_request(endpoint, "POST", err.status, "error" if path == SINGLE else "batch",
+                                time.perf_counter() - start)
+        return b"".join(out)
+
     try:
-        waited = logged.send(None)
+        waited = logged.send(None)  # in buffered mode the log takes the rows at once: done
     except StopIteration:
         return respond()
-    return logged, waited, respond
+    except ApiError as err:
+        return refuse(err)
+    return logged, waited, respond, refuse
 
 
 def _head(status: int, default_headers: Headers) -> list[bytes]:

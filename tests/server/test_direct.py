@@ -271,6 +271,9 @@ def test_audit_mode_and_subject_questions(guarded, workdir):
         assert all(conn.execute("SELECT 1 FROM decisions WHERE decision_id = ?", (i,)).fetchone() for i in ids)
     finally:
         conn.close()
+    direct, asgi = exchange(guarded, request("/v1/decide", body, token, "X-Request-ID: a"),
+                            request("/v1/decide", body, token, "X-Request-ID: a", "Expect: 100-continue"))
+    assert status(direct[0]) == 200 and normal(*direct) == normal(*asgi)
     subject = json.dumps({**Q, "subject": "alice"}).encode()
     one, other = exchange(guarded, request("/v1/decide", subject, token, "X-Request-ID: s"),
                           request("/v1/decide", subject, token, "X-Request-ID: s", "Expect: 100-continue"))

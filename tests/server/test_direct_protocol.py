@@ -208,3 +208,33 @@ def test_a_direct_answer_whose_log_call_waits_is_sent_after_it_and_before_the_ne
             state.stop()
 
     asyncio.run(run())
+
+
+def test_when_the_audit_log_refuses_the_rows_the_503_is_the_asgi_paths(tmp_path: Any) -> None:
+    from policy_engine.server.decision_log import SqliteDecisionLog
+
+    async def run() -> None:
+        app, state, config, uvicorn_state = await _setup()
+        try:
+            conn, transport = _connection(config, uvicorn_state)
+            body = json.dumps(Q).encode()
+            conn.data_received(post("/v1/decide", body))  # a miss: fills the memo
+            await _settle(uvicorn_state)
+            closed = SqliteDecisionLog(tmp_path / "audit.sqlite3", mode="audit").start()
+            closed.close()
+            state.log = closed  # takes no rows any more: every answer is refused, 503
+            got = []
+            for extra in (b"", b"Expect: 100-continue\r\n"):  # the protocol's answer, then the ASGI path's
+                transport.writes.clear()
+                conn.data_received(post("/v1/decide", body).replace(b"Host: x\r\n", b"Host: x\r\nX-Request-ID: r\r\n"
+                                                                    + extra))
+                await _settle(uvicorn_state)
+                await asyncio.sleep(0)
+                got.append(b"".join(transport.writes).replace(b"HTTP/1.1 100 Continue\r\n\r\n", b""))
+            assert got[0].startswith(b"HTTP/1.1 503 ") and b'"code":"log.unavailable"' in got[0]
+            assert got[0] == got[1]
+        finally:
+            direct.detach(app)
+            state.stop()
+
+    asyncio.run(run())

@@ -274,6 +274,9 @@ def report(single: Figures, many: Figures, served: list[Figures], args: argparse
             one = best(served, label.replace(" 2 workers", " 1 worker"))
             if one:
                 line += f"; {fig.per_second / one.per_second:.2f}x one worker"
+            floors = best(served, "floor single, 2 workers"), best(served, "floor single, 1 worker")
+            if label.startswith("server") and floors[0] and floors[1]:  # the load generator shares the cores too
+                line += f" (the floor: {floors[0].per_second / floors[1].per_second:.2f}x)"
         print(line)
     for fig in served:
         if fig.note:

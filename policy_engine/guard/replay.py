@@ -34,10 +34,17 @@ EXAMPLES = 3  # examples kept per group, the most frequent first
 
 _GROUPED = """
 SELECT g.query, a.decision, a.requires, a.rules, g.n
-FROM (SELECT query, answer, count(*) AS n FROM decisions {where} GROUP BY query, answer) AS g
+FROM (SELECT query, answer, count(*) AS n FROM ({pairs}) GROUP BY query, answer) AS g
 JOIN answers AS a ON a.key = g.answer
 """
-_TOTAL = "SELECT count(*), min(ts), max(ts) FROM decisions {where}"
+_TOTAL = "SELECT sum({count}), min(d.ts), max(d.ts) FROM decisions AS d {where}"
+# (query, answer key) per decision. Version 3 (server/log_schema.py, which guard may not import: the
+# layers keep guard and server apart) adds batch rows: `n` set, `query` the JSON array of the
+# decisions' ids in `queries`, `answer` the JSON array of their answer keys.
+_PAIRS_ONE = "SELECT d.query AS query, d.answer AS answer FROM decisions AS d WHERE {one}"
+_PAIRS_MANY = ("SELECT q.query AS query, json_extract(d.answer, '$[' || r.key || ']') AS answer "
+               "FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value "
+               "WHERE d.n IS NOT NULL{cond}")
 
 
 class LogError(ValueError):
@@ -181,18 +188,26 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 def read_log(conn: sqlite3.Connection, since: float | None = None,
              until: float | None = None) -> tuple[tuple[int, float | None, float | None], Iterator[tuple[Any, ...]]]:
-    """((rows, first ts, last ts), an iterator of (query JSON, decision, requires, rules JSON, rows))."""
-    clauses, params = [], []
+    """((rows, first ts, last ts), an iterator of (query JSON, decision, requires, rules JSON, rows)).
+    A batch row (log_schema.py) counts as its decisions, each with its own query and answer."""
+    clauses, params = [], {}
     if since is not None:
-        clauses.append("ts >= ?")
-        params.append(since)
+        clauses.append("d.ts >= :since")
+        params["since"] = since
     if until is not None:
-        clauses.append("ts < ?")
-        params.append(until)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        clauses.append("d.ts < :until")
+        params["until"] = until
+    cond = " AND ".join(clauses)
     try:
-        total = conn.execute(_TOTAL.format(where=where), params).fetchone()
-        return total, conn.execute(_GROUPED.format(where=where), params)
+        batches = "n" in {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
+        if batches:
+            pairs = (_PAIRS_ONE.format(one="d.n IS NULL" + (" AND " + cond if cond else "")) + " UNION ALL "
+                     + _PAIRS_MANY.format(cond=" AND " + cond if cond else ""))
+        else:
+            pairs = _PAIRS_ONE.format(one=cond or "1")
+        total = conn.execute(_TOTAL.format(count="coalesce(d.n, 1)" if batches else "1",
+                                           where="WHERE " + cond if cond else ""), params).fetchone()
+        return total, conn.execute(_GROUPED.format(pairs=pairs), params)
     except sqlite3.DatabaseError as err:
         raise LogError(f"cannot read the decision log: {err}") from None
 

@@ -1,18 +1,17 @@
-"""The decision log writer. In: (query, Encoded answer, latency) per decision. Out: rows in SQLite
-(WAL) or JSON lines on stdout, written by one background thread in batches.
+"""The decision log writer. In: the answers of each request (query, Encoded answer, latency,
+decision id). Out: rows in SQLite (WAL) or JSON lines on stdout, written by one background thread
+in batches.
 
 The queue and the writer thread are in log_writer.py (buffered and audit modes); this module
-opens the targets and writes a batch. `flushed` counts the rows committed so far: a row counted
-there survives a SIGKILL of the process (WAL, committed transaction). `close()` drains the
-queue and commits what is left (the server calls it on SIGTERM, via the lifespan).
+opens the targets and writes a batch. `flushed` counts the decisions committed so far: one
+counted there survives a SIGKILL of the process (WAL, committed transaction). `close()` drains
+the queue and commits what is left (the server calls it on SIGTERM, via the lifespan).
 
-The SQLite layout keeps rows small so the writer keeps up with the server: each distinct answer
-(decision, requires, cited rules, digest) is stored once in `answers`; a `decisions` row holds
-the time, the query, the answer's key, the latency, the answer's `decision_id` and the request's
-`traceparent` (nothing more: every column costs the writer). A file written before decision ids
-existed is migrated when a server opens it (`migrate`); readers (`log_query`, `guard/replay`,
-`shipping/reader`) read both versions. The `decision_log` view joins them into one row per decision with every field, the
-time as ISO 8601 and the query's fields taken out of its JSON.
+The SQLite layout (log_schema.py) keeps the writer's work small, because it shares the GIL with
+the event loop: each distinct answer is stored once in `answers`; a single decision is one
+`decisions` row (time, query, answer key, latency, decision id, traceparent), and the answers of
+one batch request are one row holding them as arrays, so a batch of 100 costs the writer a few
+C-level joins instead of 100 rows. The `decision_log` view gives one row per decision either way.
 """
 
 from __future__ import annotations
@@ -23,68 +22,61 @@ import os
 import sqlite3
 import sys
 from datetime import datetime, timezone
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Awaitable
 
 from policy_engine.server.encode import Encoded
-from policy_engine.server.log_writer import BatchingWriter, DecisionSink, Row
+from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
+from policy_engine.server.log_writer import BatchingWriter, DecisionSink, Request
 
 log = logging.getLogger("policy_engine.server")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    key            TEXT PRIMARY KEY,          -- hash of the answer's JSON
-    decision       TEXT NOT NULL,             -- allow | deny | conditional
-    requires       TEXT,
-    would_allow_if TEXT,
-    rules          TEXT NOT NULL,             -- the cited reasons, JSON
-    digest         TEXT NOT NULL              -- the policy version that decided
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS decisions (
-    id          INTEGER PRIMARY KEY,
-    ts          REAL NOT NULL,                -- unix time, seconds
-    query       TEXT NOT NULL,                -- the query, JSON (the documented field order, nulls left out)
-    answer      TEXT NOT NULL REFERENCES answers (key),
-    latency_us  REAL NOT NULL,                -- time spent deciding, microseconds
-    decision_id TEXT,                         -- the answer's `decision_id` (UUIDv7); NULL in rows of version 1
-    traceparent TEXT                          -- the request's W3C trace context, when it sent a valid one
-);
-CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
-"""
+__all__ = ["SCHEMA_VERSION", "create_private", "migrate", "open_db", "open_decision_log", "query_text"]
 
-# Version 2 added decisions.decision_id and decisions.traceparent (a version-1 file gets them on
-# open, by ALTER TABLE: its old rows keep NULL there) and the view's columns for them.
-SCHEMA_VERSION = 2
-VIEW = """
-DROP VIEW IF EXISTS decision_log;
-CREATE VIEW decision_log AS
-    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
-           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
-           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
-           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
-           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us,
-           d.decision_id, d.traceparent
-    FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
-"""
-_ADDED_COLUMNS = {"decision_id": "TEXT", "traceparent": "TEXT"}
-
-_INSERT_ROWS = "INSERT INTO decisions (ts, query, answer, latency_us, decision_id, traceparent) VALUES "
-# Rows per INSERT statement: 6 parameters a row, under SQLite's limit of 32,766 (999 before 3.32).
-# Every statement releases the GIL while SQLite works and must then win it back from the event
-# loop, which can take a switch interval (5 ms): few, big statements keep the writer up to speed.
-_CHUNK = 4096 if sqlite3.sqlite_version_info >= (3, 32) else 128
+# Rows per INSERT statement, under SQLite's limit of 32,766 parameters (999 before 3.32): 7 a
+# single row, 10 a batch row. Every statement releases the GIL while SQLite works and must then win
+# it back from the event loop: few, big statements keep the writer up to speed.
+_BIG = sqlite3.sqlite_version_info >= (3, 32)
+_ONE_ROW = ("(id, ts, query, answer, latency_us, decision_id, traceparent)", "(?,?,?,?,round(?*1e6,3),?,?)",
+            4096 if _BIG else 128)
+_BATCH_ROW = ("(id, ts, query, answer, latency_us, decision_id, traceparent, n, latencies_s, decision_ids)",
+              "(?,?,?,?,round(?*1e6,3),?,?,?,?,?)", 2048 if _BIG else 64)
 
 
-def _insert_rows(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a deliberate memo)
-    """`INSERT ... VALUES (?,?,?,?),... ` for n rows. Many rows per statement: SQLite inserts them in
-    C with the GIL released once, where executemany would release and retake it for every row (and,
+def _insert_rows(kind: tuple[str, str, int], n: int, _cache: dict[tuple[str, int], str] = {}) -> str:  # noqa: B006
+    """`INSERT ... VALUES (...),(...)` for n rows. Many rows per statement: SQLite inserts them in C
+    with the GIL released once, where executemany would release and retake it for every row (and,
     under load, wait for it each time)."""
-    sql = _cache.get(n)
+    sql = _cache.get((kind[0], n))
     if sql is None:
-        sql = _cache[n] = _INSERT_ROWS + ",".join(["(?,?,?,round(?*1e6,3),?,?)"] * n)
+        sql = _cache[(kind[0], n)] = f"INSERT INTO decisions {kind[0]} VALUES " + ",".join([kind[1]] * n)
     return sql
+
+
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
+_QUERY, _ENC, _KEY, _LATENCY = attrgetter("query"), attrgetter("enc"), attrgetter("key"), attrgetter("latency")
+
+
+def _latency_format(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a deliberate memo)
+    """`[%.9f,...]` for n latencies in seconds (ns resolution): one C-level format for the batch."""
+    fmt = _cache.get(n)
+    if fmt is None:
+        fmt = _cache[n] = "[" + ",".join(["%.9f"] * n) + "]"
+    return fmt
+
+
+def _strings(texts: list[str]) -> str:
+    """A JSON array of strings, by one join when they need no escaping (decision ids as IDS makes them:
+    36 characters of hex and dashes); anything else goes through json.dumps."""
+    joined = '","'.join(texts)
+    if joined.isascii() and joined.count('"') == 2 * (len(texts) - 1) and "\\" not in joined \
+            and (len(joined) + 3 == 39 * len(texts) and set(map(len, texts)) == {36} or joined.isprintable()):
+        return '["' + joined + '"]'
+    return json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
+
+
 _FIELDS = ("action", "data", "source", "purpose", "recipient", "destination", "facts", "at", "collected_at")
 # A subject question's row also keeps the subject and the store records it rested on.
 _SUBJECT_FIELDS = ("subject", "evidence")
@@ -143,37 +135,74 @@ class SqliteDecisionLog(BatchingWriter):
         self._conn: sqlite3.Connection | None = None
         self._query_text = QueryText()
         self._stored: set[str] = set()  # answer keys known to be in the file
+        self._query_ids: dict[str, str] = {}  # query text -> its queries.id (as text), known to be in the file
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = open_db(self.path, durable=self.mode == "audit")
+        self._conn = open_db(self.path, durable=self.mode == "audit", warn=log.warning)
 
-    def _write(self, batch: list[Row]) -> None:
-        assert self._conn is not None
+    def _write(self, requests: list[Request]) -> None:
+        conn = self._conn
+        assert conn is not None
         text = self._query_text
         stored = self._stored
-        params: list[Any] = []  # flat: 6 a row (the latency is rounded to 0.001 us by SQLite)
-        put = params.extend
         new: dict[str, Encoded] = {}
-        for ts, query, enc, latency, decision_id, traceparent in batch:
-            key = enc.key
-            put((ts, query if type(query) is str else text(query), key, latency, decision_id, traceparent))
-            if key not in stored and key not in new:
-                new[key] = enc
-        n = len(batch)
-        with self._conn:  # one transaction: all rows of the batch or none
+        one: list[Any] = []  # flat parameters: 7 a single row, 10 a batch row; ids given below
+        many: list[Any] = []
+        put_one, put_many = one.extend, many.extend
+        query_id = self._query_ids.get
+        conn.execute("BEGIN IMMEDIATE")  # the ids below follow the file's last one: take the write lock first
+        try:
+            last = conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0]
+            for ts, answers, ids, traceparent in requests:
+                if len(answers) == 1:
+                    a = answers[0]
+                    q, enc = a.query, a.enc
+                    last += 1
+                    put_one((last, ts, q if type(q) is str else text(q), enc.key, a.latency, ids[0], traceparent))
+                    if enc.key not in stored and enc.key not in new:
+                        new[enc.key] = enc
+                    continue
+                n = len(answers)
+                queries = list(map(_QUERY, answers))
+                try:
+                    query = "[" + ",".join(map(query_id, queries)) + "]"
+                except TypeError:  # a query not yet in `queries` (or answered without the memo: made here)
+                    queries = [q if type(q) is str else text(q) for q in queries]
+                    self._learn_queries(conn, queries)
+                    query = "[" + ",".join(map(query_id, queries)) + "]"
+                encs = list(map(_ENC, answers))
+                keys = list(map(_KEY, encs))
+                latencies = tuple(map(_LATENCY, answers))
+                last += n
+                put_many((last, ts, query, '["' + '","'.join(keys) + '"]', sum(latencies), ids[0], traceparent, n,
+                          _latency_format(n) % latencies, _strings(ids)))
+                if not stored.issuperset(keys) and (fresh := set(keys).difference(stored, new)):
+                    for enc in encs:
+                        if enc.key in fresh:
+                            new[enc.key] = enc
             if new:
-                self._conn.executemany(_INSERT_ANSWER, [(e.key, e.label, e.requires, e.would_allow_if, e.rules,
-                                                         e.digest) for e in new.values()])
-            pos, size = 0, _CHUNK
-            while pos < n:  # chunks of _CHUNK, then halves: a handful of distinct (cached) statements
-                while size > n - pos:
-                    size //= 2
-                self._conn.execute(_insert_rows(size), params[pos * 6:(pos + size) * 6])
-                pos += size
+                conn.executemany(_INSERT_ANSWER, [(e.key, e.label, e.requires, e.would_allow_if, e.rules, e.digest)
+                                                  for e in new.values()])
+            _insert(conn, _ONE_ROW, one, 7)
+            _insert(conn, _BATCH_ROW, many, 10)
+            conn.execute("COMMIT")  # all rows of the batch or none
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         if len(stored) >= _MEMO_LIMIT:
             stored.clear()
         stored.update(new)
+
+    def _learn_queries(self, conn: sqlite3.Connection, texts: list[str]) -> None:
+        """Put the texts not yet known into `queries` (in the open transaction) and learn their ids."""
+        known = self._query_ids
+        if len(known) >= _MEMO_LIMIT:
+            known.clear()
+        for t in dict.fromkeys(t for t in texts if t not in known):
+            row = conn.execute("SELECT id FROM queries WHERE query = ?", (t,)).fetchone()
+            known[t] = str(row[0] if row else conn.execute("INSERT INTO queries (query) VALUES (?)", (t,)).lastrowid)
 
     def _shutdown(self) -> None:
         if self._conn is not None:
@@ -184,56 +213,16 @@ class SqliteDecisionLog(BatchingWriter):
             self._conn.close()
 
 
-def create_private(path: str | os.PathLike[str]) -> None:
-    """Create the file readable by its owner only (0600), whatever the umask, unless it exists. The
-    log holds every question asked; SQLite gives its -wal and -shm files the same permissions."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = os.stat(path).st_mode & 0o777
-        if mode & 0o077:
-            log.warning("decision log %s is readable by others (mode %o); `chmod 600` it", path, mode)
-        return
-    os.close(fd)
-
-
-def open_db(path: str | os.PathLike[str], durable: bool = False) -> sqlite3.Connection:
-    """Open (creating if needed, 0600) a decision log database in WAL mode. `durable`: fsync every commit
-    (synchronous=FULL: a committed row survives power loss too), else synchronous=NORMAL (a committed
-    row survives a crash of the process; the OS writes it out)."""
-    create_private(path)
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
-    conn.execute("PRAGMA busy_timeout = 10000")  # several workers may share one file
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise sqlite3.OperationalError(f"cannot switch {path} to WAL mode (got {mode})")
-    conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-    with conn:
-        conn.executescript(SCHEMA)
-    migrate(conn)
-    return conn
-
-
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring a log written by an older server to SCHEMA_VERSION, in one IMMEDIATE transaction (the
-    workers of `--workers N` open the same file at once: one migrates, the others then see it done)."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            have = {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in have:
-                    conn.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind}")
-            for statement in VIEW.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+def _insert(conn: sqlite3.Connection, kind: tuple[str, str, int], params: list[Any], width: int) -> None:
+    """Insert the rows whose parameters are `params` (`width` each): chunks of the kind's most rows
+    a statement, then halves, so a handful of distinct (cached) statements serve every batch."""
+    n = len(params) // width
+    pos, size = 0, kind[2]
+    while pos < n:
+        while size > n - pos:
+            size //= 2
+        conn.execute(_insert_rows(kind, size), params[pos * width:(pos + size) * width])
+        pos += size
 
 
 class JsonLinesDecisionLog(BatchingWriter):
@@ -248,19 +237,22 @@ class JsonLinesDecisionLog(BatchingWriter):
         if self._stream is None:
             self._stream = sys.stdout
 
-    def _write(self, batch: list[Row]) -> None:
+    def _write(self, requests: list[Request]) -> None:
         lines = []
-        for ts, query, enc, latency, decision_id, traceparent in batch:
-            q = self._query_text(query)
-            if type(query) is str:
-                query = json.loads(query)
-            facts = query.get("facts") if isinstance(query, dict) else getattr(query, "facts", None)
-            lines.append(
-                f'{{"time":"{iso_time(ts)}","ts":{ts!r},"decision_id":"{decision_id}",'
-                f'"traceparent":{json.dumps(traceparent)},"query":{q},"facts":{json.dumps(facts)},'
-                f'"decision":"{enc.label}",'
-                f'"requires":{json.dumps(enc.requires)},"would_allow_if":{json.dumps(enc.would_allow_if)},'
-                f'"rules":{enc.rules},"digest":"{enc.digest}","latency_us":{round(latency * 1e6, 3)!r}}}\n')
+        for ts, answers, ids, traceparent in requests:
+            time_text, trace = iso_time(ts), json.dumps(traceparent)
+            for a, decision_id in zip(answers, ids):
+                query, enc = a.query, a.enc
+                q = self._query_text(query)
+                if type(query) is str:
+                    query = json.loads(query)
+                facts = query.get("facts") if isinstance(query, dict) else getattr(query, "facts", None)
+                lines.append(
+                    f'{{"time":"{time_text}","ts":{ts!r},"decision_id":{json.dumps(decision_id)},'
+                    f'"traceparent":{trace},"query":{q},"facts":{json.dumps(facts)},'
+                    f'"decision":"{enc.label}",'
+                    f'"requires":{json.dumps(enc.requires)},"would_allow_if":{json.dumps(enc.would_allow_if)},'
+                    f'"rules":{enc.rules},"digest":"{enc.digest}","latency_us":{round(a.latency * 1e6, 3)!r}}}\n')
         self._stream.write("".join(lines))
         self._stream.flush()
 
@@ -278,6 +270,10 @@ class NullDecisionLog:
 
     def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
                     traceparent: str | None = None) -> Awaitable[None] | None:
+        return None
+
+    def record_answers(self, answers: list[Any], ids: list[str],
+                       traceparent: str | None = None) -> Awaitable[None] | None:
         return None
 
     def pending(self) -> int:

@@ -1,7 +1,8 @@
 """Reading the decision log (`policy-engine log`). In: a SQLite decision log and filters.
 Out: matching rows as dicts, oldest first, or one row by its `decision_id` (`find_decision`).
 Opens the file read-only; never creates one. Reads logs of every schema version (a row written
-before decision ids has `decision_id` None, or no such key in a file no server has migrated).
+before decision ids has `decision_id` None, or no such key in a file no server has migrated; a
+batch row of version 3 reads as its decisions, one row each: log_schema.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from policy_engine.engine import words
-from policy_engine.server import ids
+from policy_engine.server import ids, log_schema
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -54,30 +55,43 @@ class LogFilter:
     digest: str | None = None  # a prefix is enough: `sha256:3f2a`
     limit: int = 100  # the most recent N matches; 0 for all
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """The filter over the view's columns: (" WHERE ...", named parameters)."""
         clauses: list[str] = []
-        params: list[Any] = []
+        params: dict[str, Any] = {}
+
+        def p(value: Any) -> str:
+            name = f"f{len(params)}"
+            params[name] = value
+            return ":" + name
+
         if self.since is not None:
-            clauses.append("ts >= ?")
-            params.append(self.since)
+            clauses.append(f"ts >= {p(self.since)}")
         if self.until is not None:
-            clauses.append("ts < ?")
-            params.append(self.until)
+            clauses.append(f"ts < {p(self.until)}")
         for column in ("decision", "action"):
             value = getattr(self, column)
             if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+                clauses.append(f"{column} = {p(value)}")
         for column in ("data", "purpose", "source", "recipient"):
             value = getattr(self, column)
             if value is not None:
-                clauses.append(f"({column} = ? OR substr({column}, 1, ?) = ?)")
-                params.extend([value, len(value) + 1, value + "."])
+                clauses.append(f"({column} = {p(value)} OR substr({column}, 1, {p(len(value) + 1)}) = {p(value + '.')})")
         if self.digest is not None:
             digest = self.digest if ":" in self.digest else "sha256:" + self.digest
-            clauses.append("substr(digest, 1, ?) = ?")
-            params.extend([len(digest), digest])
+            clauses.append(f"substr(digest, 1, {p(len(digest))}) = {p(digest)}")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def rows(self) -> tuple[str, dict[str, Any]]:
+        """The part of the filter a decisions row `d` can be tested on before expansion (its time)."""
+        clauses, params = [], {}
+        if self.since is not None:
+            clauses.append("d.ts >= :r_since")
+            params["r_since"] = self.since
+        if self.until is not None:
+            clauses.append("d.ts < :r_until")
+            params["r_until"] = self.until
+        return " AND ".join(clauses), params
 
 
 def open_read_only(path: str | Path) -> sqlite3.Connection:
@@ -90,20 +104,46 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+_PAGE = 2000  # decisions rows read at a time from the newest end
+
+
 def query_log(path: str | Path, flt: LogFilter) -> Iterator[dict[str, Any]]:
     """Rows matching `flt`, oldest first (the newest `flt.limit` when a limit is set)."""
     conn = open_read_only(path)
     try:
-        where, params = flt.where()
-        sql = f"SELECT * FROM decision_log{where} ORDER BY id DESC"
-        if flt.limit:
-            sql += " LIMIT ?"
-            params.append(flt.limit)
-        rows = conn.execute(f"SELECT * FROM ({sql}) ORDER BY id ASC", params).fetchall()
+        rows = _matching(conn, flt)
     finally:
         conn.close()
     for row in rows:
         yield _decoded(row)
+
+
+def _matching(conn: sqlite3.Connection, flt: LogFilter) -> list[sqlite3.Row]:
+    where, params = flt.where()
+    cond, cond_params = flt.rows()
+    params.update(cond_params)
+    if not flt.limit:
+        return conn.execute(f"SELECT * FROM ({log_schema.decision_rows(conn, cond)}){where} ORDER BY id", params).fetchall()
+    if not log_schema.has_batch_rows(conn):  # one row per decision: the newest matches straight from the end
+        sql = f"SELECT * FROM ({log_schema.decision_rows(conn, cond)}){where} ORDER BY id DESC LIMIT :limit"
+        return conn.execute(f"SELECT * FROM ({sql}) ORDER BY id ASC", {**params, "limit": flt.limit}).fetchall()
+    # Batch rows: their decisions' ids are computed, so no index orders them; read pages of rows
+    # from the newest (by the primary key) until the limit is met.
+    page = f"d.id IN (SELECT d.id FROM decisions AS d WHERE d.id < :hi{' AND ' + cond if cond else ''} " \
+           "ORDER BY d.id DESC LIMIT :page)"
+    sql = f"SELECT * FROM ({log_schema.decision_rows(conn, page)}){where} ORDER BY id DESC"
+    low = f"SELECT min(id) FROM (SELECT d.id FROM decisions AS d WHERE d.id < :hi{' AND ' + cond if cond else ''} " \
+          "ORDER BY d.id DESC LIMIT :page)"
+    found: list[sqlite3.Row] = []
+    hi = (conn.execute("SELECT max(id) FROM decisions").fetchone()[0] or 0) + 1
+    while len(found) < flt.limit:
+        bind = {**params, "hi": hi, "page": _PAGE}
+        found.extend(conn.execute(sql, bind).fetchmany(flt.limit - len(found)))
+        hi = conn.execute(low, bind).fetchone()[0]
+        if hi is None:
+            break
+    found.reverse()
+    return found
 
 
 def find_decision(path: str | Path, decision_id: str) -> dict[str, Any] | None:
@@ -116,13 +156,18 @@ def find_decision(path: str | Path, decision_id: str) -> dict[str, Any] | None:
         raise ValueError(f"not a decision id: {decision_id!r} (a UUIDv7 such as 019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b8f3, "
                          "the `decision_id` of an answer)")
     conn = open_read_only(path)
+    wanted = decision_id.strip().lower()
     try:
-        if "decision_id" not in {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}:
+        if "decision_id" not in log_schema.columns(conn):
             return None
         # the row's ts is taken when the request queues its rows, just after the id is made; a minute of
-        # slack either way covers a slow request and a clock step
-        row = conn.execute("SELECT * FROM decision_log WHERE ts BETWEEN ? AND ? AND decision_id = ?",
-                           (made / 1000 - 60, made / 1000 + 60, decision_id.strip().lower())).fetchone()
+        # slack either way covers a slow request and a clock step. A batch row holds its ids in order,
+        # the first in decision_id: only rows that start at or before the id can hold it.
+        near = "d.ts BETWEEN :lo AND :hi AND d.decision_id <= :id"
+        if log_schema.has_batch_rows(conn):
+            near += " AND (d.decision_id = :id OR (d.n IS NOT NULL AND instr(d.decision_ids, :id) > 0))"
+        row = conn.execute(f"SELECT * FROM ({log_schema.decision_rows(conn, near)}) WHERE decision_id = :id",
+                           {"lo": made / 1000 - 60, "hi": made / 1000 + 60, "id": wanted}).fetchone()
     finally:
         conn.close()
     return None if row is None else _decoded(row)
@@ -140,7 +185,9 @@ def count_log(path: str | Path, flt: LogFilter) -> int:
     conn = open_read_only(path)
     try:
         where, params = flt.where()
-        return int(conn.execute(f"SELECT count(*) FROM decision_log{where}", params).fetchone()[0])
+        cond, cond_params = flt.rows()
+        sql = f"SELECT count(*) FROM ({log_schema.decision_rows(conn, cond)}){where}"
+        return int(conn.execute(sql, {**params, **cond_params}).fetchone()[0])
     finally:
         conn.close()
 

@@ -1,8 +1,13 @@
 """The decision log's writer thread, whatever the target: a queue the requests append to (one item
-per request: its rows, and in audit mode a waiter) and one daemon thread that commits them in
-transactions. Buffered mode gathers for a flush interval and never makes a request wait; audit
-mode commits at once and wakes each waiting request when its rows are committed (group commit).
-Subclasses (decision_log.py) open the target and write a batch.
+per request: its time, its answers, their decision ids, its trace context, and in audit mode a
+waiter) and one daemon thread that commits them in transactions. Buffered mode gathers for a
+flush interval and never makes a request wait; audit mode commits at once and wakes each waiting
+request when its rows are committed (group commit). Subclasses (decision_log.py) open the target
+and write a batch of requests.
+
+Why one item per request, holding the request's own list of answers: the request side is on the
+event loop, so it pays O(1) (one tuple, one put) whatever the batch size; the per-decision work
+(query texts, answer keys) is the writer's, which batches it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,30 @@ from policy_engine.server.errors import ApiError
 from policy_engine.server.ids import DecisionIds
 
 IDS = DecisionIds()  # the process's one id sequence (the routes and the log share it: ids never repeat)
-Row = tuple[float, Any, Encoded, float, str, str | None]  # ts, query, answer, latency_s, decision_id, traceparent
+
+
+class Answer(Protocol):
+    """One answered query as the routes hold it (deciding.Answered): what the log needs of it."""
+
+    @property
+    def query(self) -> Any: ...  # the query as asked, or its log text (a str)
+    @property
+    def enc(self) -> Encoded: ...
+    @property
+    def latency(self) -> float: ...  # seconds spent deciding
+
+
+class LoggedAnswer:
+    """An Answer made from loose values (`record`, `record_many`)."""
+
+    __slots__ = ("query", "enc", "latency")
+
+    def __init__(self, query: Any, enc: Encoded, latency: float):
+        self.query, self.enc, self.latency = query, enc, latency
+
+
+# One request's rows, as queued: ts (unix s), its answers, their decision ids (same order), traceparent.
+Request = tuple[float, "list[Answer]", list[str], "str | None"]
 
 log = logging.getLogger("policy_engine.server")
 
@@ -68,6 +96,8 @@ class DecisionSink(Protocol):
                traceparent: str | None = None) -> None: ...
     def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
                     traceparent: str | None = None) -> Awaitable[None] | None: ...
+    def record_answers(self, answers: list[Any], ids: list[str],
+                       traceparent: str | None = None) -> Awaitable[None] | None: ...
     def pending(self) -> int: ...
     def healthy(self) -> bool: ...
     def close(self, timeout: float = 30.0) -> None: ...
@@ -112,30 +142,35 @@ class BatchingWriter:
     def record(self, query: Any, decision: Encoded, latency_s: float, decision_id: str | None = None,
                traceparent: str | None = None) -> None:
         """One row; a caller that has not given the answer an id gets one made here (every row has one)."""
-        self.record_many([(query, decision, latency_s, decision_id or IDS.one())], traceparent)
+        self.record_answers([LoggedAnswer(query, decision, latency_s)], [decision_id or IDS.one()], traceparent)
 
     def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
                     traceparent: str | None = None) -> Awaitable[None] | None:
-        """Queue (query, answer, latency, decision id) rows, all from one request (`traceparent` is its
-        trace context, or None). Buffered: returns None at once. Audit: returns what to await before
-        answering (done once the rows are committed), or raises ApiError 503 when they cannot be taken."""
+        """Queue (query, answer, latency, decision id) rows, all from one request; see record_answers."""
+        return self.record_answers([LoggedAnswer(q, e, lat) for q, e, lat, _ in rows], [r[3] for r in rows],
+                                   traceparent)
+
+    def record_answers(self, answers: list[Answer], ids: list[str],
+                       traceparent: str | None = None) -> Awaitable[None] | None:
+        """Queue one request's answers and their decision ids (same order; `traceparent` is its trace
+        context, or None). The lists are kept as they are: the caller must not change them after.
+        Buffered: returns None at once. Audit: returns what to await before answering (done once the
+        rows are committed), or raises ApiError 503 when they cannot be taken."""
+        n = len(answers)
         audit = self.mode == "audit"
-        if self._closed or self.pending() + len(rows) > self._max_pending or (audit and not self.healthy()):
+        if self._closed or self._queued - self._taken + n > self._max_pending or (audit and not self.healthy()):
             if audit:
                 raise ApiError(503, "log.unavailable", "the decision log cannot take this answer now (full, "
                                "failed or closing), so it is not given (audit mode); retry",
                                headers={"Retry-After": "1"})
-            self._drop(len(rows))
+            self._drop(n)
             return None
-        now = time.time()
-        items = [(now, query, decision, latency, decision_id, traceparent)
-                 for query, decision, latency, decision_id in rows]
-        self._queued += len(items)
+        self._queued += n
         if not audit:
-            self._queue.put((items, None))
+            self._queue.put((time.time(), answers, ids, traceparent, None))
             return None
         waiter = _Waiter()
-        self._queue.put((items, waiter))
+        self._queue.put((time.time(), answers, ids, traceparent, waiter))
         return waiter.future
 
     def pending(self) -> int:
@@ -187,22 +222,21 @@ class BatchingWriter:
             # waiting on a commit are woken together.
             if self.mode == "buffered" and first is not _STOP and self.pending() < self._batch_size:
                 self._wake.wait(self._flush_interval)
-            rows: list[tuple[Any, ...]] = []
+            requests: list[Request] = []
             waiters: list[_Waiter] = []
             item = first
             while True:
                 if item is _STOP:
                     stop = True
                 else:
-                    rows.extend(item[0])
-                    if item[1] is not None:
-                        waiters.append(item[1])
+                    requests.append(item[:4])
+                    if item[4] is not None:
+                        waiters.append(item[4])
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            error = self._write_batch(rows) if rows else None
-            self._taken += len(rows)
+            error = self._write_batch(requests) if requests else None
             if waiters:
                 _settle(waiters, error)
         self._shutdown()
@@ -212,34 +246,42 @@ class BatchingWriter:
             item = self._queue.get()
             if item is _STOP:
                 return
-            rows, waiter = item
-            self._drop(len(rows))
-            self._taken += len(rows)
+            n, waiter = len(item[1]), item[4]
+            self._drop(n)
+            self._taken += n
             if waiter is not None:
                 _settle([waiter], OSError("the decision log is not open"))
 
-    def _write_batch(self, batch: list[tuple[Any, ...]]) -> BaseException | None:
-        """Commit the rows, in chunks of batch_size; returns the last error (None when all were committed)."""
+    def _write_batch(self, requests: list[Request]) -> BaseException | None:
+        """Commit the requests' rows, about batch_size decisions a transaction (a request is never
+        split); returns the last error (None when all were committed)."""
         error: BaseException | None = None
-        for start in range(0, len(batch), self._batch_size):
-            chunk = batch[start:start + self._batch_size]
+        start, total = 0, len(requests)
+        while start < total:
+            end, size = start, 0
+            while end < total and (size == 0 or size + len(requests[end][1]) <= self._batch_size):
+                size += len(requests[end][1])
+                end += 1
+            chunk = requests[start:end]
+            start = end
             try:
                 self._write(chunk)
             except Exception as err:
-                log.error("decision log: write failed, %d rows lost: %s: %s", len(chunk), type(err).__name__, err)
-                self._drop(len(chunk))
+                log.error("decision log: write failed, %d rows lost: %s: %s", size, type(err).__name__, err)
+                self._drop(size)
                 error = err
-                continue
-            self.flushed += len(chunk)
-            if self._on_flush:
-                self._on_flush(len(chunk))
+            else:
+                self.flushed += size
+                if self._on_flush:
+                    self._on_flush(size)
+            self._taken += size
         return error
 
     def _open(self) -> None:
         raise NotImplementedError
 
-    def _write(self, batch: list[Row]) -> None:
-        """Write (ts, query, answer, latency_s, decision_id, traceparent) items, all or none."""
+    def _write(self, requests: list[Request]) -> None:
+        """Write the requests' rows, all or none."""
         raise NotImplementedError
 
     def _shutdown(self) -> None:

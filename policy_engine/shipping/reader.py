@@ -1,10 +1,12 @@
 """New rows of a decision log, read-only, as events in the shape of OPA's decision logs.
 
-The log is the SQLite file `serve` writes (policy_engine/server/decision_log.py: `decisions`
-rows, each pointing at a shared `answers` row). The file is opened read-only (`mode=ro`): the
+The log is the SQLite file `serve` writes (policy_engine/server/log_schema.py: `decisions`
+rows, each pointing at a shared `answers` row; a batch row of version 3 holds a batch request's
+decisions, each with its own id, and is read as them). The file is opened read-only (`mode=ro`): the
 shipper never writes to a replica's log, and the server's writer is never blocked by it (WAL
-lets readers and the one writer work at once). Rows are read in id order after a cursor, so a
-shipper that restarts with its cursor carries on where it stopped.
+lets readers and the one writer work at once). Decisions are read in id order after a cursor (a
+decision's id, which may fall inside a batch row), so a shipper that restarts with its cursor
+carries on where it stopped.
 
 An event (OPA's fields, with this engine's answer as the result):
     {"decision_id": ..., "labels": {"id": replica, "version": ...}, "path": "policy-engine/decide",
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_engine import __version__
+from policy_engine.server import log_schema
 
 _COLUMNS = ("id", "ts", "query", "decision", "requires", "would_allow_if", "rules", "digest", "latency_us")
 
@@ -43,6 +46,7 @@ class LogReader:
         self.replica = replica
         self._conn: sqlite3.Connection | None = None
         self._has_decision_id = False
+        self._batch_rows = False
         self._inode: int | None = None
         self._replaced = False
         self.epoch: str | None = None  # None until the log has a row
@@ -64,8 +68,9 @@ class LogReader:
             if not {"decisions", "answers"} <= tables:
                 conn.close()
                 return None  # created, schema not written yet
-            cols = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
+            cols = log_schema.columns(conn)
             self._has_decision_id = "decision_id" in cols
+            self._batch_rows = "n" in cols
             self._conn, self._inode = conn, inode
         self._learn_epoch(self._conn)
         return self._conn
@@ -85,11 +90,22 @@ class LogReader:
         conn = self._connect()
         if conn is None:
             return []
-        extra = ", d.decision_id" if self._has_decision_id else ""
-        rows = conn.execute(
-            "SELECT d.id, d.ts, d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us"
-            f"{extra} FROM decisions AS d JOIN answers AS a ON a.key = d.answer WHERE d.id > ? ORDER BY d.id LIMIT ?",
-            (after, limit)).fetchall()
+        if not self._batch_rows:
+            self._batch_rows = log_schema.has_batch_rows(conn)  # a server may have migrated it since
+        if self._batch_rows:
+            self._has_decision_id = True
+            # the rows holding decisions after the cursor are exactly those with id > after (a row's id is
+            # its last decision's): take `limit` of them by the primary key, expand, trim to `limit`
+            sql = log_schema.decision_rows(conn, "d.id IN (SELECT d.id FROM decisions AS d WHERE d.id > :after "
+                                                 "ORDER BY d.id LIMIT :limit)")
+            rows = conn.execute(f"SELECT {', '.join(_COLUMNS)}, decision_id FROM ({sql}) WHERE id > :after "
+                                "ORDER BY id LIMIT :limit", {"after": after, "limit": limit}).fetchall()
+        else:
+            extra = ", d.decision_id" if self._has_decision_id else ""
+            rows = conn.execute(
+                "SELECT d.id, d.ts, d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us"
+                f"{extra} FROM decisions AS d JOIN answers AS a ON a.key = d.answer WHERE d.id > ? ORDER BY d.id LIMIT ?",
+                (after, limit)).fetchall()
         if rows:
             self._learn_epoch(conn)  # the first row may have come after the connection was opened
         return [(int(row[0]), self._event(row)) for row in rows]

@@ -56,7 +56,7 @@ def _insert_rows(kind: tuple[str, str, int], n: int, _cache: dict[tuple[str, int
 
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
-_QUERY, _ENC, _KEY, _LATENCY = attrgetter("query"), attrgetter("enc"), attrgetter("key"), attrgetter("latency")
+_KEY = attrgetter("key")
 
 
 def _latency_format(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a deliberate memo)
@@ -154,29 +154,25 @@ class SqliteDecisionLog(BatchingWriter):
         conn.execute("BEGIN IMMEDIATE")  # the ids below follow the file's last one: take the write lock first
         try:
             last = conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0]
-            for ts, answers, ids, traceparent in requests:
-                if len(answers) == 1:
-                    a = answers[0]
-                    q, enc = a.query, a.enc
+            for n, ts, queries, encs, latencies, ids, traceparent in requests:
+                if n == 1:  # the query, answer, latency and id themselves
+                    key = encs.key
                     last += 1
-                    put_one((last, ts, q if type(q) is str else text(q), enc.key, a.latency, ids[0], traceparent))
-                    if enc.key not in stored and enc.key not in new:
-                        new[enc.key] = enc
+                    put_one((last, ts, queries if type(queries) is str else text(queries), key, latencies, ids,
+                             traceparent))
+                    if key not in stored and key not in new:
+                        new[key] = encs
                     continue
-                n = len(answers)
-                queries = list(map(_QUERY, answers))
                 try:
                     query = "[" + ",".join(map(query_id, queries)) + "]"
                 except TypeError:  # a query not yet in `queries` (or answered without the memo: made here)
                     queries = [q if type(q) is str else text(q) for q in queries]
                     self._learn_queries(conn, queries)
                     query = "[" + ",".join(map(query_id, queries)) + "]"
-                encs = list(map(_ENC, answers))
                 keys = list(map(_KEY, encs))
-                latencies = tuple(map(_LATENCY, answers))
                 last += n
                 put_many((last, ts, query, '["' + '","'.join(keys) + '"]', sum(latencies), ids[0], traceparent, n,
-                          _latency_format(n) % latencies, _strings(ids)))
+                          _latency_format(n) % tuple(latencies), _strings(ids)))
                 if not stored.issuperset(keys) and (fresh := set(keys).difference(stored, new)):
                     for enc in encs:
                         if enc.key in fresh:
@@ -239,10 +235,11 @@ class JsonLinesDecisionLog(BatchingWriter):
 
     def _write(self, requests: list[Request]) -> None:
         lines = []
-        for ts, answers, ids, traceparent in requests:
+        for n, ts, queries, encs, latencies, ids, traceparent in requests:
             time_text, trace = iso_time(ts), json.dumps(traceparent)
-            for a, decision_id in zip(answers, ids):
-                query, enc = a.query, a.enc
+            if n == 1:
+                queries, encs, latencies, ids = [queries], [encs], [latencies], [ids]
+            for query, enc, latency, decision_id in zip(queries, encs, latencies, ids):
                 q = self._query_text(query)
                 if type(query) is str:
                     query = json.loads(query)
@@ -252,7 +249,7 @@ class JsonLinesDecisionLog(BatchingWriter):
                     f'"traceparent":{trace},"query":{q},"facts":{json.dumps(facts)},'
                     f'"decision":"{enc.label}",'
                     f'"requires":{json.dumps(enc.requires)},"would_allow_if":{json.dumps(enc.would_allow_if)},'
-                    f'"rules":{enc.rules},"digest":"{enc.digest}","latency_us":{round(a.latency * 1e6, 3)!r}}}\n')
+                    f'"rules":{enc.rules},"digest":"{enc.digest}","latency_us":{round(latency * 1e6, 3)!r}}}\n')
         self._stream.write("".join(lines))
         self._stream.flush()
 

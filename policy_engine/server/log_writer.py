@@ -5,9 +5,12 @@ flush interval and never makes a request wait; audit mode commits at once and wa
 request when its rows are committed (group commit). Subclasses (decision_log.py) open the target
 and write a batch of requests.
 
-Why one item per request, holding the request's own list of answers: the request side is on the
-event loop, so it pays O(1) (one tuple, one put) whatever the batch size; the per-decision work
-(query texts, answer keys) is the writer's, which batches it.
+Why one item per request, in columns: the request side is on the event loop, so it pays one put
+and a few C-level passes over its answers (their queries, answers and latencies as three lists),
+not an object per decision; the writer does the per-decision work (texts, keys, joins) in batches.
+And why columns rather than the answer objects themselves: what the queue holds survives the
+garbage collector's young generations (it waits there for a flush interval), and measured, keeping
+every answer object alive that long made the collector cost more than the log's own work.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from operator import attrgetter
 from typing import Any, Awaitable, Callable, Protocol
 
 from policy_engine.server.encode import Encoded
@@ -37,17 +41,11 @@ class Answer(Protocol):
     def latency(self) -> float: ...  # seconds spent deciding
 
 
-class LoggedAnswer:
-    """An Answer made from loose values (`record`, `record_many`)."""
+_QUERY, _ENC, _LATENCY = attrgetter("query"), attrgetter("enc"), attrgetter("latency")
 
-    __slots__ = ("query", "enc", "latency")
-
-    def __init__(self, query: Any, enc: Encoded, latency: float):
-        self.query, self.enc, self.latency = query, enc, latency
-
-
-# One request's rows, as queued: ts (unix s), its answers, their decision ids (same order), traceparent.
-Request = tuple[float, "list[Answer]", list[str], "str | None"]
+# One request's rows, as queued: (n, ts, queries, answers, latencies, decision ids, traceparent);
+# n == 1: the one query, answer, latency and id themselves; else lists of n, in the order asked.
+Request = tuple[int, float, Any, Any, Any, Any, "str | None"]
 
 log = logging.getLogger("policy_engine.server")
 
@@ -142,21 +140,31 @@ class BatchingWriter:
     def record(self, query: Any, decision: Encoded, latency_s: float, decision_id: str | None = None,
                traceparent: str | None = None) -> None:
         """One row; a caller that has not given the answer an id gets one made here (every row has one)."""
-        self.record_answers([LoggedAnswer(query, decision, latency_s)], [decision_id or IDS.one()], traceparent)
+        self._put((1, time.time(), query, decision, latency_s, decision_id or IDS.one(), traceparent))
 
     def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
                     traceparent: str | None = None) -> Awaitable[None] | None:
         """Queue (query, answer, latency, decision id) rows, all from one request; see record_answers."""
-        return self.record_answers([LoggedAnswer(q, e, lat) for q, e, lat, _ in rows], [r[3] for r in rows],
-                                   traceparent)
+        if len(rows) == 1:
+            return self._put((1, time.time(), *rows[0], traceparent))
+        queries, answers, latencies, ids = (list(c) for c in zip(*rows)) if rows else ([], [], [], [])
+        return self._put((len(rows), time.time(), queries, answers, latencies, ids, traceparent))
 
     def record_answers(self, answers: list[Answer], ids: list[str],
                        traceparent: str | None = None) -> Awaitable[None] | None:
         """Queue one request's answers and their decision ids (same order; `traceparent` is its trace
-        context, or None). The lists are kept as they are: the caller must not change them after.
-        Buffered: returns None at once. Audit: returns what to await before answering (done once the
-        rows are committed), or raises ApiError 503 when they cannot be taken."""
+        context, or None); the caller must not change `ids` after. Buffered: returns None at once.
+        Audit: returns what to await before answering (done once the rows are committed), or raises
+        ApiError 503 when they cannot be taken."""
         n = len(answers)
+        if n == 1:
+            a = answers[0]
+            return self._put((1, time.time(), a.query, a.enc, a.latency, ids[0], traceparent))
+        return self._put((n, time.time(), list(map(_QUERY, answers)), list(map(_ENC, answers)),
+                          list(map(_LATENCY, answers)), ids, traceparent))
+
+    def _put(self, request: Request) -> Awaitable[None] | None:
+        n = request[0]
         audit = self.mode == "audit"
         if self._closed or self._queued - self._taken + n > self._max_pending or (audit and not self.healthy()):
             if audit:
@@ -165,12 +173,14 @@ class BatchingWriter:
                                headers={"Retry-After": "1"})
             self._drop(n)
             return None
+        if n == 0:
+            return None
         self._queued += n
         if not audit:
-            self._queue.put((time.time(), answers, ids, traceparent, None))
+            self._queue.put((request, None))
             return None
         waiter = _Waiter()
-        self._queue.put((time.time(), answers, ids, traceparent, waiter))
+        self._queue.put((request, waiter))
         return waiter.future
 
     def pending(self) -> int:
@@ -229,9 +239,9 @@ class BatchingWriter:
                 if item is _STOP:
                     stop = True
                 else:
-                    requests.append(item[:4])
-                    if item[4] is not None:
-                        waiters.append(item[4])
+                    requests.append(item[0])
+                    if item[1] is not None:
+                        waiters.append(item[1])
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -246,7 +256,7 @@ class BatchingWriter:
             item = self._queue.get()
             if item is _STOP:
                 return
-            n, waiter = len(item[1]), item[4]
+            n, waiter = item[0][0], item[1]
             self._drop(n)
             self._taken += n
             if waiter is not None:
@@ -259,8 +269,8 @@ class BatchingWriter:
         start, total = 0, len(requests)
         while start < total:
             end, size = start, 0
-            while end < total and (size == 0 or size + len(requests[end][1]) <= self._batch_size):
-                size += len(requests[end][1])
+            while end < total and (size == 0 or size + requests[end][0] <= self._batch_size):
+                size += requests[end][0]
                 end += 1
             chunk = requests[start:end]
             start = end

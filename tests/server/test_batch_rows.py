@@ -1,0 +1,177 @@
+"""The decision log's version 3 layout (server/log_schema.py): a batch request is one `decisions`
+row, and every reader still sees one decision per row with its own id. A file written by a version
+2 server is migrated when a server opens it, and a file holding rows of both layouts reads, replays,
+ships and is searched by decision id as one sequence. Real SQLite files, the real server, the
+installed console script."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import policy_engine
+from policy_engine.guard.replay import replay
+from policy_engine.server import ids
+from policy_engine.server.decision_log import SCHEMA_VERSION, open_db
+from policy_engine.server.log_query import LogFilter, count_log, find_decision, query_log
+from policy_engine.shipping.reader import LogReader
+
+from .conftest import OPEN_E, SCRIPT, assert_clean_log, start
+
+Q = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
+BATCH = [Q, {"action": "share", "data": "email", "recipient": "public"}, Q,
+         {"action": "use", "data": "email", "source": "contact", "purpose": "marketing", "facts": ["newsletter_form"]},
+         {"action": "use", "data": "emial"},  # not a term: an error object, not a decision
+         {"action": "collect", "data": "email", "source": "contact"}]
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+# What a version 2 server wrote: decision ids and traceparent, one row per decision.
+_VERSION_2 = """
+CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
+                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL,
+                        answer TEXT NOT NULL REFERENCES answers (key), latency_us REAL NOT NULL,
+                        decision_id TEXT, traceparent TEXT);
+CREATE INDEX decisions_ts ON decisions (ts);
+CREATE VIEW decision_log AS
+    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
+           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
+           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
+           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
+           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us,
+           d.decision_id, d.traceparent
+    FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
+PRAGMA user_version = 2;
+"""
+OLD_ID = ids.DecisionIds().one()  # made now: the row is dated now too (find_decision looks near its time)
+
+
+def _version_2_log(path: Path) -> policy_engine.Policy:
+    policy = policy_engine.load(OPEN_E)
+    answer = policy.decide(Q).to_dict()
+    conn = sqlite3.connect(path)
+    conn.executescript(_VERSION_2)
+    conn.execute("INSERT INTO answers VALUES ('k1', ?, ?, NULL, ?, ?)",
+                 (answer["decision"], answer.get("requires"), json.dumps(answer["reasons"]), policy.digest))
+    conn.execute("INSERT INTO decisions (ts, query, answer, latency_us, decision_id) VALUES (?, ?, 'k1', 3.5, ?)",
+                 (time.time() - 5, json.dumps(Q, separators=(",", ":")), OLD_ID))
+    conn.commit()
+    conn.close()
+    return policy
+
+
+def _log_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCRIPT), "log", "--db", str(db), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_version_2_log_is_migrated_and_reads_with_batch_rows_as_one_sequence(tmp_path, workdir):
+    db = tmp_path / "v2.sqlite3"
+    policy = _version_2_log(db)
+    srv = start(workdir, Path("policies/open_e.policy"), "--decision-log", str(db), "--decision-log-mode", "audit")
+    try:
+        with srv.client() as http:
+            many = http.post("/v1/decide/batch", json={"queries": BATCH}, headers={"traceparent": TRACE}).json()
+            single = http.post("/v1/decide", json=Q).json()
+            again = http.post("/v1/decide/batch", json={"queries": BATCH[:2]}).json()
+    finally:
+        srv.stop()
+    assert_clean_log(srv)
+    answered = [(q, a) for q, a in zip(BATCH, many["answers"]) if "decision" in a]
+    assert len(answered) == 5
+    later = list(zip(BATCH[:2], again["answers"]))
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    stored = conn.execute("SELECT n FROM decisions ORDER BY id").fetchall()
+    assert stored == [(None,), (5,), (None,), (2,)], "a batch request is one row; a single answer its own"
+    texts = [r[0] for r in conn.execute("SELECT query FROM queries")]
+    assert len(texts) == len(set(texts)) == 4, "each distinct query text is stored once"
+    conn.close()
+
+    rows = list(query_log(db, LogFilter(limit=0)))
+    assert [r["id"] for r in rows] == list(range(1, 10)), "one id per decision, in the order they were asked"
+    assert rows[0]["decision_id"] == OLD_ID and rows[0]["latency_us"] == 3.5
+    expected = [(Q, None)] + [(q, a) for q, a in answered] + [(Q, single)] + later
+    for row, (query, answer) in zip(rows, expected):
+        assert row["query"] == query
+        if answer is not None:
+            assert row["decision_id"] == answer["decision_id"] and row["decision"] == answer["decision"]
+            assert row["rules"] == answer["reasons"] and row["digest"] == answer["policy"]["digest"]
+            assert row["latency_us"] >= 0
+    assert [r["traceparent"] for r in rows] == [None] + [TRACE] * 5 + [None] * 3
+    assert rows[4]["facts"] == ["newsletter_form"] and rows[2]["action"] == "share"
+
+    # the newest N, through pages of rows: the same decisions as the tail of the whole log
+    assert [r["id"] for r in query_log(db, LogFilter(limit=4))] == [6, 7, 8, 9]
+    assert [r["id"] for r in query_log(db, LogFilter(limit=3, action="share"))] == [3, 9]
+    assert count_log(db, LogFilter(data="email", purpose="marketing")) == 6
+    assert count_log(db, LogFilter(decision=rows[5]["decision"])) == sum(r["decision"] == rows[5]["decision"] for r in rows)
+
+    # by id: a decision inside a batch row, from Python and from the installed console script
+    inside = answered[3][1]["decision_id"]
+    assert find_decision(db, inside)["query"] == BATCH[3]  # type: ignore[index]
+    assert find_decision(db, OLD_ID)["id"] == 1  # type: ignore[index]
+    shown = _log_cli(db, "--id", inside, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["decision_id"] == inside and json.loads(shown.stdout)["query"] == BATCH[3]
+    listed = _log_cli(db, "--limit", "0", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == list(range(1, 10))
+
+    # replay counts every decision of both layouts, grouped by question
+    result = replay(db, policy, str(OPEN_E))
+    assert result.rows == 9 and result.questions == 4 and result.changed == 0
+
+    # shipping: a cursor may stop inside a batch row and carries on from the next decision
+    reader = LogReader(db, "replica-a")
+    try:
+        shipped, cursor = [], 0
+        while True:
+            got = reader.read(cursor, 2)
+            if not got:
+                break
+            assert len(got) <= 2
+            shipped.extend(got)
+            cursor = got[-1][0]
+        assert reader.last_id() == 9
+    finally:
+        reader.close()
+    assert [i for i, _ in shipped] == list(range(1, 10))
+    assert [e["decision_id"] for _, e in shipped] == [r["decision_id"] for r in rows]
+    assert [e["input"] for _, e in shipped] == [r["query"] for r in rows]
+    assert shipped[3][1]["metrics"]["timer_decide_ns"] == int(rows[3]["latency_us"] * 1000)
+
+    open_db(db).close()  # opening a migrated file again changes nothing
+    assert [r["id"] for r in query_log(db, LogFilter(limit=0))] == list(range(1, 10))
+
+
+def test_the_view_gives_one_row_per_decision_in_order(tmp_path):
+    """The documented view, read with plain SQL (as `sqlite3 decisions.sqlite3` would)."""
+    from policy_engine.server.decision_log import SqliteDecisionLog
+    from policy_engine.server.encode import Encoder
+
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    db = tmp_path / "d.sqlite3"
+    sink = SqliteDecisionLog(db, flush_interval=0.01).start()
+    queries = [{**Q, "purpose": p} for p in ("marketing", "analytics", "marketing", "accounting")]
+    ids = [f"019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b{i:03x}" for i in range(len(queries))]
+    sink.record_many([(q, encode(policy.decide(q)), 0.000001 * (i + 1), i_) for i, (q, i_) in
+                      enumerate(zip(queries, ids))], traceparent=TRACE)
+    sink.record({"action": "share", "data": "email", "recipient": "public"},
+                encode(policy.decide({"action": "share", "data": "email", "recipient": "public"})), 0.0000025)
+    sink.close()
+    assert sink.flushed == 5
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT id, purpose, decision_id, latency_us, traceparent, decision FROM decision_log "
+                        "ORDER BY id").fetchall()
+    conn.close()
+    assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r[1] for r in rows] == ["marketing", "analytics", "marketing", "accounting", None]
+    assert [r[2] for r in rows[:4]] == ids
+    assert [r[3] for r in rows] == [1.0, 2.0, 3.0, 4.0, 2.5]
+    assert [r[4] for r in rows] == [TRACE] * 4 + [None]
+    assert [r[5] for r in rows] == [policy.decide(q).decision for q in queries] + ["deny"]

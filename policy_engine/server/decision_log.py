@@ -21,6 +21,7 @@ import logging
 import os
 import sqlite3
 import sys
+from array import array
 from datetime import datetime, timezone
 from operator import attrgetter
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any, Awaitable
 
 from policy_engine.server.encode import Encoded
 from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
-from policy_engine.server.log_writer import BatchingWriter, DecisionSink, Request
+from policy_engine.server.log_writer import BatchingWriter, DecisionSink, IdBlock, Request
 
 log = logging.getLogger("policy_engine.server")
 
@@ -57,14 +58,15 @@ def _insert_rows(kind: tuple[str, str, int], n: int, _cache: dict[tuple[str, int
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
 _KEY = attrgetter("key")
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
-def _latency_format(n: int, _cache: dict[int, str] = {}) -> str:  # noqa: B006  (a deliberate memo)
-    """`[%.9f,...]` for n latencies in seconds (ns resolution): one C-level format for the batch."""
-    fmt = _cache.get(n)
-    if fmt is None:
-        fmt = _cache[n] = "[" + ",".join(["%.9f"] * n) + "]"
-    return fmt
+def _float32s(values: list[float]) -> bytes:
+    """Little-endian float32s, in C: the layout's latencies (log_schema.py)."""
+    out = array("f", values)
+    if _BIG_ENDIAN:
+        out.byteswap()
+    return out.tobytes()
 
 
 def _strings(texts: list[str]) -> str:
@@ -172,7 +174,7 @@ class SqliteDecisionLog(BatchingWriter):
                 keys = list(map(_KEY, encs))
                 last += n
                 put_many((last, ts, query, '["' + '","'.join(keys) + '"]', sum(latencies), ids[0], traceparent, n,
-                          _latency_format(n) % tuple(latencies), _strings(ids)))
+                          _float32s(latencies), int(ids[0][24:], 16) if type(ids) is IdBlock else _strings(ids)))
                 if not stored.issuperset(keys) and (fresh := set(keys).difference(stored, new)):
                     for enc in encs:
                         if enc.key in fresh:

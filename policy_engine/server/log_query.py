@@ -165,7 +165,8 @@ def find_decision(path: str | Path, decision_id: str) -> dict[str, Any] | None:
         # the first in decision_id: only rows that start at or before the id can hold it.
         near = "d.ts BETWEEN :lo AND :hi AND d.decision_id <= :id"
         if log_schema.has_batch_rows(conn):
-            near += " AND (d.decision_id = :id OR (d.n IS NOT NULL AND instr(d.decision_ids, :id) > 0))"
+            near += (" AND (d.decision_id = :id OR (d.n IS NOT NULL AND (instr(d.decision_ids, :id) > 0 OR ("
+                     "typeof(d.decision_ids) = 'integer' AND substr(d.decision_id, 1, 24) = substr(:id, 1, 24)))))")
         row = conn.execute(f"SELECT * FROM ({log_schema.decision_rows(conn, near)}) WHERE decision_id = :id",
                            {"lo": made / 1000 - 60, "hi": made / 1000 + 60, "id": wanted}).fetchone()
     finally:

@@ -175,3 +175,35 @@ def test_the_view_gives_one_row_per_decision_in_order(tmp_path):
     assert [r[3] for r in rows] == [1.0, 2.0, 3.0, 4.0, 2.5]
     assert [r[4] for r in rows] == [TRACE] * 4 + [None]
     assert [r[5] for r in rows] == [policy.decide(q).decision for q in queries] + ["deny"]
+
+
+def test_a_block_of_ids_is_stored_compactly_unless_its_last_12_hex_digits_wrap(tmp_path):
+    from policy_engine.server.deciding import Answered
+    from policy_engine.server.decision_log import SqliteDecisionLog
+    from policy_engine.server.encode import Encoder
+    from policy_engine.server.log_writer import IdBlock, Ids
+
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    gen = Ids()
+    gen.block(1)
+    compact = gen.block(5)
+    gen._rand_b = (gen._rand_b | ((1 << 48) - 1)) - 2  # three ids before the low 48 bits wrap
+    wrapped = gen.block(6)
+    assert type(compact) is IdBlock and type(wrapped) is list and type(gen.block(1)) is list
+
+    answers = [Answered(q, encode(policy.decide(q)), 0.0000015) for q in (BATCH[:4] + BATCH[5:]) * 2]
+    db = tmp_path / "ids.sqlite3"
+    sink = SqliteDecisionLog(db, flush_interval=0.01).start()
+    sink.record_answers(answers[:5], compact)
+    sink.record_answers(answers[:6], wrapped)
+    sink.close()
+    conn = sqlite3.connect(db)
+    kinds = [r[0] for r in conn.execute("SELECT typeof(decision_ids) FROM decisions ORDER BY id")]
+    conn.close()
+    assert kinds == ["integer", "text"], "the first id and a count when they count up; else every id"
+    rows = list(query_log(db, LogFilter(limit=0)))
+    assert [r["decision_id"] for r in rows] == compact + wrapped
+    assert [r["latency_us"] for r in rows] == [1.5] * 11
+    for decision_id in (compact[3], wrapped[4], wrapped[5]):
+        assert find_decision(db, decision_id)["decision_id"] == decision_id  # type: ignore[index]

@@ -251,7 +251,7 @@ class BatchingWriter:
             # few times a second instead of once per request. Audit: commit at once; whatever
             # arrives while a commit runs goes into the next one (group commit), and the requests
             # waiting on a commit are woken together.
-            if self.mode == "buffered" and first is not _STOP and self.pending() < self._batch_size:
+            if self.mode == "buffered" and first is not _STOP and self._queue.qsize() < self._batch_size:
                 self._wake.wait(self._flush_interval)
             requests: list[Request] = []
             waiters: list[_Waiter] = []
@@ -284,17 +284,14 @@ class BatchingWriter:
                 _settle([waiter], OSError("the decision log is not open"))
 
     def _write_batch(self, requests: list[Request]) -> BaseException | None:
-        """Commit the requests' rows, about batch_size decisions a transaction (a request is never
-        split); returns the last error (None when all were committed)."""
+        """Commit the requests' rows, batch_size requests a transaction (one row each in SQLite: a
+        transaction's cost is in its rows and statements, which batching the decisions of a batch
+        request into one row made independent of their number); returns the last error (None when
+        all were committed)."""
         error: BaseException | None = None
-        start, total = 0, len(requests)
-        while start < total:
-            end, size = start, 0
-            while end < total and (size == 0 or size + requests[end][0] <= self._batch_size):
-                size += requests[end][0]
-                end += 1
-            chunk = requests[start:end]
-            start = end
+        for start in range(0, len(requests), self._batch_size):
+            chunk = requests[start:start + self._batch_size]
+            size = sum(r[0] for r in chunk)
             try:
                 self._write(chunk)
             except Exception as err:

@@ -57,7 +57,7 @@ def _insert_rows(kind: tuple[str, str, int], n: int, _cache: dict[tuple[str, int
 
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
-_KEY = attrgetter("key")
+_KEY, _QUERY, _ENC, _LATENCY = attrgetter("key"), attrgetter("query"), attrgetter("enc"), attrgetter("latency")
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
@@ -153,6 +153,9 @@ class SqliteDecisionLog(BatchingWriter):
         many: list[Any] = []
         put_one, put_many = one.extend, many.extend
         query_id = self._query_ids.get
+        unknown = [r for r in requests if r[0] > 1 and type(r[2]) is list]
+        if unknown:  # queries not yet in `queries`: added (and committed) first, so no id is known that is not there
+            self._learn_queries(conn, [q if type(q) is str else text(q) for r in unknown for q in r[2]])
         conn.execute("BEGIN IMMEDIATE")  # the ids below follow the file's last one: take the write lock first
         try:
             last = conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0]
@@ -165,19 +168,14 @@ class SqliteDecisionLog(BatchingWriter):
                     if key not in stored and key not in new:
                         new[key] = encs
                     continue
-                try:
-                    query = "[" + ",".join(map(query_id, queries)) + "]"
-                except TypeError:  # a query not yet in `queries` (or answered without the memo: made here)
-                    queries = [q if type(q) is str else text(q) for q in queries]
-                    self._learn_queries(conn, queries)
-                    query = "[" + ",".join(map(query_id, queries)) + "]"
-                keys = list(map(_KEY, encs))
+                if type(queries) is list:  # its texts were learnt above
+                    queries = "[" + ",".join([query_id(q if type(q) is str else text(q)) for q in queries]) + "]"
+                keys, answers = encs
                 last += n
-                put_many((last, ts, query, '["' + '","'.join(keys) + '"]', sum(latencies), ids[0], traceparent, n,
-                          _float32s(latencies), int(ids[0][24:], 16) if type(ids) is IdBlock else _strings(ids)))
-                if not stored.issuperset(keys) and (fresh := set(keys).difference(stored, new)):
-                    for enc in encs:
-                        if enc.key in fresh:
+                put_many((last, ts, queries, keys, latencies[0], ids[0], traceparent, n, latencies[1], ids[1]))
+                if answers is not None:
+                    for enc in answers:
+                        if enc.key not in stored and enc.key not in new:
                             new[enc.key] = enc
             if new:
                 conn.executemany(_INSERT_ANSWER, [(e.key, e.label, e.requires, e.would_allow_if, e.rules, e.digest)
@@ -193,14 +191,43 @@ class SqliteDecisionLog(BatchingWriter):
             stored.clear()
         stored.update(new)
 
+    def _columns(self, answers: list[Any], ids: list[str]) -> tuple[Any, Any, Any, Any]:
+        """On the event loop: a batch request's row, nearly ready to insert (query ids, answer keys,
+        latencies, decision ids, each one C-level pass). Why here and not on the writer thread: what the
+        queue holds must not point at the shared query texts and answers, or two cores keep taking
+        their reference counts from each other (measured: it cost the event loop more than the work).
+        The writer reads `_query_ids` and `_stored` only to add to them, under the GIL."""
+        queries = list(map(_QUERY, answers))
+        try:
+            query: Any = "[" + ",".join(map(self._query_ids.get, queries)) + "]"
+        except TypeError:  # not yet known (or not yet a text): the writer learns them
+            query = queries
+        encs = list(map(_ENC, answers))
+        keys = list(map(_KEY, encs))
+        new = None if self._stored.issuperset(keys) else encs
+        latencies = list(map(_LATENCY, answers))
+        first = ids[0]
+        return (query, ('["' + '","'.join(keys) + '"]', new), (sum(latencies), _float32s(latencies)),
+                (first, int(first[24:], 16) if type(ids) is IdBlock else _strings(ids)))
+
     def _learn_queries(self, conn: sqlite3.Connection, texts: list[str]) -> None:
-        """Put the texts not yet known into `queries` (in the open transaction) and learn their ids."""
+        """Put the texts not yet known into `queries`, in a transaction of their own, and only once it
+        is committed learn their ids (the request side reads them: an id it uses is in the file)."""
         known = self._query_ids
         if len(known) >= _MEMO_LIMIT:
             known.clear()
-        for t in dict.fromkeys(t for t in texts if t not in known):
-            row = conn.execute("SELECT id FROM queries WHERE query = ?", (t,)).fetchone()
-            known[t] = str(row[0] if row else conn.execute("INSERT INTO queries (query) VALUES (?)", (t,)).lastrowid)
+        learnt: dict[str, str] = {}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for t in dict.fromkeys(t for t in texts if t not in known):
+                row = conn.execute("SELECT id FROM queries WHERE query = ?", (t,)).fetchone()
+                learnt[t] = str(row[0] if row else conn.execute("INSERT INTO queries (query) VALUES (?)", (t,)).lastrowid)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        known.update(learnt)
 
     def _shutdown(self) -> None:
         if self._conn is not None:

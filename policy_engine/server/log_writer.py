@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import namedtuple
 from operator import attrgetter
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -63,6 +64,7 @@ class Answer(Protocol):
 
 
 _QUERY, _ENC, _LATENCY = attrgetter("query"), attrgetter("enc"), attrgetter("latency")
+_Row = namedtuple("_Row", "query enc latency")  # an Answer from loose values (record_many)
 
 # One request's rows, as queued: (n, ts, queries, answers, latencies, decision ids, traceparent);
 # n == 1: the one query, answer, latency and id themselves; else lists of n, in the order asked.
@@ -168,8 +170,7 @@ class BatchingWriter:
         """Queue (query, answer, latency, decision id) rows, all from one request; see record_answers."""
         if len(rows) == 1:
             return self._put((1, time.time(), *rows[0], traceparent))
-        queries, answers, latencies, ids = (list(c) for c in zip(*rows)) if rows else ([], [], [], [])
-        return self._put((len(rows), time.time(), queries, answers, latencies, ids, traceparent))
+        return self.record_answers([_Row(q, e, lat) for q, e, lat, _ in rows], [r[3] for r in rows], traceparent)
 
     def record_answers(self, answers: list[Answer], ids: list[str],
                        traceparent: str | None = None) -> Awaitable[None] | None:
@@ -178,11 +179,16 @@ class BatchingWriter:
         Audit: returns what to await before answering (done once the rows are committed), or raises
         ApiError 503 when they cannot be taken."""
         n = len(answers)
+        if n == 0:
+            return self._put((0, 0.0, None, None, None, None, None))
         if n == 1:
             a = answers[0]
             return self._put((1, time.time(), a.query, a.enc, a.latency, ids[0], traceparent))
-        return self._put((n, time.time(), list(map(_QUERY, answers)), list(map(_ENC, answers)),
-                          list(map(_LATENCY, answers)), ids, traceparent))
+        return self._put((n, time.time(), *self._columns(answers, ids), traceparent))
+
+    def _columns(self, answers: list[Answer], ids: list[str]) -> tuple[Any, Any, Any, Any]:
+        """A batch request's answers as the queue holds them (a target may queue them readier)."""
+        return list(map(_QUERY, answers)), list(map(_ENC, answers)), list(map(_LATENCY, answers)), ids
 
     def _put(self, request: Request) -> Awaitable[None] | None:
         n = request[0]

@@ -46,10 +46,11 @@ CREATE VIEW decision_log AS
     FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
 PRAGMA user_version = 2;
 """
-OLD_ID = ids.DecisionIds().one()  # made now: the row is dated now too (find_decision looks near its time)
 
 
-def _version_2_log(path: Path) -> policy_engine.Policy:
+def _version_2_log(path: Path) -> tuple[policy_engine.Policy, str]:
+    """The file and the id of its one row (made now, as its time: find_decision looks near the id's)."""
+    old_id = ids.DecisionIds().one()
     policy = policy_engine.load(OPEN_E)
     answer = policy.decide(Q).to_dict()
     conn = sqlite3.connect(path)
@@ -57,10 +58,10 @@ def _version_2_log(path: Path) -> policy_engine.Policy:
     conn.execute("INSERT INTO answers VALUES ('k1', ?, ?, NULL, ?, ?)",
                  (answer["decision"], answer.get("requires"), json.dumps(answer["reasons"]), policy.digest))
     conn.execute("INSERT INTO decisions (ts, query, answer, latency_us, decision_id) VALUES (?, ?, 'k1', 3.5, ?)",
-                 (time.time() - 5, json.dumps(Q, separators=(",", ":")), OLD_ID))
+                 (time.time() - 5, json.dumps(Q, separators=(",", ":")), old_id))
     conn.commit()
     conn.close()
-    return policy
+    return policy, old_id
 
 
 def _log_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +70,7 @@ def _log_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_version_2_log_is_migrated_and_reads_with_batch_rows_as_one_sequence(tmp_path, workdir):
     db = tmp_path / "v2.sqlite3"
-    policy = _version_2_log(db)
+    policy, OLD_ID = _version_2_log(db)  # noqa: N806
     srv = start(workdir, Path("policies/open_e.policy"), "--decision-log", str(db), "--decision-log-mode", "audit")
     try:
         with srv.client() as http:

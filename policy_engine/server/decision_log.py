@@ -23,10 +23,11 @@ import os
 import sqlite3
 import sys
 from array import array
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Iterator
 
 from policy_engine.server.encode import Encoded
 from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
@@ -36,24 +37,39 @@ log = logging.getLogger("policy_engine.server")
 
 __all__ = ["SCHEMA_VERSION", "create_private", "migrate", "open_db", "open_decision_log", "query_text"]
 
-# Rows per INSERT statement, under SQLite's limit of 32,766 parameters (999 before 3.32): 7 a
-# single row, 10 a batch row. Every statement releases the GIL while SQLite works and must then win
-# it back from the event loop: few, big statements keep the writer up to speed.
+# One statement is one transaction (autocommit): it commits all its rows or none, and the writer
+# wins the GIL back from the event loop once for it (each SQLite call lets go of the GIL, and
+# getting it back from a busy loop can take a switch interval, 5 ms). So a flush is one statement
+# for its single rows and one for its batch rows. The statement for n rows is padded to the next
+# power of two with rows of NULLs that its WHERE leaves out: a handful of distinct statements,
+# prepared once. Rows per statement stay under SQLite's 32,766 parameters (999 before 3.32).
 _BIG = sqlite3.sqlite_version_info >= (3, 32)
-_ONE_ROW = ("(id, ts, query, answer, latency_us, decision_id, traceparent)", "(?,?,?,?,round(?*1e6,3),?,?)",
-            4096 if _BIG else 128)
-_BATCH_ROW = ("(id, ts, query, answer, latency_us, decision_id, traceparent, n, latencies_s, decision_ids)",
-              "(?,?,?,?,round(?*1e6,3),?,?,?,?,?)", 2048 if _BIG else 64)
+_MOST_ONE, _MOST_MANY = (4096, 2048) if _BIG else (128, 64)
+# A single row takes the next rowid (its own decision id); a batch row's id is its last decision's:
+# the file's largest id (read in the statement, under its write lock) plus the row's offset.
+_ONE_SQL = ("INSERT INTO decisions (ts, query, answer, latency_us, decision_id, traceparent) "
+            "SELECT column1, column2, column3, round(column4 * 1e6, 3), column5, column6 FROM (VALUES {rows}) "
+            "WHERE column1 IS NOT NULL")
+_MANY_SQL = ("INSERT INTO decisions (id, ts, query, answer, latency_us, decision_id, traceparent, n, latencies_s, "
+             "decision_ids) SELECT (SELECT coalesce(max(id), 0) FROM decisions) + column1, column2, column3, column4, "
+             "round(column5 * 1e6, 3), column6, column7, column8, column9, column10 FROM (VALUES {rows}) "
+             "WHERE column1 IS NOT NULL")
 
 
-def _insert_rows(kind: tuple[str, str, int], n: int, _cache: dict[tuple[str, int], str] = {}) -> str:  # noqa: B006
-    """`INSERT ... VALUES (...),(...)` for n rows. Many rows per statement: SQLite inserts them in C
-    with the GIL released once, where executemany would release and retake it for every row (and,
-    under load, wait for it each time)."""
-    sql = _cache.get((kind[0], n))
-    if sql is None:
-        sql = _cache[(kind[0], n)] = f"INSERT INTO decisions {kind[0]} VALUES " + ",".join([kind[1]] * n)
-    return sql
+def _statement(sql: str, width: int, n: int, _cache: dict[tuple[str, int], tuple[str, int]] = {}) -> tuple[str, int]:  # noqa: B006
+    """(the statement for up to n rows, the rows it takes): n rounded up to a power of two."""
+    size = 1 << max(0, (n - 1).bit_length())
+    hit = _cache.get((sql, size))
+    if hit is None:
+        hit = _cache[(sql, size)] = (sql.format(rows=",".join(["(" + ",".join(["?"] * width) + ")"] * size)), size)
+    return hit
+
+
+def _insert(conn: sqlite3.Connection, sql: str, params: list[Any], width: int) -> None:
+    """One statement for the rows whose parameters are `params` (`width` each), padded."""
+    if params:
+        statement, size = _statement(sql, width, len(params) // width)
+        conn.execute(statement, params + [None] * (size * width - len(params)))
 
 
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
@@ -156,40 +172,44 @@ class SqliteDecisionLog(BatchingWriter):
         unknown = [r for r in requests if r[0] > 1 and type(r[2]) is list]
         if unknown:  # queries not yet in `queries`: added (and committed) first, so no id is known that is not there
             self._learn_queries(conn, [q if type(q) is str else text(q) for r in unknown for q in r[2]])
-        conn.execute("BEGIN IMMEDIATE")  # the ids below follow the file's last one: take the write lock first
-        try:
-            last = conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0]
-            for n, ts, queries, encs, latencies, ids, traceparent in requests:
-                if n == 1:  # the query, answer, latency and id themselves
-                    key = encs.key
-                    last += 1
-                    put_one((last, ts, queries if type(queries) is str else text(queries), key, latencies, ids,
-                             traceparent))
-                    if key not in stored and key not in new:
-                        new[key] = encs
-                    continue
-                if type(queries) is list:  # its texts were learnt above
-                    queries = "[" + ",".join([query_id(q if type(q) is str else text(q)) for q in queries]) + "]"
-                keys, answers = encs
-                last += n
-                put_many((last, ts, queries, keys, latencies[0], ids[0], traceparent, n, latencies[1], ids[1]))
-                if answers is not None:
-                    for enc in answers:
-                        if enc.key not in stored and enc.key not in new:
-                            new[enc.key] = enc
-            if new:
+        offset = 0  # a row's offset from the file's last id (read by the statement): its id when all are given
+        mixed = any(r[0] != 1 for r in requests)  # then every row, single too, in the batch statement (order kept)
+        for n, ts, queries, encs, latencies, ids, traceparent in requests:
+            if n == 1:  # the query, answer, latency and id themselves
+                key = encs.key
+                if mixed:
+                    offset += 1
+                    put_many((offset, ts, queries if type(queries) is str else text(queries), key, latencies, ids,
+                              traceparent, None, None, None))
+                else:
+                    put_one((ts, queries if type(queries) is str else text(queries), key, latencies, ids, traceparent))
+                if key not in stored and key not in new:
+                    new[key] = encs
+                continue
+            if type(queries) is list:  # its texts were learnt above
+                queries = "[" + ",".join([query_id(q if type(q) is str else text(q)) for q in queries]) + "]"
+            keys, answers = encs
+            offset += n
+            put_many((offset, ts, queries, keys, latencies[0], ids[0], traceparent, n, latencies[1], ids[1]))
+            if answers is not None:
+                for enc in answers:
+                    if enc.key not in stored and enc.key not in new:
+                        new[enc.key] = enc
+        if new:  # before the rows that name them (a crash between leaves an unused answer: harmless)
+            with _transaction(conn):
                 conn.executemany(_INSERT_ANSWER, [(e.key, e.label, e.requires, e.would_allow_if, e.rules, e.digest)
                                                   for e in new.values()])
-            _insert(conn, _ONE_ROW, one, 7)
-            _insert(conn, _BATCH_ROW, many, 10)
-            conn.execute("COMMIT")  # all rows of the batch or none
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        _insert(conn, _ONE_SQL, one, 6)  # one of the two is empty
+        _insert(conn, _MANY_SQL, many, 10)
         if len(stored) >= _MEMO_LIMIT:
             stored.clear()
         stored.update(new)
+
+    def _chunks(self, requests: list[Request]) -> list[list[Request]]:
+        """As many requests, in order, as one statement takes (fewer when batch rows are among them)."""
+        most = _MOST_ONE if all(r[0] == 1 for r in requests) else _MOST_MANY
+        most = min(most, self._batch_size)
+        return [requests[i:i + most] for i in range(0, len(requests), most)]
 
     def _columns(self, answers: list[Any], ids: list[str]) -> tuple[Any, Any, Any, Any]:
         """On the event loop: a batch request's row, nearly ready to insert (query ids, answer keys,
@@ -217,16 +237,10 @@ class SqliteDecisionLog(BatchingWriter):
         if len(known) >= _MEMO_LIMIT:
             known.clear()
         learnt: dict[str, str] = {}
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(conn):
             for t in dict.fromkeys(t for t in texts if t not in known):
                 row = conn.execute("SELECT id FROM queries WHERE query = ?", (t,)).fetchone()
                 learnt[t] = str(row[0] if row else conn.execute("INSERT INTO queries (query) VALUES (?)", (t,)).lastrowid)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         known.update(learnt)
 
     def _shutdown(self) -> None:
@@ -238,16 +252,16 @@ class SqliteDecisionLog(BatchingWriter):
             self._conn.close()
 
 
-def _insert(conn: sqlite3.Connection, kind: tuple[str, str, int], params: list[Any], width: int) -> None:
-    """Insert the rows whose parameters are `params` (`width` each): chunks of the kind's most rows
-    a statement, then halves, so a handful of distinct (cached) statements serve every batch."""
-    n = len(params) // width
-    pos, size = 0, kind[2]
-    while pos < n:
-        while size > n - pos:
-            size //= 2
-        conn.execute(_insert_rows(kind, size), params[pos * width:(pos + size) * width])
-        pos += size
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class JsonLinesDecisionLog(BatchingWriter):

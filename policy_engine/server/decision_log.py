@@ -158,6 +158,7 @@ class SqliteDecisionLog(BatchingWriter):
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = open_db(self.path, durable=self.mode == "audit", warn=log.warning)
+        self._conn.isolation_level = None  # autocommit: a statement is a transaction (_write)
 
     def _write(self, requests: list[Request]) -> None:
         conn = self._conn

@@ -136,12 +136,14 @@ def _matching(conn: sqlite3.Connection, flt: LogFilter) -> list[sqlite3.Row]:
           "ORDER BY d.id DESC LIMIT :page)"
     found: list[sqlite3.Row] = []
     hi = (conn.execute("SELECT max(id) FROM decisions").fetchone()[0] or 0) + 1
+    page = max(16, min(flt.limit, _PAGE))  # rows: a batch row holds many decisions, so start small
     while len(found) < flt.limit:
-        bind = {**params, "hi": hi, "page": _PAGE}
+        bind = {**params, "hi": hi, "page": page}
         found.extend(conn.execute(sql, bind).fetchmany(flt.limit - len(found)))
         hi = conn.execute(low, bind).fetchone()[0]
         if hi is None:
             break
+        page = min(page * 4, _PAGE)
     found.reverse()
     return found
 

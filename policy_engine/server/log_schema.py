@@ -150,7 +150,7 @@ def open_db(path: str | os.PathLike[str], durable: bool = False, warn: Any = Non
     (synchronous=FULL: a committed row survives power loss too), else synchronous=NORMAL (a committed
     row survives a crash of the process; the OS writes it out)."""
     create_private(path, warn)
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)  # transactions: explicit
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
     conn.execute("PRAGMA busy_timeout = 10000")  # several workers may share one file
     # 64 KiB pages (a new file only; an existing one keeps its own): measured, SQLite's CPU per byte
     # written falls by about a third against 4 KiB, as a batch row spans one page, not five.

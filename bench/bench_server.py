@@ -230,9 +230,12 @@ def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figu
             import sqlite3
 
             conn = sqlite3.connect(db)
-            rows = conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+            # decisions, not rows: a batch row holds n of them (n NULL: one)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
+            rows, decisions = conn.execute(
+                f"SELECT count(*), {'sum(coalesce(n, 1))' if 'n' in columns else 'count(*)'} FROM decisions").fetchone()
             conn.close()
-            out[-1].note += f"; {rows} rows after SIGTERM"
+            out[-1].note += f"; {decisions or 0} decisions in {rows} rows after SIGTERM"
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 

@@ -22,7 +22,6 @@ import logging
 import os
 import sqlite3
 import sys
-from array import array
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from operator import attrgetter
@@ -31,6 +30,7 @@ from typing import Any, Awaitable, Iterator
 
 from policy_engine.server.encode import Encoded
 from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
+from policy_engine.server.log_fold import float32s as _float32s, fold_singles, strings as _strings
 from policy_engine.server.log_writer import BatchingWriter, DecisionSink, IdBlock, Request
 
 log = logging.getLogger("policy_engine.server")
@@ -75,24 +75,6 @@ def _insert(conn: sqlite3.Connection, sql: str, params: list[Any], width: int) -
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
                   "VALUES (?, ?, ?, ?, ?, ?)")
 _KEY, _QUERY, _ENC, _LATENCY = attrgetter("key"), attrgetter("query"), attrgetter("enc"), attrgetter("latency")
-_BIG_ENDIAN = sys.byteorder == "big"
-
-
-def _float32s(values: list[float]) -> bytes:
-    """Little-endian float32s, in C: the layout's latencies (log_schema.py)."""
-    out = array("f", values)
-    if _BIG_ENDIAN:
-        out.byteswap()
-    return out.tobytes()
-
-
-def _strings(texts: list[str]) -> str:
-    """A JSON array of strings (decision ids that are not one IdBlock): one join when none needs
-    escaping, else json.dumps."""
-    joined = '","'.join(texts)
-    if joined.isprintable() and "\\" not in joined and joined.count('"') == 2 * (len(texts) - 1):
-        return '["' + joined + '"]'
-    return json.dumps(texts, separators=(",", ":"), ensure_ascii=False)
 
 
 _FIELDS = ("action", "data", "source", "purpose", "recipient", "destination", "facts", "at", "collected_at")
@@ -170,6 +152,8 @@ class SqliteDecisionLog(BatchingWriter):
         many: list[Any] = []
         put_one, put_many = one.extend, many.extend
         query_id = self._query_ids.get
+        if len(requests) > 1:
+            requests = fold_singles(requests, stored, self._query_ids)
         unknown = [r for r in requests if r[0] > 1 and type(r[2]) is list]
         if unknown:  # queries not yet in `queries`: added (and committed) first, so no id is known that is not there
             self._learn_queries(conn, [q if type(q) is str else text(q) for r in unknown for q in r[2]])
@@ -205,12 +189,6 @@ class SqliteDecisionLog(BatchingWriter):
         if len(stored) >= _MEMO_LIMIT:
             stored.clear()
         stored.update(new)
-
-    def _chunks(self, requests: list[Request]) -> list[list[Request]]:
-        """As many requests, in order, as one statement takes (fewer when batch rows are among them)."""
-        most = _MOST_ONE if all(r[0] == 1 for r in requests) else _MOST_MANY
-        most = min(most, self._batch_size)
-        return [requests[i:i + most] for i in range(0, len(requests), most)]
 
     def _columns(self, answers: list[Any], ids: list[str]) -> tuple[Any, Any, Any, Any]:
         """On the event loop: a batch request's row, nearly ready to insert (query ids, answer keys,

@@ -1,0 +1,97 @@
+"""Single-decision requests folded into batch rows by the writer (server/log_fold.py): fewer rows,
+and every reader still sees each decision as it was answered."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import policy_engine
+from policy_engine.guard.replay import replay
+from policy_engine.server.decision_log import SqliteDecisionLog
+from policy_engine.server.encode import Encoder
+from policy_engine.server.log_fold import consecutive, fold_singles
+from policy_engine.server.log_query import LogFilter, count_log, find_decision, query_log
+from policy_engine.server.log_writer import Ids
+from policy_engine.shipping.reader import LogReader
+
+from .conftest import OPEN_E
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+QUERIES = [{"action": "use", "data": "email", "source": "forum", "purpose": p}
+           for p in ("marketing", "analytics", "accounting", "marketing", "analytics", "marketing", "accounting")]
+
+
+def test_only_runs_of_one_millisecond_without_a_trace_context_are_folded():
+    class Enc:
+        key = "k"
+
+    one = (1, 10.0001, "q", Enc(), 0.5, "id", None)
+    traced = (1, 10.0002, "q", Enc(), 0.5, "id", TRACE)
+    later = (1, 10.0021, "q", Enc(), 0.5, "id", None)
+    batch = (3, 10.0003, "qs", None, None, None, None)
+
+    def single(ts, tp=None, i=0):
+        return (1, ts, "q", Enc(), 0.25, f"019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b{i:03x}", tp)
+
+    run = [single(10.0001, i=0), single(10.0004, i=1), single(10.0009, i=2)]
+    out = fold_singles([*run, traced, batch, single(10.0012, i=5), single(10.0013, i=6), later], {"k"}, {"q": "7"})
+    assert [r[0] for r in out] == [3, 1, 3, 2, 1], "each run cut at a traced single, a batch row and a new millisecond"
+    row = out[0]
+    assert row[1] == 10.0001 and row[2] == "[7,7,7]" and row[3] == ('["k","k","k"]', None)
+    assert row[4][0] == 0.75 and len(row[4][1]) == 12  # the sum, and three float32s
+    assert row[5] == ("019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b000", 0x2a61c0e5b000), "consecutive ids: the first and a number"
+    assert out[1] is traced and out[2] is batch and out[4] is later
+    assert fold_singles([one], set(), {}) == [one]
+
+
+def test_ids_count_as_consecutive_only_when_every_one_is_the_next():
+    base = "019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b"
+    assert consecutive([base + "00f", base + "010", base + "011"])
+    assert not consecutive([base + "00f", base + "00g", base + "011"]), "not hex, though it sorts between"
+    assert not consecutive([base + "00f", base + "01-", base + "011"])
+    assert not consecutive([base + "00f", base + "011"]) and not consecutive(["a", "b"])
+
+
+def test_folded_singles_read_back_one_by_one_by_every_reader(tmp_path):
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    db = tmp_path / "fold.sqlite3"
+    sink = SqliteDecisionLog(db, flush_interval=0.2).start()
+    gen = Ids()
+    made = gen.block(len(QUERIES))
+    stranger = made[5][:24] + "ffffffffffff"  # a caller's own id, out of the sequence
+    decision_ids = made[:5] + [stranger] + made[6:]
+    now = float(int(time.time()))  # near the ids' own time: find_decision looks there
+    times = [now + t for t in (0.0001, 0.0002, 0.0003, 0.0004, 0.0011, 0.0012, 0.0013)]
+    traces = [None, None, None, TRACE, None, None, None]
+    for q, ts, i, tp, k in zip(QUERIES, times, decision_ids, traces, range(len(QUERIES))):
+        sink._put((1, ts, q, encode(policy.decide(q)), 0.000001 * (k + 1), i, tp))  # one flush: the times are set
+    sink.close()
+    assert sink.flushed == len(QUERIES) and sink.dropped == 0
+
+    conn = sqlite3.connect(db)
+    stored = conn.execute("SELECT n, typeof(decision_ids) FROM decisions ORDER BY id").fetchall()
+    conn.close()
+    assert stored == [(3, "integer"), (None, "null"), (3, "text")], "two runs folded, the traced single alone"
+
+    rows = list(query_log(db, LogFilter(limit=0)))
+    assert [r["id"] for r in rows] == list(range(1, 8))
+    assert [r["query"] for r in rows] == QUERIES
+    assert [r["decision_id"] for r in rows] == decision_ids
+    assert [r["traceparent"] for r in rows] == traces
+    assert [r["latency_us"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert [r["decision"] for r in rows] == [policy.decide(q).decision for q in QUERIES]
+    for row, ts in zip(rows, times):
+        assert int(row["ts"] * 1000) == int(ts * 1000), "each decision keeps its millisecond"
+    assert count_log(db, LogFilter(purpose="marketing")) == 3
+    assert find_decision(db, stranger)["query"] == QUERIES[5]  # type: ignore[index]
+    assert find_decision(db, made[1])["query"] == QUERIES[1]  # type: ignore[index]
+    result = replay(db, policy, str(OPEN_E))
+    assert result.rows == len(QUERIES) and result.changed == 0
+    reader = LogReader(db, "replica-a")
+    try:
+        shipped = reader.read(0, 100)
+    finally:
+        reader.close()
+    assert [e["decision_id"] for _, e in shipped] == decision_ids

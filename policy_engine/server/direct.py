@@ -13,7 +13,7 @@ the first thing it does not do itself: an error answer (bad JSON, 401, 413, 422)
 in the memo, a subject question. The protocol then hands the request to the ASGI app as uvicorn
 would, body included, and nothing observable has happened yet. When the log makes the answer
 wait (audit mode, until its rows are committed), the rest is finished in a task (deferred.py). Only once the answer is certain does it take decision ids,
-log the rows (through `routes.decisions.record`, as the ASGI path does), count the metrics and
+log the rows (through `routes.decisions.take`, as the ASGI path does), count the metrics and
 build the bytes, which are those of the ASGI fast path (fastpath.py): same status line, headers
 in the same order, same body but for the decision id. So no request is answered differently,
 only faster; tests/server/test_direct.py compares the two byte for byte.
@@ -35,7 +35,7 @@ from policy_engine.server.errors import ApiError, dumps
 from policy_engine.server.fastpath import GZIP_MIN_BYTES, gzip_body
 from policy_engine.server.limits import DECODER, parse_json
 from policy_engine.server.log_writer import IDS
-from policy_engine.server.routes.decisions import batch_queries, matches, record, with_id
+from policy_engine.server.routes.decisions import batch_queries, matches, take, with_id
 
 if TYPE_CHECKING:
     from policy_engine.server.deciding import Answered
@@ -50,7 +50,7 @@ _CACHE = b"cache-control: no-cache\r\n"
 
 Headers = list[tuple[bytes, bytes]]
 # What `answer` gives: the response's bytes; or, when logging made it wait (audit mode: until the
-# rows are committed; buffered: while the writer is far behind), the half-run `record`, what it
+# rows are committed; buffered: while the writer is far behind), the half-run wait for it, what it
 # waits on, and the functions that make the answer's bytes after it, or the error's.
 Deferred = tuple[Awaitable[None], Any, Callable[[], bytes], Callable[[ApiError], bytes]]
 Result = Union[bytes, Deferred, None]
@@ -145,7 +145,6 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
     ids = IDS.block(n)
     if request_id is None:
         request_id = made_request_id()
-    logged = record(sink, answered, ids, None if traceparent is None else traceparent.decode())
 
     def respond() -> bytes:
         if path == SINGLE:
@@ -171,12 +170,23 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
         return b"".join(out)
 
     try:
-        waited = logged.send(None)  # in buffered mode the log takes the rows at once: done
+        waiting = take(sink, answered, ids, None if traceparent is None else traceparent.decode())
+    except ApiError as err:
+        return refuse(err)
+    if waiting is None:  # the log took the rows at once (buffered mode): done
+        return respond()
+    logged = _wait(waiting)
+    try:
+        waited = logged.send(None)
     except StopIteration:
         return respond()
     except ApiError as err:
         return refuse(err)
     return logged, waited, respond, refuse
+
+
+async def _wait(waiting: Awaitable[None]) -> None:
+    await waiting
 
 
 def _head(status: int, default_headers: Headers) -> list[bytes]:

@@ -147,6 +147,7 @@ class BatchingWriter:
         self._on_flush = on_flush
         self._on_drop = on_drop
         self._closed = False
+        self._open_buffered = mode == "buffered"  # and not closed: a single answer's short way into the queue
         self._failed = False
         self._wake = threading.Event()  # set by close(): stop gathering, write now
         self._queued = 0
@@ -182,11 +183,15 @@ class BatchingWriter:
         Audit: returns what to await before answering (done once the rows are committed), or raises
         ApiError 503 when they cannot be taken."""
         n = len(answers)
-        if n == 0:
-            return self._put((0, 0.0, None, None, None, None, None))
         if n == 1:
             a = answers[0]
+            if self._open_buffered and self._queued - self._taken < self._max_pending:  # _put's checks, in short
+                self._queued += 1
+                self._queue.put(((1, time.time(), a.query, a.enc, a.latency, ids[0], traceparent), None))
+                return None
             return self._put((1, time.time(), a.query, a.enc, a.latency, ids[0], traceparent))
+        if n == 0:
+            return self._put((0, 0.0, None, None, None, None, None))
         return self._put((n, time.time(), *self._columns(answers, ids), traceparent))
 
     def _columns(self, answers: list[Answer], ids: list[str]) -> tuple[Any, Any, Any, Any]:
@@ -225,6 +230,7 @@ class BatchingWriter:
         if self._closed:
             return
         self._closed = True
+        self._open_buffered = False
         self._queue.put(_STOP)
         self._wake.set()
         self._thread.join(timeout)

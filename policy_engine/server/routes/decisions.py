@@ -72,23 +72,38 @@ def with_id(body: bytes, decision_id: str) -> bytes:
     return b'{"decision_id":"' + decision_id.encode() + b'",' + body[1:]
 
 
-async def record(sink: DecisionSink, answered: list[Answered], ids: list[str], traceparent: str | None) -> None:
-    """Log the answers. In audit mode, wait until their rows are committed (the answer is sent after);
-    in buffered mode, wait only when the writer is far behind (to half the high-water mark, 10 s at
-    most), so sustained overload slows answers instead of losing rows."""
+def take(sink: DecisionSink, answered: list[Answered], ids: list[str],
+         traceparent: str | None) -> Any:
+    """Give the answers to the log now. Returns what to await before answering (audit mode: until
+    their rows are committed; buffered: while the writer is far behind), or None: nothing to wait
+    for, the common case, which then costs no coroutine (direct.py answers on the spot). Raises
+    ApiError when the log refuses them (audit mode)."""
     if not answered:
-        return
-    take = getattr(sink, "record_answers", None)  # a sink of the older protocol has only record_many
-    committed = (take(answered, ids, traceparent) if take is not None  # a few C-level passes, no object per answer
+        return None
+    put = getattr(sink, "record_answers", None)  # a sink of the older protocol has only record_many
+    committed = (put(answered, ids, traceparent) if put is not None  # a few C-level passes, no object per answer
                  else sink.record_many([(a.query, a.enc, a.latency, i) for a, i in zip(answered, ids)], traceparent))
     if committed is not None:
-        await committed
-        return
+        return committed
     if sink.pending() > sink.high_water:
-        deadline = time.monotonic() + 10.0
-        low = sink.high_water // 2
-        while sink.pending() > low and sink.healthy() and time.monotonic() < deadline:
-            await asyncio.sleep(0.002)
+        return _catch_up(sink)
+    return None
+
+
+async def _catch_up(sink: DecisionSink) -> None:
+    """Buffered mode, the writer far behind: wait until it is down to half the high-water mark (10 s
+    at most), so sustained overload slows answers instead of losing rows."""
+    deadline = time.monotonic() + 10.0
+    low = sink.high_water // 2
+    while sink.pending() > low and sink.healthy() and time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
+
+
+async def record(sink: DecisionSink, answered: list[Answered], ids: list[str], traceparent: str | None) -> None:
+    """Log the answers, waiting as `take` says."""
+    waiting = take(sink, answered, ids, traceparent)
+    if waiting is not None:
+        await waiting
 
 
 async def single(state: ServerState, body: bytes, traceparent: str | None, if_none_match: str | None,

@@ -9,7 +9,8 @@ the queue and commits what is left (the server calls it on SIGTERM, via the life
 
 The SQLite layout (log_schema.py) keeps the writer's work small, because it shares the GIL with
 the event loop: each distinct answer is stored once in `answers`; a single decision is one
-`decisions` row (time, query, answer key, latency, decision id, traceparent), and the answers of
+`decisions` row (time, query, answer key, latency, decision id, traceparent), unless the writer
+folds it with the singles queued after it in the same millisecond (log_fold.py), and the answers of
 one batch request are one row holding them as arrays (made on the event loop in a few C-level
 passes, `_columns`), so a batch of 100 costs one row instead of 100. The `decision_log` view
 gives one row per decision either way.

@@ -10,7 +10,8 @@ id, `decision_ids` their ids (the JSON array of them, or, when they count up by 
 the first id's last 12 hex digits, so the k-th id is the first's 24 leading characters and that
 number plus k, in 12 hex digits), `latencies_s` their latencies in seconds (a blob of n float32,
 little-endian), `latency_us` their sum; `ts` and `traceparent` are the request's. A row with `n`
-NULL is one decision, as in versions 1 and 2. Why so compact: every byte costs the writer, which
+NULL is one decision, as in versions 1 and 2. The writer also folds single-decision requests of one
+millisecond into such a row (log_fold.py; `ts` is then the first one's, `traceparent` NULL). Why so compact: every byte costs the writer, which
 shares the GIL with the event loop (measured: about 1.5 ns a byte in SQLite, and formatting a
 float as text costs more than deciding a remembered question).
 

@@ -44,8 +44,7 @@ __all__ = ["SCHEMA_VERSION", "create_private", "migrate", "open_db", "open_decis
 # for its single rows and one for its batch rows. The statement for n rows is padded to the next
 # power of two with rows of NULLs that its WHERE leaves out: a handful of distinct statements,
 # prepared once. Rows per statement stay under SQLite's 32,766 parameters (999 before 3.32).
-_BIG = sqlite3.sqlite_version_info >= (3, 32)
-_MOST_ONE, _MOST_MANY = (4096, 2048) if _BIG else (128, 64)
+_MOST_ROWS = 4096  # rows a statement takes at most, however many parameters the SQLite build allows
 # A single row takes the next rowid (its own decision id); a batch row's id is its last decision's:
 # the file's largest id (read in the statement, under its write lock) plus the row's offset.
 _ONE_SQL = ("INSERT INTO decisions (ts, query, answer, latency_us, decision_id, traceparent) "
@@ -67,10 +66,25 @@ def _statement(sql: str, width: int, n: int, _cache: dict[tuple[str, int], tuple
 
 
 def _insert(conn: sqlite3.Connection, sql: str, params: list[Any], width: int) -> None:
-    """One statement for the rows whose parameters are `params` (`width` each), padded."""
-    if params:
+    """The rows whose parameters are `params` (`width` each): one statement, padded, or, past what one
+    statement may bind (SQLITE_LIMIT_VARIABLE_NUMBER, 999 in builds before 3.32), as many as it
+    takes, in one transaction (all or none, as one statement would be)."""
+    if not params:
+        return
+    most = 1 << (min(_MOST_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width).bit_length() - 1)
+    step = most * width
+    if len(params) <= step:
         statement, size = _statement(sql, width, len(params) // width)
         conn.execute(statement, params + [None] * (size * width - len(params)))
+        return
+    with _transaction(conn):
+        for at in range(0, len(params), step):
+            part = params[at:at + step]
+            if at and sql is _MANY_SQL:  # its ids are offsets from the file's last id, which the part before moved
+                shift = params[at - width]
+                part[0::width] = [offset - shift for offset in part[0::width]]
+            statement, size = _statement(sql, width, len(part) // width)
+            conn.execute(statement, part + [None] * (size * width - len(part)))
 
 
 _INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "

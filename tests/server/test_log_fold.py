@@ -95,3 +95,34 @@ def test_folded_singles_read_back_one_by_one_by_every_reader(tmp_path):
     finally:
         reader.close()
     assert [e["decision_id"] for _, e in shipped] == decision_ids
+
+
+class _SmallSqlite(SqliteDecisionLog):
+    """A SQLite build that binds at most 999 parameters a statement (as before 3.32)."""
+
+    def _open(self) -> None:
+        super()._open()
+        assert self._conn is not None
+        self._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+
+def test_a_flush_larger_than_one_statement_binds_is_written_whole_with_its_ids_in_sequence(tmp_path):
+    from policy_engine.server.deciding import Answered
+
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    answers = [Answered(q, encode(policy.decide(q)), 0.000002) for q in QUERIES]
+    gen = Ids()
+    for name, batched in (("singles", False), ("mixed", True)):
+        db = tmp_path / f"{name}.sqlite3"
+        sink = _SmallSqlite(db, flush_interval=0.5).start()
+        made: list[str] = []
+        for k in range(300):  # traced: each its own row, 6 or 10 parameters
+            ids = gen.block(3 if batched and k % 50 == 0 else 1)
+            sink.record_answers(answers[:len(ids)], ids, TRACE)
+            made.extend(ids)
+        sink.close()
+        assert sink.flushed == len(made) and sink.dropped == 0
+        rows = list(query_log(db, LogFilter(limit=0)))
+        assert [r["id"] for r in rows] == list(range(1, len(made) + 1)), "one id per decision, none skipped"
+        assert [r["decision_id"] for r in rows] == made

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import policy_engine
@@ -20,6 +19,7 @@ from policy_engine.server.log_query import LogFilter, count_log, find_decision, 
 from policy_engine.shipping.reader import LogReader
 
 from .conftest import OPEN_E, SCRIPT, assert_clean_log, start
+from .old_logs import VERSION_2, old_log
 
 Q = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
 BATCH = [Q, {"action": "share", "data": "email", "recipient": "public"}, Q,
@@ -28,40 +28,10 @@ BATCH = [Q, {"action": "share", "data": "email", "recipient": "public"}, Q,
          {"action": "collect", "data": "email", "source": "contact"}]
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-# What a version 2 server wrote: decision ids and traceparent, one row per decision.
-_VERSION_2 = """
-CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
-                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL,
-                        answer TEXT NOT NULL REFERENCES answers (key), latency_us REAL NOT NULL,
-                        decision_id TEXT, traceparent TEXT);
-CREATE INDEX decisions_ts ON decisions (ts);
-CREATE VIEW decision_log AS
-    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
-           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
-           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
-           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
-           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us,
-           d.decision_id, d.traceparent
-    FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
-PRAGMA user_version = 2;
-"""
-
-
 def _version_2_log(path: Path) -> tuple[policy_engine.Policy, str]:
     """The file and the id of its one row (made now, as its time: find_decision looks near the id's)."""
     old_id = ids.DecisionIds().one()
-    policy = policy_engine.load(OPEN_E)
-    answer = policy.decide(Q).to_dict()
-    conn = sqlite3.connect(path)
-    conn.executescript(_VERSION_2)
-    conn.execute("INSERT INTO answers VALUES ('k1', ?, ?, NULL, ?, ?)",
-                 (answer["decision"], answer.get("requires"), json.dumps(answer["reasons"]), policy.digest))
-    conn.execute("INSERT INTO decisions (ts, query, answer, latency_us, decision_id) VALUES (?, ?, 'k1', 3.5, ?)",
-                 (time.time() - 5, json.dumps(Q, separators=(",", ":")), old_id))
-    conn.commit()
-    conn.close()
-    return policy, old_id
+    return old_log(path, VERSION_2, Q, old_id), old_id
 
 
 def _log_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-import policy_engine
 from policy_engine.guard.replay import replay
 from policy_engine.server import ids
 from policy_engine.server.decision_log import SCHEMA_VERSION, open_db
 from policy_engine.server.log_query import LogFilter, find_decision, query_log
 
 from .conftest import OPEN_E, SCRIPT, UUID7, assert_clean_log, start
+from .old_logs import VERSION_1, old_log
 
 Q = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -105,39 +105,9 @@ def test_every_answer_has_the_id_of_its_log_row_and_the_trace_is_logged(audited)
 
 # ---- a log written before decision ids -----------------------------------------------------------
 
-_VERSION_1 = """
-CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
-                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL,
-                        answer TEXT NOT NULL REFERENCES answers (key), latency_us REAL NOT NULL);
-CREATE INDEX decisions_ts ON decisions (ts);
-CREATE VIEW decision_log AS
-    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
-           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
-           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
-           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
-           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us
-    FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
-"""
-
-
-def _version_1_log(path: Path) -> policy_engine.Policy:
-    policy = policy_engine.load(OPEN_E)
-    answer = policy.decide(Q).to_dict()
-    conn = sqlite3.connect(path)
-    conn.executescript(_VERSION_1)
-    conn.execute("INSERT INTO answers VALUES ('k1', ?, ?, NULL, ?, ?)",
-                 (answer["decision"], answer.get("requires"), json.dumps(answer["reasons"]), policy.digest))
-    conn.execute("INSERT INTO decisions (ts, query, answer, latency_us) VALUES (?, ?, 'k1', 3.5)",
-                 (time.time() - 5, json.dumps(Q, separators=(",", ":"))))
-    conn.commit()
-    conn.close()
-    return policy
-
-
 def test_a_version_1_log_is_read_replayed_and_migrated(tmp_path, workdir):
     db = tmp_path / "old.sqlite3"
-    policy = _version_1_log(db)
+    policy = old_log(db, VERSION_1, Q)
     (row,) = query_log(db, LogFilter())
     assert row["query"] == Q and "decision_id" not in row  # read as it is: readers never write
     assert find_decision(db, "01a23174-940d-7431-9be1-0dd173f4f0d1") is None

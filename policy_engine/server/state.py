@@ -81,6 +81,7 @@ class ServerState:
         if self.watcher is not None:
             self.watcher.stop()
         self.decider.close()
+        self.metrics.flush()  # with --workers N: what this worker observed last is shared before it exits
         pending = self.log.pending()
         self.log.close()
         if self.config.decision_log is not None:

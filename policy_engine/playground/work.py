@@ -22,7 +22,7 @@ from policy_engine.language.highlight import PolicyLexer
 from policy_engine.language.source import Source
 from policy_engine.lsp.analysis import analyse
 
-KIND_ORDER = ("data", "source", "purpose", "recipient", "fact")
+KIND_ORDER = ("data", "source", "purpose", "recipient", "region", "fact")  # region: a destination
 _CSS = ((t.Comment, "c"), (t.String, "s"), (t.Keyword, "k"), (t.Operator, "k"), (t.Literal, "d"),
         (t.Name, "n"), (t.Punctuation, "p"))
 _LEXER = PolicyLexer()

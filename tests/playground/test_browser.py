@@ -85,6 +85,7 @@ def test_type_a_rule_see_the_error_fix_it_and_ask(browser, playground: Playgroun
     source.select_by_visible_text(next(o.text for o in source.options if o.text.startswith("Contacting us")))
     purpose = Select(driver.find_element(By.ID, "q-purpose"))
     purpose.select_by_visible_text(next(o.text for o in purpose.options if o.text.strip() == "Open-E Newsletter"))
+    assert not driver.find_element(By.ID, "q-destination").is_displayed()  # the policy names no regions
     driver.find_element(By.ID, "q-known").click()  # we know: none of the facts holds
     assert not [f for f in driver.find_elements(By.CSS_SELECTOR, "#q-facts input") if f.is_selected()]
     driver.find_element(By.ID, "ask").click()

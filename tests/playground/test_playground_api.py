@@ -77,6 +77,26 @@ def test_a_question_is_answered_in_sentences_with_the_deciding_lines(playground:
     assert typo.status_code == 422 and "marketting" in typo.json()["error"]
 
 
+def test_a_transfer_question_names_its_destination_from_the_policys_regions(playground: Playground) -> None:
+    github = (Path(__file__).resolve().parents[2] / "policies" / "github.policy").read_text(encoding="utf-8")
+    regions = post(playground, "api/check", text=github).json()["vocabulary"]["region"]
+    assert {"id": "region.us", "label": "The United States"} in regions
+    assert post(playground, "api/check", text=TEXT).json()["vocabulary"]["region"] == []  # the form hides it
+    query = {"action": "share", "data": "email", "recipient": "partner_reseller", "destination": "region.us",
+             "facts": ["resident.eea"]}
+    denied = post(playground, "api/decide", text=github, query=query).json()
+    assert denied["decision"] == "deny"
+    transfer = {"action": "share", "data": "usage", "purpose": "business_operations", "recipient": "affiliate",
+                "destination": "region.us", "facts": ["resident.uk"]}
+    sent = post(playground, "api/decide", text=github, query=transfer).json()
+    assert sent["decision"] == "allow"
+    assert "International data transfers" in {r["section"] for r in sent["rules"]}  # the destination decided too
+    kept = post(playground, "api/decide", text=github, query={**transfer, "destination": ""}).json()  # "(not said)"
+    assert kept["decision"] == "allow" and "International data transfers" not in {r["section"] for r in kept["rules"]}
+    bad = post(playground, "api/decide", text=github, query={**query, "destination": "region.mars"})
+    assert bad.status_code == 422 and "region.mars" in bad.json()["error"]
+
+
 def test_diff_says_in_words_what_the_edit_changed_and_the_file_stays_as_it_was(
         playground: Playground, policy_file: Path) -> None:
     same = post(playground, "api/diff", text=TEXT).json()

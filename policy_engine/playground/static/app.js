@@ -253,6 +253,8 @@ function vocabulary(v) {
   fill($("q-source"), v.source, true);
   fill($("q-purpose"), v.purpose, true);
   fill($("q-recipient"), v.recipient, true);
+  fill($("q-destination"), v.region || [], true);
+  $("q-destination-label").hidden = !(v.region || []).length;  // a policy that names no regions
   const ticked = new Set([...document.querySelectorAll("#q-facts input:checked")].map((i) => i.value));
   $("q-facts").innerHTML = v.fact.map((f) =>
     `<label><input type="checkbox" value="${esc(f.id)}"${ticked.has(f.id) ? " checked" : ""}> ${esc(f.label)}</label>`)
@@ -272,7 +274,7 @@ $("q-facts").addEventListener("change", () => { if (!$("q-known").checked) { $("
 $("question").addEventListener("submit", async (event) => {
   event.preventDefault();
   const query = { action: $("q-action").value, data: $("q-data").value };
-  for (const dim of ["source", "purpose", "recipient"]) {
+  for (const dim of ["source", "purpose", "recipient", "destination"]) {
     const value = $(`q-${dim}`).value;
     if (value) query[dim] = value;
   }

@@ -13,15 +13,18 @@ implication, exactly as a decision's (`engine.Engine.requirement`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from policy_engine.engine import rights_timed
 from policy_engine.engine.compiler import CompiledPolicy
 from policy_engine.engine.query import PolicyRef, QueryError, Reason, _type_name
+from policy_engine.engine.query_time import EXAMPLE, fact_times, instant, now, rfc3339
 from policy_engine.language import ast, logic
 from policy_engine.language.printer import right_clauses
 
@@ -30,7 +33,7 @@ class RightsAnswer(BaseModel):
     """`{"right", "decision", "requires"?, "channels", "deadline"?, "extension"?, "limit"?,
     "exceptions", "reasons", "policy"}`; durations are ISO 8601 (`P45D`), a limit `2 per P12M`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True, validate_by_alias=True)
 
     right: str
     decision: str
@@ -39,6 +42,10 @@ class RightsAnswer(BaseModel):
     deadline: str | None = None
     extension: str | None = None
     limit: str | None = None
+    # with the facts given and a time in them: the first instant after `at` at which the person no
+    # longer has the right (`until`), or first has it (`from`), where a time limit or a fact's start moves it
+    until: str | None = None
+    from_: str | None = Field(default=None, alias="from")
     exceptions: tuple[Reason, ...] = ()
     reasons: tuple[Reason, ...] = ()
     policy: PolicyRef
@@ -69,14 +76,26 @@ def statements(cp: CompiledPolicy) -> list[Statement]:
     return out
 
 
-def validate(raw: Any, vocab_facts: Mapping[str, Any]) -> tuple[str, frozenset[str] | None]:
-    """`{"right": ID, "facts": [...] | null}` -> (right, facts); the first fault raises QueryError."""
+@dataclass(frozen=True)
+class Question:
+    """A validated rights question: the facts listed (None: unknown), the times of those that have
+    one, and the instant asked about (None: now)."""
+
+    right: str
+    facts: frozenset[str] | None
+    times: tuple[tuple[str, dt.datetime], ...] = ()
+    at: dt.datetime | None = None
+
+
+def validate(raw: Any, vocab_facts: Mapping[str, Any]) -> Question:
+    """`{"right": ID, "facts": [...] | {fact: true | time} | null, "at": time?}` -> Question; the
+    first fault raises QueryError."""
     if not isinstance(raw, Mapping):
         raise QueryError("query.wrong_type", f"a rights question is a JSON object, not {_type_name(raw)}")
     for name in raw:
-        if name not in ("right", "facts"):
+        if name not in ("right", "facts", "at"):
             raise QueryError("query.unknown_field", f"unknown field `{name}`; a rights question has the fields "
-                             "right, facts", str(name))
+                             "right, facts, at", str(name))
     right = raw.get("right")
     if right is None:
         raise QueryError("query.missing_field", "the question has no `right`", "right")
@@ -87,35 +106,43 @@ def validate(raw: Any, vocab_facts: Mapping[str, Any]) -> tuple[str, frozenset[s
 
         raise QueryError("query.unknown_term", f"unknown right `{right}`; the rights are " + ", ".join(ast.RIGHTS),
                          "right", difflib.get_close_matches(right, ast.RIGHTS, n=2, cutoff=0.6))
+    at = None if raw.get("at") is None else instant(raw["at"], "at")
     facts = raw.get("facts")
     if facts is None:
-        return right, None
-    if not isinstance(facts, (list, tuple)) or not all(isinstance(f, str) for f in facts):
-        raise QueryError("query.wrong_type", "`facts` must be a list of fact names or null", "facts")
+        return Question(right, None, at=at)
+    times: tuple[tuple[str, dt.datetime], ...] = ()
+    if isinstance(facts, Mapping):
+        facts, times = fact_times(facts)
+    elif not isinstance(facts, (list, tuple)) or not all(isinstance(f, str) for f in facts):
+        raise QueryError("query.wrong_type", "`facts` must be a list of fact names, an object of fact -> true or "
+                         f"the time it began to hold (like {{\"account_closed\": \"{EXAMPLE}\"}}), or null", "facts")
     for f in facts:
         if f not in vocab_facts:
             import difflib
 
             raise QueryError("query.unknown_term", f"unknown fact `{f}`", "facts",
                              difflib.get_close_matches(f, list(vocab_facts), n=3, cutoff=0.6))
-    return right, frozenset(facts)
+    return Question(right, frozenset(facts), times, at)
 
 
 def answer(cp: CompiledPolicy, ref: PolicyRef, raw: Any) -> RightsAnswer:
     vocab = cp.vocabulary
-    right, facts = validate(raw, vocab.terms["fact"])
+    q = validate(raw, vocab.terms["fact"])
+    right = q.right
     stated = [s for s in statements(cp) if s.right.right.id == right]
     conditions = [s.right.condition for s in stated]
-    if facts is None:
+    change = None
+    if q.facts is None:
         req = requirement(cp, conditions)
         decision = "allow" if req is True else "deny" if req is False else "conditional"
         granting = stated if decision != "deny" else []
         requires = None if isinstance(req, bool) else logic.to_text(req)
     else:
-        held = vocab.close(facts)
-        granting = [s for s in stated if logic.evaluate(s.right.condition, held)]
+        at = q.at or now()
+        granting = [s for s in stated if rights_timed.grants(vocab, s.right.condition, q.facts, q.times, at)]
         decision = "allow" if granting else "deny"
         requires = None
+        change = rights_timed.first_change(vocab, conditions, q.facts, q.times, at, bool(granting))
     rights = [s.right for s in granting]
     deadlines = [r.deadline for r in rights if r.deadline is not None]
     deadline = min(deadlines, key=lambda d: d.days) if deadlines else None
@@ -128,6 +155,8 @@ def answer(cp: CompiledPolicy, ref: PolicyRef, raw: Any) -> RightsAnswer:
         deadline=deadline.iso() if deadline else None,
         extension=extension.iso() if extension else None,
         limit=f"{tight.limit} per {tight.per.iso()}" if tight and tight.per else None,
+        until=rfc3339(change) if change is not None and granting else None,
+        from_=rfc3339(change) if change is not None and not granting else None,
         exceptions=tuple(exceptions(cp, rights)),
         reasons=tuple(Reason(effect="allow", rule=" ".join(right_clauses(s.right)), file=cp.source.path,
                              line=s.line, section=s.section) for s in granting),

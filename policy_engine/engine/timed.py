@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from policy_engine.engine.query import Decision, Key
@@ -66,14 +67,23 @@ def _candidates(match: Match, key: Key, at: dt.datetime) -> list[dt.datetime]:
 
 def _values(engine: Engine, match: Match, key: Key, at: dt.datetime,
             held: frozenset[str] | None) -> tuple[dict[str, bool], dict[str, list[tuple[int, str]]]]:
-    """The atoms known at `at` (name -> value) and the unknown ones by anchor, (days, name) sorted."""
+    return atom_values(engine.close, match.atoms, key.collected_at, key.facts, key.times, at, held)  # type: ignore[arg-type]
+
+
+def atom_values(close: Callable[[frozenset[str]], frozenset[str]], atoms: Iterable[str],
+                collected_at: dt.datetime | None, facts: Iterable[str] | None,
+                times: Iterable[tuple[str, dt.datetime]], at: dt.datetime,
+                held: frozenset[str] | None) -> tuple[dict[str, bool], dict[str, list[tuple[int, str]]]]:
+    """The atoms known at `at` (name -> value) and the unknown ones by anchor, (days, name) sorted.
+    `facts` and `times`: the question's listed facts and their known times; `held`: the facts that
+    hold at `at` (closed), None with the facts omitted. Rights questions share it (rights_timed.py)."""
     known: dict[str, bool] = {}
     unknown: dict[str, list[tuple[int, str]]] = {}
     anchors: dict[str, dt.datetime | None] = {}
-    for atom in match.atoms:
+    for atom in atoms:
         anchor, days = timelimits.atom_days(atom)  # type: ignore[misc]
         if anchor == timelimits.COLLECTED:
-            began = key.collected_at
+            began = collected_at
         elif held is None:
             began = None
         elif anchor not in held:
@@ -81,25 +91,26 @@ def _values(engine: Engine, match: Match, key: Key, at: dt.datetime,
             continue
         else:
             if anchor not in anchors:
-                anchors[anchor] = _began(engine, key, anchor, at)
+                anchors[anchor] = _began(close, facts, times, anchor, at)
             began = anchors[anchor]
         if began is None:
             unknown.setdefault(anchor, []).append((days, atom))
         else:
             known[atom] = at - began < days * DAY
-    for atoms in unknown.values():
-        atoms.sort()
+    for listed in unknown.values():
+        listed.sort()
     return known, unknown
 
 
-def _began(engine: Engine, key: Key, anchor: str, at: dt.datetime) -> dt.datetime | None:
+def _began(close: Callable[[frozenset[str]], frozenset[str]], facts: Iterable[str] | None,
+           times: Iterable[tuple[str, dt.datetime]], anchor: str, at: dt.datetime) -> dt.datetime | None:
     """When `anchor` began to hold by `at`: the earliest time of the listed facts that make it hold,
     None if one of them has no time."""
-    times = dict(key.times)
+    known = dict(times)
     earliest = None
-    for f in key.facts or ():
-        t = times.get(f)
-        if (t is None or t <= at) and anchor in engine.close(frozenset((f,))):
+    for f in facts or ():
+        t = known.get(f)
+        if (t is None or t <= at) and anchor in close(frozenset((f,))):
             if t is None:
                 return None
             earliest = t if earliest is None or t < earliest else earliest
@@ -118,7 +129,7 @@ def _at(engine: Engine, match: Match, key: Key, at: dt.datetime) -> Decision:
     rules = engine.rules
     everywhere: set[int] | None = None  # allows holding whatever the unknown atoms are: those that apply
     denying: set[int] = set()  # denies holding for some value of them: those that apply (fail closed)
-    completions = _completions(unknown)
+    completions = completions_of(unknown)
     if completions is None:  # too many to enumerate: a rule that mentions an unknown atom needs it
         names = {n for atoms in unknown.values() for _, n in atoms}
         denying = {i for i in match.denies if rules[i].facts & names or rules[i].holds(base)}
@@ -142,7 +153,7 @@ def _anchor_timed(key: Key, atom: str) -> bool:
     return any(f == anchor for f, _ in key.times)
 
 
-def _completions(unknown: dict[str, list[tuple[int, str]]]) -> list[frozenset[str]] | None:
+def completions_of(unknown: dict[str, list[tuple[int, str]]]) -> list[frozenset[str]] | None:
     """The values unknown atoms can take together: on one anchor, the limits from some length up
     hold. None when there are more than COMPLETIONS_LIMIT (bounded work; the caller fails closed)."""
     if not unknown:

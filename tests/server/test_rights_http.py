@@ -30,6 +30,7 @@ QUESTIONS: list[dict[str, Any]] = [
     {"right": "erasure", "facts": []},
     {"right": "opt_out_of_sale", "facts": None},
     {"right": "know"},
+    {"right": "delete", "facts": {"resident.us.california": "2026-01-01T00:00:00Z"}, "at": "2026-06-01T00:00:00Z"},
 ]
 
 
@@ -82,6 +83,8 @@ def test_an_answer_names_channels_deadline_limit_and_the_granting_statement(gith
     ({"facts": []}, 422, "query.missing_field", "right"),
     ({"right": "delete", "destination": "region.us"}, 422, "query.unknown_field", "destination"),
     ([1, 2], 422, "query.wrong_type", None),
+    ({"right": "delete", "at": "2026-06-01"}, 422, "query.invalid_time", "at"),
+    ({"right": "delete", "facts": {"resident.eea": "yesterday"}}, 422, "query.invalid_time", "facts.resident.eea"),
 ])
 def test_a_bad_question_gets_the_error_shape_of_decide(github_server, body, status, code, field):
     with github_server.client() as http:

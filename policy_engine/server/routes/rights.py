@@ -29,13 +29,17 @@ router = APIRouter(route_class=DirectRoute, tags=["rights"])
 
 class RightsQuery(BaseModel):
     """`{"right": "erasure", "facts": ["resident.eea"]}`; `facts` omitted or null: unknown (the
-    answer may be conditional, with `requires`); a list: exactly these hold."""
+    answer may be conditional, with `requires`); a list: exactly these hold; an object: these hold,
+    each since the time given (`true`: time unknown), for the time limits of a right's condition."""
 
     model_config = ConfigDict(extra="forbid", title="RightsQuery")
 
     right: str = Field(description="a data-subject right: " + ", ".join(ast.RIGHTS),
                        json_schema_extra={"enum": list(ast.RIGHTS)})
-    facts: list[str] | None = Field(None, description="the facts that hold (closed world); null: unknown")
+    facts: list[str] | dict[str, bool | str] | None = Field(
+        None, description="the facts that hold (closed world): a list, or an object of fact -> true or the RFC 3339 "
+                          "time it began to hold; null: unknown")
+    at: str | None = Field(None, description="the instant asked about, RFC 3339; default: now")
 
 
 def _answer(policy: Any, question: Any) -> tuple[dict[str, Any], int]:

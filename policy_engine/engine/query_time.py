@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 UTC = dt.timezone.utc
+# The instants a question may carry. Why bounded: the engine adds and subtracts periods of up to
+# 1,000 years (language/check_time.py, MAX_YEARS) in a calendar that runs from the year 1 to 9999.
+FIRST_YEAR, LAST_YEAR = 1000, 8999
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 EXAMPLE = "2026-03-01T00:00:00Z"
 
@@ -31,7 +34,7 @@ def instant(value: Any, field: str) -> dt.datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise QueryError("query.invalid_time", f"`{field}` is a datetime without a time zone; give an aware "
                              "datetime (tzinfo=timezone.utc)", field)
-        return value.astimezone(UTC)
+        return _in_range(value, value.isoformat(), field)
     if not isinstance(value, str):
         raise QueryError("query.wrong_type", f"`{field}` must be an RFC 3339 timestamp like {EXAMPLE}, not "
                          f"{_type_name(value)}", field)
@@ -47,7 +50,27 @@ def instant(value: Any, field: str) -> dt.datetime:
     except ValueError:
         raise QueryError("query.invalid_time", f"`{field}` is not a moment in the calendar: `{value}`; write it "
                          f"like {EXAMPLE}", field) from None
-    return parsed.astimezone(UTC)
+    return _in_range(parsed, value, field)
+
+
+def within_range(moment: dt.datetime) -> dt.datetime | None:
+    """An aware instant in UTC, or None when it lies outside FIRST_YEAR..LAST_YEAR (in UTC)."""
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # the offset moves it out of the calendar (year 1 or 9999)
+        return None
+    return moment if FIRST_YEAR <= moment.year <= LAST_YEAR else None
+
+
+def _in_range(moment: dt.datetime, text: str, field: str) -> dt.datetime:
+    from policy_engine.engine.query import QueryError
+
+    inside = within_range(moment)
+    if inside is None:
+        raise QueryError("query.invalid_time", f"`{field}` is `{text}`, outside the years {FIRST_YEAR} to "
+                         f"{LAST_YEAR} the engine computes in (it adds periods of up to 1,000 years); write an "
+                         f"instant in that range, like {EXAMPLE}", field)
+    return inside
 
 
 def fact_times(facts: Mapping[Any, Any]) -> tuple[list[str], tuple[tuple[str, dt.datetime], ...]]:

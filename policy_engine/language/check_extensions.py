@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from policy_engine.language import ast, implication
+from policy_engine.language.check_time import UNIT_WORD, too_long
 from policy_engine.language.source import Span
 
 if TYPE_CHECKING:
     from policy_engine.language.checker import Checker
 
-UNIT_WORD = {"day": "days", "week": "weeks", "month": "months", "year": "years"}
 
 
 def declarations(ch: Checker) -> None:
@@ -111,6 +111,7 @@ def check_right(ch: Checker, right: ast.Right) -> None:
         if d is not None and d.count == 0:
             ch.error("check.zero_duration", f"a duration of 0 {UNIT_WORD[d.unit]} cannot be met", d.span,
                      help="write the number of days, weeks, months or years the text gives")
+        too_long(ch, d, right.span)
     if right.limit is not None and right.limit == 0:
         ch.error("check.zero_limit", "`at most 0` requests would take the right away", right.span,
                  help="write how many requests the text allows, like `at most 2 per 12 months`")
@@ -131,6 +132,7 @@ def check_note(ch: Checker, note: ast.Note) -> None:
 
 
 def check_changes(ch: Checker, changes: ast.ChangeNotice) -> None:
+    too_long(ch, changes.notice, changes.span)
     if changes.notice.count == 0:
         ch.warning("check.zero_duration", "a notice of 0 days: changes take effect when announced", changes.span,
                    help="write the notice period the text gives, or remove the statement")

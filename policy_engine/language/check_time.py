@@ -59,6 +59,22 @@ def zero(ch: Checker, duration: ast.Duration, span: Span | None) -> None:
     if duration.count == 0:
         ch.error("check.zero_duration", f"a time limit of 0 {UNIT_WORD[duration.unit]} never holds, or always does",
                  duration.span or span, help="write the period the text gives, like `within 30 days`")
+    too_long(ch, duration, span)
+
+
+# Why a bound: the engine computes instants (a limit's end, a deadline, an age in an expectation)
+# in the calendar, which ends in the year 9999; a period longer than this reaches past it from
+# any date a question can carry, and no privacy text means one.
+MAX_YEARS = 1000
+MAX_DAYS = MAX_YEARS * 365
+
+
+def too_long(ch: Checker, duration: ast.Duration | None, span: Span | None) -> None:
+    """Any duration a policy writes (a limit, a deadline, an age, `for D`) is at most MAX_YEARS."""
+    if duration is not None and duration.days > MAX_DAYS:
+        ch.error("check.duration_too_long", f"{duration.count} {UNIT_WORD[duration.unit]} is longer than "
+                 f"{MAX_YEARS:,} years, beyond the dates the engine can compute", duration.span or span,
+                 help="write the period the text gives, like `within 30 days` or `within 10 years`")
 
 
 def check_rule(ch: Checker, rule: ast.Rule) -> None:
@@ -70,6 +86,9 @@ def check_rule(ch: Checker, rule: ast.Rule) -> None:
 
 
 def check_expect(ch: Checker, exp: ast.Expectation) -> None:
+    for _, age in exp.query.ages:
+        too_long(ch, age, exp.span)
+    too_long(ch, exp.query.collected, exp.span)
     if exp.lasting is not None:
         if exp.decision == "conditional":
             ch.error("check.lasting_conditional", "`for D` states how long an allow or a deny lasts; a conditional "

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from policy_engine.engine.query_time import FIRST_YEAR, LAST_YEAR, within_range
+
 KINDS = ("begin", "end", "collected")
 REQUEST_KINDS = ("erasure", "access", "portability", "objection", "opt_out")
 MAX_TEXT = 4096
@@ -77,7 +79,11 @@ def parse_time(value: Any, field: str) -> datetime:
     if moment.tzinfo is None:
         raise SubjectError("subject.bad_time", f"`{field}` has no time zone: {value!r} (add Z for UTC, "
                            "or an offset such as +02:00)", field)
-    return moment.astimezone(timezone.utc)
+    inside = within_range(moment)
+    if inside is None:
+        raise SubjectError("subject.bad_time", f"`{field}` is {value!r}, outside the years {FIRST_YEAR} to "
+                           f"{LAST_YEAR} the engine computes in (write it like 2026-03-01T00:00:00Z)", field)
+    return inside
 
 
 def parse_stored(stored: str) -> datetime:

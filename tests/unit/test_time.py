@@ -92,6 +92,12 @@ def test_the_tree_holds_the_limit_as_written():
     ("allow retain of account for safety within 3 days after account_closed if not account_closed",
      "check.unsatisfiable_condition", 76),
     ("expect conditional for 3 days: retain of account for legal_obligations", "check.lasting_conditional", 26),
+    ("allow retain of account for legal_obligations within 5000 years", "check.duration_too_long", 56),
+    ("allow use of email for marketing if account_closed less than 9999999999 days ago", "check.duration_too_long", 39),
+    ("expect allow: retain of usage.ip_address collected 1001 years ago for safety", "check.duration_too_long", 54),
+    ("expect deny: retain of account for legal_obligations given account_closed 400000 days ago",
+     "check.duration_too_long", 77),
+    ('right delete via "privacy@example.com" within 99999 years', "check.duration_too_long", 49),
 ])
 def test_check_errors_point_at_the_mistake(line, code, column):
     result = api.check_text(POLICY + "  " + line + "\n", "t.policy")
@@ -125,6 +131,10 @@ def test_a_fact_cannot_be_named_collected():
     ({"facts": {"account_closed": False}}, "facts.account_closed", "leave out a fact"),
     ({"collected_at": "2027-01-01T00:00:00Z", "at": T0}, "collected_at", "after the instant asked about"),
     ({"at": dt.datetime(2026, 3, 1)}, "at", "without a time zone"),
+    ({"at": "9999-12-31T00:00:00Z"}, "at", "outside the years 1000 to 8999"),
+    ({"at": "0001-01-01T00:00:00+01:00"}, "at", "outside the years 1000 to 8999"),  # UTC is before the calendar
+    ({"facts": {"account_closed": "9000-01-01T00:00:00Z"}}, "facts.account_closed", "outside the years"),
+    ({"at": dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)}, "at", "outside the years"),
 ])
 def test_bad_times_are_errors_naming_the_field(policy, query, field, words):
     with pytest.raises(QueryError) as info:

@@ -164,8 +164,10 @@ class Policy:
         return self._engine.explain(self.key(query)).requirement
 
     def rights(self, query: Mapping[str, Any]) -> RightsAnswer:
-        """docs/semantics.md: `{"right": "erasure", "facts": [...]}` (facts omitted: unknown) -> whether the
-        person has the right, its channels, deadline, extension, limit, exceptions and reasons."""
+        """docs/semantics.md: `{"right": "erasure", "facts": [...]}` (facts omitted: unknown; an object of
+        fact -> the time it began, with `at`, for a condition with a time limit) -> whether the person has
+        the right, its channels, deadline, extension, limit, exceptions and reasons, and `until` / `from`
+        where a time limit changes it."""
         return rights.answer(self._compiled, self._engine.ref, query)
 
     def explain(self, query: Mapping[str, Any] | Query) -> str:

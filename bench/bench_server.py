@@ -202,8 +202,9 @@ def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figu
     singles = [json.dumps(q, separators=(",", ":")).encode() for q in qs]
     batches = [json.dumps({"queries": (qs * 2)[i:i + args.batch]}, separators=(",", ":")).encode()
                for i in range(0, len(qs), 16)]
-    plan: list[tuple[str, int, str]] = [("floor", 1, "off"), ("floor", 2, "off")]
-    plan += [("server", 1, mode) for mode in args.log_modes] + [("server", 2, mode) for mode in args.log_modes[:2]]
+    plan: list[tuple[str, int, str]] = [("floor", w, "off") for w in args.workers]
+    plan += [("server", 1, mode) for mode in args.log_modes if 1 in args.workers]
+    plan += [("server", 2, mode) for mode in args.log_modes[:2] if 2 in args.workers]
     for kind, workers, log_mode in plan:
         log_on = kind == "server" and log_mode != "off"
         tmp = tempfile.mkdtemp(prefix="bench-server-")
@@ -213,10 +214,10 @@ def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figu
         try:
             load(args, server.port, "/v1/decide", singles[:8], 1.0, 4)  # warm up
             answered_before = server.flushed() if log_on else 0.0
-            runs = [("single", "/v1/decide", singles, 1, 1)]
-            if workers == 1 or args.batch_two_workers:
+            runs = [("single", "/v1/decide", singles, 1, 1)] if "single" in args.endpoints else []
+            if "batch" in args.endpoints and (workers == 1 or args.batch_two_workers):
                 runs.append((f"batch of {args.batch}", "/v1/decide/batch", batches, args.batch, 1))
-            if pipelined(args) and log_mode == "off":
+            if "single" in args.endpoints and pipelined(args) and log_mode == "off":
                 runs.append((f"single pipelined x{args.pipeline}", "/v1/decide", singles, 1, args.pipeline))
             for _ in range(args.repeat):
                 for what, path, bodies, per, depth in runs:
@@ -314,6 +315,9 @@ def main() -> None:
     ap.add_argument("--log-modes", default="off,buffered",
                     help="decision log modes to measure, comma-separated (default off,buffered; audit too)")
     ap.add_argument("--batch-two-workers", action="store_true", help="measure the batch at 2 workers too")
+    ap.add_argument("--endpoints", default="single,batch",
+                    help="endpoints to measure, comma-separated (default single,batch)")
+    ap.add_argument("--workers", default="1,2", help="worker counts to measure, comma-separated (default 1,2)")
     ap.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: the cores go to the server)")
     ap.add_argument("--pipeline", type=int, default=8,
                     help="also measure single decisions with this many requests pipelined per write, log off, "
@@ -325,6 +329,10 @@ def main() -> None:
     if args.quick:
         args.duration = 1.0
     args.log_modes = [m.strip() for m in args.log_modes.split(",") if m.strip()]
+    args.endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
+    args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    if not set(args.endpoints) <= {"single", "batch"} or not set(args.workers) <= {1, 2}:
+        ap.error("--endpoints takes single and/or batch, --workers 1 and/or 2")
     os.chdir(REPO)
     sys.path.insert(0, str(REPO))
     import policy_engine

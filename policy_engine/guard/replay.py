@@ -35,13 +35,21 @@ EXAMPLES = 3  # examples kept per group, the most frequent first
 _GROUPED = """
 SELECT g.query, a.decision, a.requires, a.rules, g.n
 FROM (SELECT query, answer, count(*) AS n FROM ({pairs}) GROUP BY query, answer) AS g
-JOIN answers AS a ON a.key = g.answer
+JOIN answers AS a ON {answer}
 """
+# The logged answer of a group: its key, or (a batch row of version 4) its id in `answers`; looked up
+# once per group, not per decision.
+_BY_KEY = "a.key = g.answer"
+_BY_ID_OR_KEY = ("a.id = CASE WHEN typeof(g.answer) = 'integer' THEN g.answer "
+                 "ELSE (SELECT id FROM answers WHERE key = g.answer) END")
 _TOTAL = "SELECT sum({count}), min(d.ts), max(d.ts) FROM decisions AS d {where}"
-# (query, answer key) per decision. Version 3 (server/log_schema.py, which guard may not import: the
-# layers keep guard and server apart) adds batch rows: `n` set, `query` the JSON array of the
-# decisions' ids in `queries`, `answer` the JSON array of their answer keys.
-_PAIRS_ONE = "SELECT d.query AS query, d.answer AS answer FROM decisions AS d WHERE {one}"
+# (query, answer key or id) per decision. Version 3 (server/log_schema.py, which guard may not import:
+# the layers keep guard and server apart) adds batch rows: `n` set, `query` the JSON array of the
+# decisions' ids in `queries`, `answer` the JSON array of their answer keys; version 4 gives answers
+# an `id`, which its batch rows hold instead of the keys.
+# `+d.answer`: no column affinity, which the grouped pairs would otherwise take from this first half and
+# apply to the ids of the second (turning them into text that no key matches).
+_PAIRS_ONE = "SELECT d.query AS query, +d.answer AS answer FROM decisions AS d WHERE {one}"
 _PAIRS_MANY = ("SELECT q.query AS query, json_extract(d.answer, '$[' || r.key || ']') AS answer "
                "FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value "
                "WHERE d.n IS NOT NULL{cond}")
@@ -207,7 +215,8 @@ def read_log(conn: sqlite3.Connection, since: float | None = None,
             pairs = _PAIRS_ONE.format(one=cond or "1")
         total = conn.execute(_TOTAL.format(count="coalesce(d.n, 1)" if batches else "1",
                                            where="WHERE " + cond if cond else ""), params).fetchone()
-        return total, conn.execute(_GROUPED.format(pairs=pairs), params)
+        ids = "id" in {row[1] for row in conn.execute("PRAGMA table_info(answers)")}
+        return total, conn.execute(_GROUPED.format(pairs=pairs, answer=_BY_ID_OR_KEY if ids else _BY_KEY), params)
     except sqlite3.DatabaseError as err:
         raise LogError(f"cannot read the decision log: {err}") from None
 

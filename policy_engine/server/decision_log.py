@@ -8,12 +8,13 @@ counted there survives a SIGKILL of the process (WAL, committed transaction). `c
 the queue and commits what is left (the server calls it on SIGTERM, via the lifespan).
 
 The SQLite layout (log_schema.py) keeps the writer's work small, because it shares the GIL with
-the event loop: each distinct answer is stored once in `answers`; a single decision is one
-`decisions` row (time, query, answer key, latency, decision id, traceparent), unless the writer
-folds it with the singles queued after it in the same millisecond (log_fold.py), and the answers of
-one batch request are one row holding them as arrays (made on the event loop in a few C-level
-passes, `_columns`), so a batch of 100 costs one row instead of 100. The `decision_log` view
-gives one row per decision either way.
+the event loop: each distinct answer is stored once in `answers` (with an id), each distinct query
+text once in `queries`; a single decision is one `decisions` row (time, query, answer key,
+latency, decision id, traceparent), unless the writer folds it with the singles queued after it
+in the same millisecond (log_fold.py), and the answers of one batch request are one row holding
+them as arrays of those ids (made on the event loop in a few C-level passes, `_columns`), so a
+batch of 100 costs one row of some 700 bytes instead of 100 rows. The `decision_log` view gives one
+row per decision either way.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ import sqlite3
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Awaitable, Iterator
 
 from policy_engine.server.encode import Encoded
 from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
-from policy_engine.server.log_fold import float32s as _float32s, fold_singles, strings as _strings
+from policy_engine.server.log_fold import fold_singles, ids_text, latency_columns, strings as _strings
 from policy_engine.server.log_writer import BatchingWriter, DecisionSink, IdBlock, Request
 
 log = logging.getLogger("policy_engine.server")
@@ -87,9 +87,7 @@ def _insert(conn: sqlite3.Connection, sql: str, params: list[Any], width: int) -
             conn.execute(statement, part + [None] * (size * width - len(part)))
 
 
-_INSERT_ANSWER = ("INSERT OR IGNORE INTO answers (key, decision, requires, would_allow_if, rules, digest) "
-                  "VALUES (?, ?, ?, ?, ?, ?)")
-_KEY, _QUERY, _ENC, _LATENCY = attrgetter("key"), attrgetter("query"), attrgetter("enc"), attrgetter("latency")
+_INSERT_ANSWER = "INSERT INTO answers (key, decision, requires, would_allow_if, rules, digest) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 _FIELDS = ("action", "data", "source", "purpose", "recipient", "destination", "facts", "at", "collected_at")
@@ -149,7 +147,7 @@ class SqliteDecisionLog(BatchingWriter):
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._query_text = QueryText()
-        self._stored: set[str] = set()  # answer keys known to be in the file
+        self._answer_ids: dict[Encoded, str] = {}  # answer -> its answers.id (as text), known to be in the file
         self._query_ids: dict[str, str] = {}  # query text -> its queries.id (as text), known to be in the file
 
     def _open(self) -> None:
@@ -161,81 +159,74 @@ class SqliteDecisionLog(BatchingWriter):
         conn = self._conn
         assert conn is not None
         text = self._query_text
-        stored = self._stored
-        new: dict[str, Encoded] = {}
-        one: list[Any] = []  # flat parameters: 7 a single row, 10 a batch row; ids given below
+        answer_ids, query_ids = self._answer_ids, self._query_ids
+        one: list[Any] = []  # flat parameters: 6 a single row, 10 a batch row; ids given below
         many: list[Any] = []
         put_one, put_many = one.extend, many.extend
-        query_id = self._query_ids.get
         if len(requests) > 1:
-            requests = fold_singles(requests, stored, self._query_ids)
-        unknown = [r for r in requests if r[0] > 1 and type(r[2]) is list]
-        if unknown:  # queries not yet in `queries`: added (and committed) first, so no id is known that is not there
-            self._learn_queries(conn, [q if type(q) is str else text(q) for r in unknown for q in r[2]])
+            requests = fold_singles(requests, answer_ids, query_ids)
+        # Queries and answers not yet in the file: added (and committed) first, so no id is known that
+        # is not there, and before the rows that name them (a crash between leaves them unused: harmless).
+        texts = [q if type(q) is str else text(q) for r in requests if r[0] > 1 and type(r[2]) is not str for q in r[2]]
+        answers = [r[3] for r in requests if r[0] == 1 and r[3] not in answer_ids]
+        answers += [e for r in requests if r[0] > 1 and type(r[3]) is not str for e in r[3]]
+        if texts or answers:
+            self._learn(conn, texts, answers)
         offset = 0  # a row's offset from the file's last id (read by the statement): its id when all are given
         mixed = any(r[0] != 1 for r in requests)  # then every row, single too, in the batch statement (order kept)
         for n, ts, queries, encs, latencies, ids, traceparent in requests:
-            if n == 1:  # the query, answer, latency and id themselves
-                key = encs.key
+            if n == 1:  # the query, answer (its key), latency and id themselves
                 if mixed:
                     offset += 1
-                    put_many((offset, ts, queries if type(queries) is str else text(queries), key, latencies, ids,
-                              traceparent, None, None, None))
+                    put_many((offset, ts, queries if type(queries) is str else text(queries), encs.key, latencies,
+                              ids, traceparent, None, None, None))
                 else:
-                    put_one((ts, queries if type(queries) is str else text(queries), key, latencies, ids, traceparent))
-                if key not in stored and key not in new:
-                    new[key] = encs
+                    put_one((ts, queries if type(queries) is str else text(queries), encs.key, latencies, ids,
+                             traceparent))
                 continue
-            if type(queries) is list:  # its texts were learnt above
-                queries = "[" + ",".join([query_id(q if type(q) is str else text(q)) for q in queries]) + "]"
-            keys, answers = encs
+            if type(queries) is not str:  # its texts were learnt above
+                queries = "[" + ",".join([query_ids[q if type(q) is str else text(q)] for q in queries]) + "]"
+            if type(encs) is not str:  # so were its answers
+                encs = "[" + ",".join(map(answer_ids.__getitem__, encs)) + "]"
             offset += n
-            put_many((offset, ts, queries, keys, latencies[0], ids[0], traceparent, n, latencies[1], ids[1]))
-            if answers is not None:
-                for enc in answers:
-                    if enc.key not in stored and enc.key not in new:
-                        new[enc.key] = enc
-        if new:  # before the rows that name them (a crash between leaves an unused answer: harmless)
-            with _transaction(conn):
-                conn.executemany(_INSERT_ANSWER, [(e.key, e.label, e.requires, e.would_allow_if, e.rules, e.digest)
-                                                  for e in new.values()])
+            put_many((offset, ts, queries, encs, latencies[0], ids[0], traceparent, n, latencies[1], ids[1]))
         _insert(conn, _ONE_SQL, one, 6)  # one of the two is empty
         _insert(conn, _MANY_SQL, many, 10)
-        if len(stored) >= _MEMO_LIMIT:
-            stored.clear()
-        stored.update(new)
 
     def _columns(self, answers: list[Any], ids: list[str]) -> tuple[Any, Any, Any, Any]:
-        """On the event loop: a batch request's row, nearly ready to insert (query ids, answer keys,
-        latencies, decision ids, each one C-level pass). Why here and not on the writer thread: what the
-        queue holds must not point at the shared query texts and answers, or two cores keep taking
-        their reference counts from each other (measured: it cost the event loop more than the work).
-        The writer reads `_query_ids` and `_stored` only to add to them, under the GIL."""
-        queries = list(map(_QUERY, answers))
-        try:
-            query: Any = "[" + ",".join(map(self._query_ids.get, queries)) + "]"
-        except TypeError:  # not yet known (or not yet a text): the writer learns them
-            query = queries
-        encs = list(map(_ENC, answers))
-        keys = list(map(_KEY, encs))
-        new = None if self._stored.issuperset(keys) else encs
-        latencies = list(map(_LATENCY, answers))
+        """On the event loop: a batch request's row, nearly ready to insert (its query ids, answer
+        ids, latencies and decision ids, in a few C-level passes: the answers are (query, enc,
+        latency) tuples, transposed by one zip). Why here and not on the writer thread: what the queue
+        holds must not point at the shared query texts and answers, or two cores keep taking their
+        reference counts from each other (measured: it cost the event loop more than the work); only
+        a request with a query or answer not yet in the file queues them, for the writer to learn.
+        The writer reads `_query_ids` and `_answer_ids` only to add to them, under the GIL."""
+        queries, encs, latencies = zip(*answers)
         first = ids[0]
-        return (query, ('["' + '","'.join(keys) + '"]', new), (sum(latencies), _float32s(latencies)),
+        return (ids_text(queries, self._query_ids), ids_text(encs, self._answer_ids), latency_columns(latencies),
                 (first, int(first[24:], 16) if type(ids) is IdBlock else _strings(ids)))
 
-    def _learn_queries(self, conn: sqlite3.Connection, texts: list[str]) -> None:
-        """Put the texts not yet known into `queries`, in a transaction of their own, and only once it
-        is committed learn their ids (the request side reads them: an id it uses is in the file)."""
-        known = self._query_ids
-        if len(known) >= _MEMO_LIMIT:
-            known.clear()
-        learnt: dict[str, str] = {}
+    def _learn(self, conn: sqlite3.Connection, texts: list[str], answers: list[Encoded]) -> None:
+        """Put the query texts and answers not yet known into `queries` and `answers`, in a transaction
+        of their own, and only once it is committed learn their ids (the request side reads them: an
+        id it uses is in the file). An answer already in the file (a server before, another worker,
+        or an Encoded made again for the same answer) is found by its key."""
+        known_queries, known_answers = self._query_ids, self._answer_ids
+        for known in (known_queries, known_answers):
+            if len(known) >= _MEMO_LIMIT:
+                known.clear()
+        queries: dict[str, str] = {}
+        learnt: dict[Encoded, str] = {}
         with _transaction(conn):
-            for t in dict.fromkeys(t for t in texts if t not in known):
+            for t in dict.fromkeys(t for t in texts if t not in known_queries):
                 row = conn.execute("SELECT id FROM queries WHERE query = ?", (t,)).fetchone()
-                learnt[t] = str(row[0] if row else conn.execute("INSERT INTO queries (query) VALUES (?)", (t,)).lastrowid)
-        known.update(learnt)
+                queries[t] = str(row[0] if row else conn.execute("INSERT INTO queries (query) VALUES (?)", (t,)).lastrowid)
+            for e in dict.fromkeys(e for e in answers if e not in known_answers):
+                row = conn.execute("SELECT id FROM answers WHERE key = ?", (e.key,)).fetchone()
+                learnt[e] = str(row[0] if row else conn.execute(
+                    _INSERT_ANSWER, (e.key, e.label, e.requires, e.would_allow_if, e.rules, e.digest)).lastrowid)
+        known_queries.update(queries)
+        known_answers.update(learnt)
 
     def _shutdown(self) -> None:
         if self._conn is not None:

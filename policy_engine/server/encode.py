@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: equal and hashed by identity, so the decision log can map each one to its id in the file
+# with a dict lookup that hashes nothing (decision_log.py); a Decision is not hashable anyway.
+@dataclass(frozen=True, slots=True, eq=False)
 class Encoded:
     decision: Any  # the Decision itself (kept alive, so its id() cannot be reused while memoised)
     body: bytes  # the documented answer, JSON

@@ -34,6 +34,24 @@ def float32s(values: Any) -> bytes:
     return out.tobytes()
 
 
+def latency_columns(latencies: Any) -> tuple[float, bytes]:
+    """(their sum, their float32 blob) for a batch row; the blob of one float32 when all are equal (the
+    answers of one request from the server's memo share the lookup's time): one C-level pass more."""
+    first = latencies[0]
+    if latencies.count(first) == len(latencies):
+        return first * len(latencies), float32s((first,))
+    return sum(latencies), float32s(latencies)
+
+
+def ids_text(ids: Any, table: dict[Any, str]) -> Any:
+    """The JSON array of the things' ids in the file (`table`: thing -> its id, as text), or, when one
+    is not known there yet, the things themselves (the writer learns them)."""
+    try:
+        return "[" + ",".join(map(table.get, ids)) + "]"
+    except TypeError:  # None for one not yet known (or a query not yet a text)
+        return ids
+
+
 def strings(texts: list[str]) -> str:
     """A JSON array of strings (decision ids that are not one IdBlock): one join when none needs
     escaping, else json.dumps."""
@@ -59,27 +77,21 @@ def consecutive(ids: list[str]) -> bool:
     return ids == [prefix + "%012x" % i for i in range(low, low + len(ids))]
 
 
-def _row(run: list[Request], stored: set[str], query_ids: dict[str, str]) -> Request:
+def _row(run: list[Request], answer_ids: dict[Any, str], query_ids: dict[str, str]) -> Request:
     """One batch row (as _columns makes one) of the single-decision requests of `run` (2 or more):
-    its queries as their ids when every one is known, else as they came (the writer learns them)."""
+    its queries and answers as their ids when every one is known, else as they came (the writer
+    learns them)."""
     _, times, queries, encs, latencies, ids, _ = zip(*run)
-    try:
-        query: Any = "[" + ",".join(map(query_ids.get, queries)) + "]"
-    except TypeError:  # a text not yet in `queries`, or a query not yet a text
-        query = list(queries)
-    keys = [e.key for e in encs]
-    new = None if stored.issuperset(keys) else list(encs)
     id_list = list(ids)
     first = id_list[0]
-    return (len(run), times[0], query, ('["' + '","'.join(keys) + '"]', new),
-            (sum(latencies), float32s(latencies)),
+    return (len(run), times[0], ids_text(queries, query_ids), ids_text(encs, answer_ids), latency_columns(latencies),
             (first, int(first[24:], 16) if consecutive(id_list) else strings(id_list)), None)
 
 
-def fold_singles(requests: list[Request], stored: set[str], query_ids: dict[str, str]) -> list[Request]:
+def fold_singles(requests: list[Request], answer_ids: dict[Any, str], query_ids: dict[str, str]) -> list[Request]:
     """`requests` with each run of two or more consecutive single-decision requests of one
     millisecond and no traceparent made one batch row; the rest, and the order, as they were.
-    `stored`: the answer keys known to be in the file; `query_ids`: query text -> its id there."""
+    `answer_ids`: answer (Encoded) -> its id in the file; `query_ids`: query text -> its id there."""
     out: list[Request] = []
     run: list[Request] = []
     run_ms = -1
@@ -90,13 +102,13 @@ def fold_singles(requests: list[Request], stored: set[str], query_ids: dict[str,
                 run.append(r)
                 continue
             if run:
-                out.append(run[0] if len(run) == 1 else _row(run, stored, query_ids))
+                out.append(run[0] if len(run) == 1 else _row(run, answer_ids, query_ids))
             run, run_ms = [r], ms
             continue
         if run:
-            out.append(run[0] if len(run) == 1 else _row(run, stored, query_ids))
+            out.append(run[0] if len(run) == 1 else _row(run, answer_ids, query_ids))
             run, run_ms = [], -1
         out.append(r)
     if run:
-        out.append(run[0] if len(run) == 1 else _row(run, stored, query_ids))
+        out.append(run[0] if len(run) == 1 else _row(run, answer_ids, query_ids))
     return out

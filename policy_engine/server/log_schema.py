@@ -5,15 +5,20 @@ Why a batch request is one row (version 3): the writer shares the GIL with the e
 at hundreds of thousands of decisions a second a row per decision (its parameters, its index
 entry) cost more than deciding. A `decisions` row with `n` set holds the n answers of one batch
 request: `query` is the JSON array of their queries' ids in `queries` (each distinct query text
-is stored once there), `answer` the JSON array of their answer keys, `decision_id` the first one's
-id, `decision_ids` their ids (the JSON array of them, or, when they count up by one, an integer:
-the first id's last 12 hex digits, so the k-th id is the first's 24 leading characters and that
-number plus k, in 12 hex digits), `latencies_s` their latencies in seconds (a blob of n float32,
-little-endian), `latency_us` their sum; `ts` and `traceparent` are the request's. A row with `n`
-NULL is one decision, as in versions 1 and 2. The writer also folds single-decision requests of one
-millisecond into such a row (log_fold.py; `ts` is then the first one's, `traceparent` NULL). Why so compact: every byte costs the writer, which
-shares the GIL with the event loop (measured: about 1.5 ns a byte in SQLite, and formatting a
-float as text costs more than deciding a remembered question).
+is stored once there), `answer` the JSON array of their answers' ids in `answers` (version 4; in a
+row written by version 3, of their answer keys), `decision_id` the first one's id, `decision_ids`
+their ids (the JSON array of them, or, when they count up by one, an integer: the first id's last
+12 hex digits, so the k-th id is the first's 24 leading characters and that number plus k, in 12
+hex digits), `latencies_s` their latencies in seconds (a blob of n float32, little-endian, or of
+one when all n are the same, as the answers of one request from the server's memo are),
+`latency_us` their sum; `ts` and `traceparent` are the request's. A row with `n` NULL is one
+decision, as in versions 1 and 2 (its `answer` the answer's key). The writer also folds
+single-decision requests of one millisecond into such a row (log_fold.py; `ts` is then the first
+one's, `traceparent` NULL). Why so compact: every byte costs the writer, which shares the GIL with
+the event loop and the cores with everything else (measured: about 1.5 ns a byte in SQLite, and as
+much again when the WAL is checkpointed into the file; formatting a float as text costs more than
+deciding a remembered question). Why answer ids (version 4): an answer key is 32 hex digits, so in
+version 3 the keys were 35 of the 43 bytes a batched decision took; an id is one to three digits.
 
 Ids stay one per decision: a row's `id` is the id of its last decision, and its n decisions have
 the ids `id - n + 1` to `id`, in the order they were asked (the writer gives a batch row its id;
@@ -29,13 +34,14 @@ from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
-    key            TEXT PRIMARY KEY,          -- hash of the answer's JSON
+    id             INTEGER PRIMARY KEY,       -- what a batch row names the answer by (version 4)
+    key            TEXT NOT NULL UNIQUE,      -- hash of the answer's JSON; what a one-decision row names it by
     decision       TEXT NOT NULL,             -- allow | deny | conditional
     requires       TEXT,
     would_allow_if TEXT,
     rules          TEXT NOT NULL,             -- the cited reasons, JSON
     digest         TEXT NOT NULL              -- the policy version that decided
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS queries (
     id             INTEGER PRIMARY KEY,
     query          TEXT NOT NULL UNIQUE       -- a query's JSON text, as decisions.query holds it
@@ -44,12 +50,14 @@ CREATE TABLE IF NOT EXISTS decisions (
     id           INTEGER PRIMARY KEY,         -- the id of the row's last decision
     ts           REAL NOT NULL,               -- unix time, seconds
     query        TEXT NOT NULL,               -- the query, JSON (the documented field order, nulls left out); n set: the JSON array of their queries.id
-    answer       TEXT NOT NULL,               -- the answer's key (answers.key); n set: the JSON array of them
+    answer       TEXT NOT NULL,               -- the answer's key (answers.key); n set: the JSON array of their answers.id
+                                              -- (of their keys in rows written by version 3)
     latency_us   REAL NOT NULL,               -- time spent deciding, microseconds (n set: the sum)
     decision_id  TEXT,                        -- the answer's `decision_id` (UUIDv7); NULL in rows of version 1; n set: the first
     traceparent  TEXT,                        -- the request's W3C trace context, when it sent a valid one
     n            INTEGER,                     -- NULL: one decision; else the row holds a batch request's n decisions
     latencies_s  BLOB,                        -- n set: the decisions' latencies, seconds, n float32 little-endian
+                                              -- (one when all n are equal)
     decision_ids                              -- n set: the JSON array of the decisions' ids, or an integer (see above;
                                               -- no declared type, so SQLite keeps either as it is)
 );
@@ -57,9 +65,12 @@ CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
 """
 
 # Version 2 added decisions.decision_id and .traceparent; version 3 added n, latencies_s and
-# decision_ids (batch rows) and the queries table (SCHEMA creates it in any file). An older file gets the missing columns on open, by ALTER TABLE (its old
-# rows keep NULL there, which reads as they did), and the view of this version.
-SCHEMA_VERSION = 3
+# decision_ids (batch rows) and the queries table (SCHEMA creates it in any file); version 4 gave
+# each answer an integer id (the table rebuilt with the same rows: `answers.id` is its rowid) that
+# the batch rows it writes name their answers by. An older file gets the missing columns on open, by
+# ALTER TABLE (its old rows keep NULL there, which reads as they did), its answers their ids, and
+# the view of this version, which reads the rows of every version.
+SCHEMA_VERSION = 4
 _ADDED_COLUMNS = {"decision_id": "TEXT", "traceparent": "TEXT", "n": "INTEGER", "latencies_s": "BLOB",
                   "decision_ids": ""}
 
@@ -90,6 +101,15 @@ def _float32(blob: str, index: str) -> str:
             f"ELSE (8388608 + {m}) / CAST(1 << (150 - {e}) AS REAL) END)")
 
 
+_ELEMENT = "json_extract(d.answer, '$[' || r.key || ']')"
+# A batch row's k-th answer: an id (version 4) or a key (version 3). The key's lookup is a subquery, so
+# the join itself is on the primary key either way.
+_ANSWER_OF = {True: f"a.id = CASE WHEN typeof({_ELEMENT}) = 'integer' THEN {_ELEMENT} "
+                    f"ELSE (SELECT id FROM answers WHERE key = {_ELEMENT}) END",
+              False: f"a.key = {_ELEMENT}"}  # a file of version 3 no server has migrated: keys only
+# One float32 for the n latencies when they are equal (4 bytes): then element 0 for every decision.
+_LATENCY = f"round({_float32('d.latencies_s', 'CASE WHEN length(d.latencies_s) = 4 THEN 0 ELSE r.key END')} * 1e6, 3)"
+
 _ID = ("CASE WHEN typeof(d.decision_ids) = 'integer' "
        "THEN substr(d.decision_id, 1, 24) || printf('%012x', d.decision_ids + r.key) "
        "ELSE json_extract(d.decision_ids, '$[' || r.key || ']') END")
@@ -98,10 +118,18 @@ _ID = ("CASE WHEN typeof(d.decision_ids) = 'integer' "
 _ONE = (f"SELECT d.id, d.ts, {_TIME}, {_fields('d.query')}, d.query, {_ANSWER}, d.latency_us, "
         "d.decision_id, d.traceparent "
         "FROM decisions AS d JOIN answers AS a ON a.key = d.answer WHERE d.n IS NULL{rows}")
-_MANY = (f"SELECT d.id - d.n + 1 + r.key AS id, d.ts, {_TIME}, {_fields('q.query')}, q.query, {_ANSWER}, "
-         f"round({_float32('d.latencies_s', 'r.key')} * 1e6, 3) AS latency_us, {_ID} AS decision_id, d.traceparent "
-         "FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value "
-         "JOIN answers AS a ON a.key = json_extract(d.answer, '$[' || r.key || ']') WHERE d.n IS NOT NULL{rows}")
+
+
+def _many(answer_ids: bool) -> str:
+    """SQL: the decisions of batch rows, one row each; {rows} as in _ONE. `answer_ids`: whether the
+    file's answers have ids (version 4)."""
+    return (f"SELECT d.id - d.n + 1 + r.key AS id, d.ts, {_TIME}, {_fields('q.query')}, q.query, {_ANSWER}, "
+            f"{_LATENCY} AS latency_us, {_ID} AS decision_id, d.traceparent "
+            "FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value "
+            f"JOIN answers AS a ON {_ANSWER_OF[answer_ids]} WHERE d.n IS NOT NULL{{rows}}")
+
+
+_MANY = _many(True)
 VIEW = f"""
 DROP VIEW IF EXISTS decision_log;
 CREATE VIEW decision_log AS
@@ -109,23 +137,40 @@ CREATE VIEW decision_log AS
     UNION ALL
     {_MANY.format(rows="")};
 """
+# Version 4's answers, for a file whose answers table has no ids: rebuilt with the same rows (the
+# view that reads it is dropped first and made again after).
+_ANSWER_COLUMNS = "key, decision, requires, would_allow_if, rules, digest"
+_REBUILD_ANSWERS = (
+    "DROP VIEW IF EXISTS decision_log",
+    SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS answers"):SCHEMA.index(");") + 1].replace(
+        "IF NOT EXISTS answers", "answers_v4"),
+    f"INSERT INTO answers_v4 ({_ANSWER_COLUMNS}) SELECT {_ANSWER_COLUMNS} FROM answers",
+    "DROP TABLE answers",
+    "ALTER TABLE answers_v4 RENAME TO answers",
+)
 
 def columns(conn: sqlite3.Connection) -> set[str]:
     return {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
 
 
 def has_batch_rows(conn: sqlite3.Connection) -> bool:
-    """Whether the file has the version-3 layout (it may then hold batch rows)."""
+    """Whether the file has the version-3 layout or later (it may then hold batch rows)."""
     return "n" in columns(conn)
+
+
+def has_answer_ids(conn: sqlite3.Connection) -> bool:
+    """Whether the file's answers have ids (version 4)."""
+    return "id" in {row[1] for row in conn.execute("PRAGMA table_info(answers)")}
 
 
 def decision_rows(conn: sqlite3.Connection, rows: str = "") -> str:
     """SQL for the view's columns, one row per decision (not ordered), of the decisions rows that
     meet `rows` (SQL over `d`, with named parameters: they bind in both halves). A file of version 1
-    or 2 no server has migrated is read through its own view, so it reads as it always did."""
+    or 2 no server has migrated is read through its own view, so it reads as it always did; one of
+    version 3, by answer keys."""
     cond = f" AND ({rows})" if rows else ""
     if has_batch_rows(conn):
-        return f"{_ONE.format(rows=cond)} UNION ALL {_MANY.format(rows=cond)}"
+        return f"{_ONE.format(rows=cond)} UNION ALL {_many(has_answer_ids(conn)).format(rows=cond)}"
     return f"SELECT * FROM decision_log AS d{' WHERE ' + rows if rows else ''}"  # its id, ts, decision_id are d's
 
 
@@ -177,6 +222,9 @@ def migrate(conn: sqlite3.Connection) -> None:
             for column, kind in _ADDED_COLUMNS.items():
                 if column not in have:
                     conn.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind}".rstrip())
+            if not has_answer_ids(conn):
+                for statement in _REBUILD_ANSWERS:
+                    conn.execute(statement)
             for statement in VIEW.split(";\n"):
                 if statement.strip():
                     conn.execute(statement)

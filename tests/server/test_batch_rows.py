@@ -1,8 +1,9 @@
-"""The decision log's version 3 layout (server/log_schema.py): a batch request is one `decisions`
-row, and every reader still sees one decision per row with its own id. A file written by a version
-2 server is migrated when a server opens it, and a file holding rows of both layouts reads, replays,
-ships and is searched by decision id as one sequence. Real SQLite files, the real server, the
-installed console script."""
+"""The decision log's batch rows (server/log_schema.py, versions 3 and 4): a batch request is one
+`decisions` row, and every reader still sees one decision per row with its own id. A file written
+by a version 2 or 3 server is migrated when a server opens it, and a file holding rows of several
+layouts reads, replays, ships and is searched by decision id as one sequence; a version 3 file no
+server has opened since reads as it did. Real SQLite files, the real server, the installed console
+script."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from policy_engine.server.log_query import LogFilter, count_log, find_decision, 
 from policy_engine.shipping.reader import LogReader
 
 from .conftest import OPEN_E, SCRIPT, assert_clean_log, start
-from .old_logs import VERSION_2, old_log
+from .old_logs import VERSION_2, VERSION_3, old_log
 
 Q = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
 BATCH = [Q, {"action": "share", "data": "email", "recipient": "public"}, Q,
@@ -55,7 +56,7 @@ def test_a_version_2_log_is_migrated_and_reads_with_batch_rows_as_one_sequence(t
     later = list(zip(BATCH[:2], again["answers"]))
 
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     stored = conn.execute("SELECT n FROM decisions ORDER BY id").fetchall()
     assert stored == [(None,), (5,), (None,), (2,)], "a batch request is one row; a single answer its own"
     texts = [r[0] for r in conn.execute("SELECT query FROM queries")]
@@ -178,3 +179,66 @@ def test_a_block_of_ids_is_stored_compactly_unless_its_last_12_hex_digits_wrap(t
     assert [r["latency_us"] for r in rows] == [1.5] * 11
     for decision_id in (compact[3], wrapped[4], wrapped[5]):
         assert find_decision(db, decision_id)["decision_id"] == decision_id  # type: ignore[index]
+
+
+def _everything(db: Path, policy: policy_engine.Policy) -> tuple[list[dict], list[tuple[int, dict]], int, int]:
+    """What every reader sees: the log's rows, the shipped events, replay's count, count_log's."""
+    rows = list(query_log(db, LogFilter(limit=0)))
+    reader = LogReader(db, "replica-a")
+    try:
+        shipped, cursor = [], 0
+        while got := reader.read(cursor, 3):
+            shipped.extend(got)
+            cursor = got[-1][0]
+    finally:
+        reader.close()
+    return rows, shipped, replay(db, policy, str(OPEN_E)).rows, count_log(db, LogFilter())
+
+
+def test_a_version_3_log_reads_as_it_did_before_and_after_a_server_migrates_it(tmp_path, workdir):
+    db = tmp_path / "v3.sqlite3"
+    gen = ids.DecisionIds()
+    old_id, block = gen.one(), gen.block(4)
+    batch = [Q, BATCH[1], Q, BATCH[3]]
+    policy = old_log(db, VERSION_3, BATCH[5], old_id, batch=batch, batch_ids=block)
+    before = _everything(db, policy)  # read by this version's readers, the file left as it is
+    rows = before[0]
+    assert [r["id"] for r in rows] == [1, 2, 3, 4, 5] and before[2] == before[3] == 5
+    assert [r["decision_id"] for r in rows] == [old_id, *block]
+    assert [r["latency_us"] for r in rows] == [3.5, 1.0, 2.0, 3.0, 4.0]
+    assert [r["query"] for r in rows] == [BATCH[5], *batch]
+    assert [r["decision"] for r in rows] == [policy.decide(q).decision for q in [BATCH[5], *batch]]
+    assert [e["decision_id"] for _, e in before[1]] == [old_id, *block]
+    assert find_decision(db, block[2])["query"] == Q  # type: ignore[index]
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3, "reading changed nothing"
+    conn.close()
+
+    srv = start(workdir, Path("policies/open_e.policy"), "--decision-log", str(db), "--decision-log-mode", "audit")
+    try:
+        with srv.client() as http:
+            many = http.post("/v1/decide/batch", json={"queries": BATCH}).json()["answers"]
+            single = http.post("/v1/decide", json=BATCH[1]).json()
+    finally:
+        srv.stop()
+    assert_clean_log(srv)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    stored = conn.execute("SELECT n, answer FROM decisions ORDER BY id").fetchall()
+    keys = {k for (k,) in conn.execute("SELECT key FROM answers")}
+    ids_of = dict(conn.execute("SELECT id, key FROM answers"))
+    conn.close()
+    assert [n for n, _ in stored] == [None, 4, 5, None]
+    assert all(type(k) is str for k in json.loads(stored[1][1])), "the old batch row is left as it was: keys"
+    assert all(type(i) is int and i in ids_of for i in json.loads(stored[2][1])), "a new one names answers by id"
+    assert set(json.loads(stored[1][1])) <= keys and stored[3][1] in keys
+
+    after = _everything(db, policy)
+    assert after[0][:5] == before[0] and after[1][:5] == before[1], "the old rows read exactly as before"
+    answered = [a for a in many if "decision" in a] + [single]
+    assert [r["decision_id"] for r in after[0][5:]] == [a["decision_id"] for a in answered]
+    assert [r["decision"] for r in after[0][5:]] == [a["decision"] for a in answered]
+    assert [r["query"] for r in after[0][5:]] == [q for q, a in zip(BATCH, many) if "decision" in a] + [BATCH[1]]
+    assert after[2] == after[3] == 5 + len(answered)
+    assert [e["decision_id"] for _, e in after[1]] == [r["decision_id"] for r in after[0]]
+    assert find_decision(db, block[3])["query"] == BATCH[3]  # type: ignore[index]

@@ -4,6 +4,7 @@ and every reader still sees each decision as it was answered."""
 from __future__ import annotations
 
 import sqlite3
+import struct
 import time
 
 import policy_engine
@@ -26,23 +27,28 @@ def test_only_runs_of_one_millisecond_without_a_trace_context_are_folded():
     class Enc:
         key = "k"
 
-    one = (1, 10.0001, "q", Enc(), 0.5, "id", None)
-    traced = (1, 10.0002, "q", Enc(), 0.5, "id", TRACE)
-    later = (1, 10.0021, "q", Enc(), 0.5, "id", None)
+    enc = Enc()
+    one = (1, 10.0001, "q", enc, 0.5, "id", None)
+    traced = (1, 10.0002, "q", enc, 0.5, "id", TRACE)
+    later = (1, 10.0021, "q", enc, 0.5, "id", None)
     batch = (3, 10.0003, "qs", None, None, None, None)
 
-    def single(ts, tp=None, i=0):
-        return (1, ts, "q", Enc(), 0.25, f"019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b{i:03x}", tp)
+    def single(ts, tp=None, i=0, latency=0.25):
+        return (1, ts, "q", enc, latency, f"019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b{i:03x}", tp)
 
     run = [single(10.0001, i=0), single(10.0004, i=1), single(10.0009, i=2)]
-    out = fold_singles([*run, traced, batch, single(10.0012, i=5), single(10.0013, i=6), later], {"k"}, {"q": "7"})
+    out = fold_singles([*run, traced, batch, single(10.0012, i=5), single(10.0013, i=6, latency=0.5), later],
+                       {enc: "3"}, {"q": "7"})
     assert [r[0] for r in out] == [3, 1, 3, 2, 1], "each run cut at a traced single, a batch row and a new millisecond"
     row = out[0]
-    assert row[1] == 10.0001 and row[2] == "[7,7,7]" and row[3] == ('["k","k","k"]', None)
-    assert row[4][0] == 0.75 and len(row[4][1]) == 12  # the sum, and three float32s
+    assert row[1] == 10.0001 and row[2] == "[7,7,7]" and row[3] == "[3,3,3]", "queries and answers by their ids"
+    assert row[4] == (0.75, struct.pack("<f", 0.25)), "the sum, and one float32 for three equal latencies"
     assert row[5] == ("019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b000", 0x2a61c0e5b000), "consecutive ids: the first and a number"
     assert out[1] is traced and out[2] is batch and out[4] is later
-    assert fold_singles([one], set(), {}) == [one]
+    assert out[3][4] == (0.75, struct.pack("<2f", 0.25, 0.5)), "unequal latencies: one float32 each"
+    unknown = fold_singles(run, {}, {})[0]
+    assert unknown[2] == ("q", "q", "q") and unknown[3] == (enc, enc, enc), "not yet in the file: for the writer to learn"
+    assert fold_singles([one], {}, {}) == [one]
 
 
 def test_ids_count_as_consecutive_only_when_every_one_is_the_next():

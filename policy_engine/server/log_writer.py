@@ -3,7 +3,8 @@ per request: its time, its answers, their decision ids, its trace context, and i
 waiter) and one daemon thread that commits them in transactions. Buffered mode gathers for a
 flush interval and never makes a request wait; audit mode commits at once and wakes each waiting
 request when its rows are committed (group commit). Subclasses (decision_log.py) open the target
-and write a batch of requests.
+and write a batch of requests. Buffered, a target that writes fast and locally (SQLite) is written
+by the request side itself once a flush interval, the thread standing by (log_here.py says why).
 
 Why one item per request, in columns: the request side is on the event loop, so it pays one put
 and a few C-level passes over its answers (their queries, answers and latencies as three lists),
@@ -27,6 +28,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from policy_engine.server.encode import Encoded
 from policy_engine.server.errors import ApiError
 from policy_engine.server.ids import DecisionIds
+from policy_engine.server.log_here import STOP as _STOP, FlushHere, Request
 
 
 
@@ -66,13 +68,9 @@ class Answer(Protocol):
 _QUERY, _ENC, _LATENCY = attrgetter("query"), attrgetter("enc"), attrgetter("latency")
 _Row = namedtuple("_Row", "query enc latency")  # an Answer from loose values (record_many)
 
-# One request's rows, as queued: (n, ts, queries, answers, latencies, decision ids, traceparent);
-# n == 1: the one query, answer, latency and id themselves; else lists of n, in the order asked.
-Request = tuple[int, float, Any, Any, Any, Any, "str | None"]
 
 log = logging.getLogger("policy_engine.server")
 
-_STOP = object()
 MODES = ("buffered", "audit")
 
 
@@ -125,10 +123,12 @@ class DecisionSink(Protocol):
 
 
 
-class BatchingWriter:
-    """Queue + one daemon thread calling `_write(rows)` per batch. Subclasses open their target."""
+class BatchingWriter(FlushHere):
+    """Queue + one daemon thread calling `_write(rows)` per batch (or, buffered, the request side:
+    log_here.py). Subclasses open their target."""
 
     thread_name = "decision-log"
+    flushes_here = False  # a target whose writes are fast and local: buffered, the request side writes
 
     def __init__(self, *, mode: str = "buffered", batch_size: int = 1024, flush_interval: float = 0.05,
                  max_pending: int = 200_000, on_flush: Callable[[int], None] | None = None,
@@ -150,6 +150,13 @@ class BatchingWriter:
         self._open_buffered = mode == "buffered"  # and not closed: a single answer's short way into the queue
         self._failed = False
         self._wake = threading.Event()  # set by close(): stop gathering, write now
+        self._here = self.flushes_here and mode == "buffered"
+        self._lock = threading.Lock()
+        self._kick = threading.Event()
+        self._carry: list[Request] = []
+        self._flushed_at = time.time()
+        self._ready = False
+        self._tail_armed = False
         self._queued = 0
         self._taken = 0
         self._last_drop_warning = 0.0
@@ -187,7 +194,10 @@ class BatchingWriter:
             a = answers[0]
             if self._open_buffered and self._queued - self._taken < self._max_pending:  # _put's checks, in short
                 self._queued += 1
-                self._queue.put(((1, time.time(), a.query, a.enc, a.latency, ids[0], traceparent), None))
+                now = time.time()
+                self._queue.put(((1, now, a.query, a.enc, a.latency, ids[0], traceparent), None))
+                if self._here and now - self._flushed_at >= self._flush_interval:
+                    self._flush_here()
                 return None
             return self._put((1, time.time(), a.query, a.enc, a.latency, ids[0], traceparent))
         if n == 0:
@@ -213,6 +223,8 @@ class BatchingWriter:
         self._queued += n
         if not audit:
             self._queue.put((request, None))
+            if self._here and request[1] - self._flushed_at >= self._flush_interval:
+                self._flush_here()
             return None
         waiter = _Waiter()
         self._queue.put((request, waiter))
@@ -233,6 +245,7 @@ class BatchingWriter:
         self._open_buffered = False
         self._queue.put(_STOP)
         self._wake.set()
+        self._kick.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.error("decision log: writer did not finish within %.0f s; %d rows may be lost",
@@ -255,6 +268,11 @@ class BatchingWriter:
             self._failed = True
             log.error("decision log: cannot open it: %s", err)
             self._drain_dropping()
+            return
+        self._ready = True
+        if self._here:
+            self._stand_by()
+            self._shutdown()
             return
         stop = False
         while not stop:
@@ -298,18 +316,23 @@ class BatchingWriter:
             if waiter is not None:
                 _settle([waiter], OSError("the decision log is not open"))
 
-    def _write_batch(self, requests: list[Request]) -> BaseException | None:
+    def _write_batch(self, requests: list[Request], here: bool = False) -> BaseException | None:
         """Commit the requests' rows, batch_size requests a transaction (one row each in SQLite: a
         transaction's cost is in its rows and statements, which batching the decisions of a batch
         request into one row made independent of their number); returns the last error (None when
-        all were committed)."""
+        all were committed). `here`: on the request side, which does not wait for a busy target
+        (`_busy`): what is left is carried over to the writer thread, woken for it."""
         error: BaseException | None = None
         for start in range(0, len(requests), self._batch_size):
             chunk = requests[start:start + self._batch_size]
             size = sum(r[0] for r in chunk)
             try:
-                self._write(chunk)
+                self._write(chunk, here)
             except Exception as err:
+                if here and self._busy(err):
+                    self._carry = requests[start:]
+                    self._kick.set()
+                    return None
                 log.error("decision log: write failed, %d rows lost: %s: %s", size, type(err).__name__, err)
                 self._drop(size)
                 error = err
@@ -323,9 +346,13 @@ class BatchingWriter:
     def _open(self) -> None:
         raise NotImplementedError
 
-    def _write(self, requests: list[Request]) -> None:
-        """Write the requests' rows, all or none."""
+    def _write(self, requests: list[Request], here: bool = False) -> None:
+        """Write the requests' rows, all or none (`here`: on the request side, log_here.py)."""
         raise NotImplementedError
+
+    def _busy(self, err: Exception) -> bool:
+        """Whether a failed write wrote nothing and may be done later (the target was busy)."""
+        return False
 
     def _shutdown(self) -> None:
         pass

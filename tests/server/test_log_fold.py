@@ -108,8 +108,9 @@ class _SmallSqlite(SqliteDecisionLog):
 
     def _open(self) -> None:
         super()._open()
-        assert self._conn is not None
-        self._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        for conn in (self._conn, self._conn_here):  # the writer thread's, and the request side's (buffered)
+            if conn is not None:
+                conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
 
 
 def test_a_flush_larger_than_one_statement_binds_is_written_whole_with_its_ids_in_sequence(tmp_path):
@@ -132,3 +133,72 @@ def test_a_flush_larger_than_one_statement_binds_is_written_whole_with_its_ids_i
         rows = list(query_log(db, LogFilter(limit=0)))
         assert [r["id"] for r in rows] == list(range(1, len(made) + 1)), "one id per decision, none skipped"
         assert [r["decision_id"] for r in rows] == made
+
+
+def test_the_request_sides_plain_inserts_store_what_the_padded_statement_does(tmp_path):
+    """log_here.py writes through _insert_here (a transaction of plain VALUES rows, ids given), the
+    writer thread through _insert (one padded statement): the same rows either way, split alike
+    past what one statement binds."""
+    from policy_engine.server import decision_log as dl
+
+    stored = []
+    for insert in (dl._insert, dl._insert_here):
+        conn = dl.open_db(tmp_path / f"{insert.__name__}.sqlite3")
+        conn.isolation_level = None
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        conn.execute("INSERT INTO decisions (ts, query, answer, latency_us) VALUES (1.0, 'q', 'k', 1.0)")
+        for first in (0, 150):
+            many = [x for k in range(1, 151) for x in (2 * k, 10.0 + k, f"[{k},{k}]", "[1,2]", 0.000002 * k,
+                                                       f"id{first + k}", None, 2, b"\0\0\0@", 7)]
+            insert(conn, dl._MANY_SQL, many, 10)  # 1,500 parameters: two statements
+            insert(conn, dl._ONE_SQL, [20.0 + first, "q1", "k1", 0.0000015, f"one{first}", None], 6)
+        stored.append(conn.execute("SELECT * FROM decisions ORDER BY id").fetchall())
+        conn.close()
+    assert stored[0] == stored[1]
+    ids = [row[0] for row in stored[0]]
+    assert ids[:3] == [1, 3, 5] and ids[150:153] == [301, 302, 304], "batch rows: the last id's place; singles next"
+    assert len(stored[0]) == 303
+
+
+def test_a_busy_file_is_left_to_the_writer_thread_and_nothing_is_lost(tmp_path):
+    """Buffered, the request side writes itself (log_here.py) but never waits for a lock: while
+    another connection holds the file's write lock, what it took is carried over to the writer
+    thread, which waits for the lock and writes it, in order, before anything queued after."""
+    from policy_engine.server.deciding import Answered
+
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    answers = [Answered(q, encode(policy.decide(q)), 0.000002) for q in QUERIES]
+    db = tmp_path / "busy.sqlite3"
+    sink = SqliteDecisionLog(db, flush_interval=0.005).start()
+    gen = Ids()
+    made: list[str] = []
+
+    def record(n: int) -> None:
+        ids = gen.block(n)
+        sink.record_answers(answers[:n], ids)
+        made.extend(ids)
+
+    for _ in range(200):  # until the file is open and the request side has written once
+        record(1)
+        time.sleep(0.01)
+        if sink.flushed:
+            break
+    assert sink.flushed and sink._ready
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the file
+    try:
+        before = sink.flushed
+        for n in (3, 1, 5, 2):
+            time.sleep(0.01)  # past the flush interval: the request side tries, finds the file busy
+            record(n)
+        assert sink.flushed == before and sink.dropped == 0, "nothing written, nothing dropped while busy"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    record(4)
+    sink.close()
+    assert sink.flushed == len(made) and sink.dropped == 0 and sink.pending() == 0
+    rows = list(query_log(db, LogFilter(limit=0)))
+    assert [r["decision_id"] for r in rows] == made, "every decision, in the order asked"
+    assert [r["id"] for r in rows] == list(range(1, len(made) + 1))

@@ -193,7 +193,7 @@ class SqliteDecisionLog(BatchingWriter):
         self._conn.isolation_level = None  # autocommit: a statement is a transaction (_write)
         if self._here:
             here = self._conn_here = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            for pragma in ("busy_timeout = 0", "synchronous = NORMAL", "wal_autocheckpoint = 0"):
+            for pragma in ("busy_timeout = 0", "synchronous = NORMAL", "wal_autocheckpoint = 0", "temp_store = MEMORY"):
                 here.execute(f"PRAGMA {pragma}")
 
     def _busy(self, err: Exception) -> bool:

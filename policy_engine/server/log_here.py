@@ -99,15 +99,16 @@ class FlushHere:
             requests.append(item[0])
 
     def _stand_by(self) -> None:
-        """The writer thread while the request side writes: write when a flush interval passed with
-        no flush and no loop's timer armed, or what the request side carried over; on close(), write
-        everything left."""
+        """The writer thread while the request side writes: write what the request side carried
+        over, or when no flush came for a flush interval (two while a loop's timer is armed: a timer
+        whose loop has ended never fires); on close(), write everything left."""
         while not self._closed:
             self._kick.wait(_STANDING_BY if self._tail_armed and not self._carry else self._flush_interval)
             self._kick.clear()
             if self._closed:
                 break
-            if self._carry or (not self._tail_armed and time.time() - self._flushed_at >= self._flush_interval):
+            since = time.time() - self._flushed_at
+            if self._carry or since >= self._flush_interval * (2 if self._tail_armed else 1):
                 with self._lock:
                     self._flushed_at = time.time()
                     requests = self._take()

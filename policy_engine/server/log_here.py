@@ -7,12 +7,13 @@ thread doing the writes, the event loop's time per request grew by about 50 µs,
 own work there (its columns) is about 6 µs and the write itself about 6 µs more. The rest was the
 GIL: a thread that wants it back (after each SQLite call or wait) while the loop is busy is woken
 each time the loop lets go of it for a system call and mostly loses the race (its wait restarts
-each time, so the loop is never asked to hand it over): the writer thread woke about 2,700 times a
-second, and removing its SQLite work changed nothing. Writing on the loop once a flush interval
-costs the loop the write but none of those wake-ups. The writer thread then wakes about once a
-second under load: it writes when no loop does (no event loop, or requests stopped and no loop's
-timer is armed), takes over when the file is busy (another worker is writing: the request side
-never waits for a lock), runs the checkpoints (`_maintain`), and drains the queue on close().
+each time, so the loop is never asked to hand it over, and one such wait can last seconds): the
+writer thread woke about 2,700 times a second, and removing its SQLite work changed nothing.
+Writing on the loop once a flush interval costs the loop the write but none of those wake-ups. So
+while an event loop writes (its timer armed), the writer thread sleeps until it is asked: when the
+file was busy (another worker is writing: the request side never waits for a lock), and on
+close(), when it drains the queue; else (no event loop, or requests stopped) it writes each flush
+interval, as in audit mode.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ STOP = object()  # queued by close(): the writer thread writes what is left and 
 # n == 1: the one query, answer, latency and id themselves; else lists of n, in the order asked.
 Request = tuple[int, float, Any, Any, Any, Any, "str | None"]
 
-_STANDING_BY = 1.0  # s: how often the writer thread looks in while the request side writes
+_IDLE = 1.0  # s without a flush after which a loop's timer stops
 
 
 class FlushHere:
@@ -49,9 +50,6 @@ class FlushHere:
     def _write_batch(self, requests: list[Request], here: bool = False) -> BaseException | None:
         raise NotImplementedError
 
-    def _maintain(self) -> None:
-        """On the writer thread, now and then while the request side writes (e.g. a checkpoint)."""
-
     def _flush_here(self) -> None:
         """On the request side, a flush interval after the last flush: write what is queued, then
         arm a timer on the running event loop (if any) that flushes the tail when requests stop."""
@@ -64,11 +62,14 @@ class FlushHere:
                 self._write_batch(requests, here=True)
         finally:
             self._lock.release()
-        if not self._tail_armed:
-            loop = asyncio._get_running_loop()
-            if loop is not None:
-                self._tail_armed = True
-                loop.call_later(self._flush_interval, self._tail)
+        loop = asyncio._get_running_loop()
+        if loop is None:  # no event loop here: the writer thread writes the tail
+            if self._tail_armed:  # a timer of a loop that has ended, say
+                self._tail_armed = False
+                self._kick.set()
+        elif not self._tail_armed:
+            self._tail_armed = True
+            loop.call_later(self._flush_interval, self._tail)
 
     def _tail(self) -> None:
         """On the event loop, each flush interval while requests come: write what is left if no
@@ -80,7 +81,8 @@ class FlushHere:
             if time.time() - self._flushed_at >= self._flush_interval:
                 self._flush_here()  # which arms the next
                 return
-        elif time.time() - self._flushed_at > _STANDING_BY:
+        elif time.time() - self._flushed_at > _IDLE:
+            self._kick.set()  # idle: the writer thread's job again (nothing contends for the GIL now)
             return
         self._tail_armed = True
         asyncio.get_running_loop().call_later(self._flush_interval, self._tail)
@@ -99,22 +101,20 @@ class FlushHere:
             requests.append(item[0])
 
     def _stand_by(self) -> None:
-        """The writer thread while the request side writes: write what the request side carried
-        over, or when no flush came for a flush interval (two while a loop's timer is armed: a timer
-        whose loop has ended never fires); on close(), write everything left."""
+        """The writer thread while the request side writes: asleep while a loop's timer is armed,
+        until asked (`_kick`); else each flush interval. Writes what the request side carried over,
+        or what waits a flush interval; on close(), everything left."""
         while not self._closed:
-            self._kick.wait(_STANDING_BY if self._tail_armed and not self._carry else self._flush_interval)
+            self._kick.wait(None if self._tail_armed and not self._carry else self._flush_interval)
             self._kick.clear()
             if self._closed:
                 break
-            since = time.time() - self._flushed_at
-            if self._carry or since >= self._flush_interval * (2 if self._tail_armed else 1):
+            if self._carry or (not self._tail_armed and time.time() - self._flushed_at >= self._flush_interval):
                 with self._lock:
                     self._flushed_at = time.time()
                     requests = self._take()
                     if requests:
                         self._write_batch(requests)
-            self._maintain()
         with self._lock:
             requests = self._take()
             while not self._queue.empty():  # close() queued STOP last: nothing comes after it

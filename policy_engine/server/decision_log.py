@@ -1,9 +1,10 @@
 """The decision log writer. In: the answers of each request (query, Encoded answer, latency,
-decision id). Out: rows in SQLite (WAL) or JSON lines on stdout, written by one background thread
-in batches.
+decision id). Out: rows in SQLite (WAL) or JSON lines on stdout, written in batches by one
+background thread, or, buffered into SQLite, by the request side itself once a flush interval.
 
-The queue and the writer thread are in log_writer.py (buffered and audit modes); this module
-opens the targets and writes a batch. `flushed` counts the decisions committed so far: one
+The queue and the writer thread are in log_writer.py (buffered and audit modes), the request
+side's flushes in log_here.py (why: the writer thread's waits for the GIL); this module opens the
+targets and writes a batch. `flushed` counts the decisions committed so far: one
 counted there survives a SIGKILL of the process (WAL, committed transaction). `close()` drains
 the queue and commits what is left (the server calls it on SIGTERM, via the lifespan).
 

@@ -11,8 +11,8 @@ each time, so the loop is never asked to hand it over, and one such wait can las
 writer thread woke about 2,700 times a second, and removing its SQLite work changed nothing.
 Writing on the loop once a flush interval costs the loop the write but none of those wake-ups. So
 while an event loop writes (its timer armed), the writer thread sleeps until it is asked: when the
-file was busy (another worker is writing: the request side never waits for a lock), and on
-close(), when it drains the queue; else (no event loop, or requests stopped) it writes each flush
+file was busy (another worker is writing: the request side never waits for a lock), for a
+checkpoint now and then (`_maintain`), and on close(), when it drains the queue; else (no event loop, or requests stopped) it writes each flush
 interval, as in audit mode.
 """
 
@@ -49,6 +49,9 @@ class FlushHere:
 
     def _write_batch(self, requests: list[Request], here: bool = False) -> BaseException | None:
         raise NotImplementedError
+
+    def _maintain(self) -> None:
+        """On the writer thread when it wakes (the target's housekeeping: a checkpoint, say)."""
 
     def _flush_here(self) -> None:
         """On the request side, a flush interval after the last flush: write what is queued, then
@@ -115,6 +118,7 @@ class FlushHere:
                     requests = self._take()
                     if requests:
                         self._write_batch(requests)
+            self._maintain()
         with self._lock:
             requests = self._take()
             while not self._queue.empty():  # close() queued STOP last: nothing comes after it

@@ -202,3 +202,43 @@ def test_a_busy_file_is_left_to_the_writer_thread_and_nothing_is_lost(tmp_path):
     rows = list(query_log(db, LogFilter(limit=0)))
     assert [r["decision_id"] for r in rows] == made, "every decision, in the order asked"
     assert [r["id"] for r in rows] == list(range(1, len(made) + 1))
+
+
+def test_while_an_event_loop_writes_the_writer_thread_checkpoints_now_and_then(tmp_path):
+    """The request side writes on an event loop (log_here.py) and never checkpoints; the writer
+    thread does, asked every _CHECKPOINT_EVERY of its flushes: the file itself grows while the
+    sink is open, and every decision reads back."""
+    import asyncio
+    import os
+
+    from policy_engine.server import decision_log as dl
+    from policy_engine.server.deciding import Answered
+
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    answers = [Answered(q, encode(policy.decide(q)), 0.000002) for q in QUERIES]
+    db = tmp_path / "checkpoint.sqlite3"
+    sink = SqliteDecisionLog(db, flush_interval=0.001).start()
+    gen = Ids()
+    made: list[str] = []
+
+    async def serve() -> int:
+        flushes = 0
+        for _ in range(5000):  # bounded: until the request side has flushed enough, or the file grew
+            before = sink.flushed
+            ids = gen.block(len(answers))
+            sink.record_answers(answers, ids)
+            made.extend(ids)
+            flushes += sink.flushed > before
+            await asyncio.sleep(0.002)
+            if flushes > 2 * dl._CHECKPOINT_EVERY and os.path.getsize(db) > 2 * 65536:
+                break
+        return flushes
+
+    flushes = asyncio.run(serve())
+    grown = os.path.getsize(db)
+    sink.close()
+    assert flushes > dl._CHECKPOINT_EVERY, "the request side wrote, on the event loop"
+    assert grown > 2 * 65536, "a checkpoint copied the WAL into the file while it was open"
+    assert sink.flushed == len(made) and sink.dropped == 0
+    assert [r["decision_id"] for r in query_log(db, LogFilter(limit=0))] == made

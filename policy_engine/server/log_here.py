@@ -4,16 +4,19 @@ standing by: the mixin of log_writer.BatchingWriter for targets that write fast 
 
 Why (measured, batches of 100 at one worker under the bench's 16 connections): with the writer
 thread doing the writes, the event loop's time per request grew by about 50 µs, though the log's
-own work there (its columns) is about 6 µs and the write itself about 6 µs more. The rest was the
-GIL: a thread that wants it back (after each SQLite call or wait) while the loop is busy is woken
-each time the loop lets go of it for a system call and mostly loses the race (its wait restarts
-each time, so the loop is never asked to hand it over, and one such wait can last seconds): the
-writer thread woke about 2,700 times a second, and removing its SQLite work changed nothing.
-Writing on the loop once a flush interval costs the loop the write but none of those wake-ups. So
-while an event loop writes (its timer armed), the writer thread sleeps until it is asked: when the
-file was busy (another worker is writing: the request side never waits for a lock), for a
-checkpoint now and then (`_maintain`), and on close(), when it drains the queue; else (no event loop, or requests stopped) it writes each flush
-interval, as in audit mode.
+own work there (its columns) is about 9 µs and the write about 4 µs more. The rest was the GIL: a
+thread that wants it back (after each SQLite call or wait) while the loop is busy is woken each time
+the loop lets go of it for a system call and mostly loses the race (its wait restarts each time,
+so the loop is never asked to hand it over, and the wait lasts until it wins one): the writer
+thread woke about 2,700 times a second, and removing its SQLite work changed nothing; a thread
+that merely woke 20 times a second cost the loop about 30 µs a request. Writing on the loop once a
+flush interval costs the loop the write but none of those wake-ups (the loop's time per request
+grows by about 25-30 µs; what it spends beyond the log's own 13 µs is not the garbage collector nor
+the flush interval, which were ruled out). So while an event loop writes (its timer armed), the
+writer thread sleeps until it is asked: when the file was busy (another worker is writing: the
+request side never waits for a lock), for a checkpoint now and then (`_maintain`), and on close(),
+when it drains the queue; else (no event loop, or requests stopped) it writes each flush interval,
+as in audit mode.
 """
 
 from __future__ import annotations

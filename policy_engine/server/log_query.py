@@ -198,7 +198,9 @@ def count_log(path: str | Path, flt: LogFilter) -> int:
 def render_row(row: dict[str, Any]) -> str:
     """One line: time, decision, the question (in the words every report uses), the digest, and
     the cited rules' lines."""
-    question = words.question(row, unknown=words.FACTS_UNKNOWN)
+    # the question as asked (its JSON keeps destination, at and fact times, which the view's columns do not)
+    asked = row.get("query")
+    question = words.question(asked if isinstance(asked, dict) else row, unknown=words.FACTS_UNKNOWN)
     lines = ",".join(str(r.get("line")) for r in row.get("rules") or [] if isinstance(r, dict) and r.get("line"))
     decision = row["decision"]
     if row.get("requires"):

@@ -120,6 +120,19 @@ def test_log_reader_filters(tmp_path):
     assert "share" in render_row(row) and row["query"]["recipient"] == "public"
 
 
+def test_a_listed_row_says_the_question_as_asked_with_its_destination_and_times(tmp_path):
+    db = tmp_path / "d.sqlite3"
+    sink = SqliteDecisionLog(db, flush_interval=0.01).start()
+    sink.record({"action": "share", "data": "usage", "purpose": "business_operations", "recipient": "affiliate",
+                 "destination": "region.us", "facts": {"resident.uk": "2026-01-01T00:00:00Z"},
+                 "at": "2026-06-01T00:00:00Z"}, _decision("allow", "sha256:aaaa"), 0)
+    sink.close()
+    (row,) = query_log(db, LogFilter())
+    line = render_row(row)
+    assert "share of usage for business_operations with affiliate in region.us" in line, line
+    assert "resident.uk (since 2026-01-01T00:00:00Z)" in line and "at 2026-06-01T00:00:00Z" in line, line
+
+
 def test_parse_time_forms():
     assert parse_time("2026-01-01") == parse_time("2026-01-01T00:00:00Z") == parse_time("2026-01-01T01:00:00+01:00")
     for bad in ("yesterday", "5 parsecs", ""):

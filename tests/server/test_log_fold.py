@@ -23,6 +23,15 @@ QUERIES = [{"action": "use", "data": "email", "source": "forum", "purpose": p}
            for p in ("marketing", "analytics", "accounting", "marketing", "analytics", "marketing", "accounting")]
 
 
+def answered() -> list:
+    """QUERIES answered by Open-E, as the routes hand them to the log (deciding.Answered)."""
+    from policy_engine.server.deciding import Answered
+
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    return [Answered(q, encode(policy.decide(q)), 0.000002) for q in QUERIES]
+
+
 def test_only_runs_of_one_millisecond_without_a_trace_context_are_folded():
     class Enc:
         key = "k"
@@ -114,11 +123,7 @@ class _SmallSqlite(SqliteDecisionLog):
 
 
 def test_a_flush_larger_than_one_statement_binds_is_written_whole_with_its_ids_in_sequence(tmp_path):
-    from policy_engine.server.deciding import Answered
-
-    policy = policy_engine.load(OPEN_E)
-    encode = Encoder()
-    answers = [Answered(q, encode(policy.decide(q)), 0.000002) for q in QUERIES]
+    answers = answered()
     gen = Ids()
     for name, batched in (("singles", False), ("mixed", True)):
         db = tmp_path / f"{name}.sqlite3"
@@ -164,11 +169,7 @@ def test_a_busy_file_is_left_to_the_writer_thread_and_nothing_is_lost(tmp_path):
     """Buffered, the request side writes itself (log_here.py) but never waits for a lock: while
     another connection holds the file's write lock, what it took is carried over to the writer
     thread, which waits for the lock and writes it, in order, before anything queued after."""
-    from policy_engine.server.deciding import Answered
-
-    policy = policy_engine.load(OPEN_E)
-    encode = Encoder()
-    answers = [Answered(q, encode(policy.decide(q)), 0.000002) for q in QUERIES]
+    answers = answered()
     db = tmp_path / "busy.sqlite3"
     sink = SqliteDecisionLog(db, flush_interval=0.005).start()
     gen = Ids()
@@ -212,11 +213,7 @@ def test_while_an_event_loop_writes_the_writer_thread_checkpoints_now_and_then(t
     import os
 
     from policy_engine.server import decision_log as dl
-    from policy_engine.server.deciding import Answered
-
-    policy = policy_engine.load(OPEN_E)
-    encode = Encoder()
-    answers = [Answered(q, encode(policy.decide(q)), 0.000002) for q in QUERIES]
+    answers = answered()
     db = tmp_path / "checkpoint.sqlite3"
     sink = SqliteDecisionLog(db, flush_interval=0.001).start()
     gen = Ids()

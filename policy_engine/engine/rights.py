@@ -8,7 +8,9 @@ it to everyone, one with a condition to whoever meets it, several to whoever mee
 person can count on). A right no statement names is denied (default deny), with no reasons. With
 facts given the world is closed, and a listed fact makes every fact it implies hold; with facts
 omitted the answer is `conditional` with the simplified requirement, over assignments closed under
-implication, exactly as a decision's (`engine.Engine.requirement`).
+implication, exactly as a decision's (`engine.Engine.requirement`). A condition with a time limit
+(`account_closed less than 30 days ago`) is decided at the question's `at` from the facts' times
+(`facts` as an object of fact -> time), failing closed where a time is unknown (rights_timed.py).
 """
 
 from __future__ import annotations

@@ -185,10 +185,16 @@ def _decoded(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def count_log(path: str | Path, flt: LogFilter) -> int:
+    """How many decisions match. A filter on the time alone is counted from the rows themselves (a
+    batch row's n decisions share its time), without expanding each decision through the view."""
     conn = open_read_only(path)
     try:
-        where, params = flt.where()
         cond, cond_params = flt.rows()
+        if flt == LogFilter(since=flt.since, until=flt.until, limit=flt.limit):
+            decisions = "sum(coalesce(d.n, 1))" if log_schema.has_batch_rows(conn) else "count(*)"
+            sql = f"SELECT coalesce({decisions}, 0) FROM decisions AS d{' WHERE ' + cond if cond else ''}"
+            return int(conn.execute(sql, cond_params).fetchone()[0])
+        where, params = flt.where()
         sql = f"SELECT count(*) FROM ({log_schema.decision_rows(conn, cond)}){where}"
         return int(conn.execute(sql, {**params, **cond_params}).fetchone()[0])
     finally:

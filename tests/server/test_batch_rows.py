@@ -81,6 +81,11 @@ def test_a_version_2_log_is_migrated_and_reads_with_batch_rows_as_one_sequence(t
     assert [r["id"] for r in query_log(db, LogFilter(limit=3, action="share"))] == [3, 9]
     assert count_log(db, LogFilter(data="email", purpose="marketing")) == 6
     assert count_log(db, LogFilter(decision=rows[5]["decision"])) == sum(r["decision"] == rows[5]["decision"] for r in rows)
+    # on the time alone, counted from the rows: the same as expanding every decision
+    assert count_log(db, LogFilter()) == len(rows) == 9
+    for at in {r["ts"] for r in rows}:
+        assert count_log(db, LogFilter(since=at)) == sum(r["ts"] >= at for r in rows)
+        assert count_log(db, LogFilter(until=at)) == sum(r["ts"] < at for r in rows)
 
     # by id: a decision inside a batch row, from Python and from the installed console script
     inside = answered[3][1]["decision_id"]

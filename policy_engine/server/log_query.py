@@ -28,7 +28,11 @@ def parse_time(text: str, now: datetime | None = None) -> float:
     m = _RELATIVE.match(text)
     if m:
         now = now or datetime.now(timezone.utc)
-        return (now - timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])).timestamp()
+        try:
+            return (now - timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])).timestamp()
+        except OverflowError:  # further back than the calendar goes
+            raise ValueError(f"not a time: {text!r} reaches back before the year 1; give an age of at most a few "
+                             "thousand years, or a date like 2026-11-25") from None
     raw = text.strip()
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"

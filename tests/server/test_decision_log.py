@@ -135,7 +135,7 @@ def test_a_listed_row_says_the_question_as_asked_with_its_destination_and_times(
 
 def test_parse_time_forms():
     assert parse_time("2026-01-01") == parse_time("2026-01-01T00:00:00Z") == parse_time("2026-01-01T01:00:00+01:00")
-    for bad in ("yesterday", "5 parsecs", ""):
+    for bad in ("yesterday", "5 parsecs", "", "99999999999999d"):
         try:
             parse_time(bad)
         except ValueError:

@@ -46,13 +46,17 @@ _TOTAL = "SELECT sum({count}), min(d.ts), max(d.ts) FROM decisions AS d {where}"
 # (query, answer key or id) per decision. Version 3 (server/log_schema.py, which guard may not import:
 # the layers keep guard and server apart) adds batch rows: `n` set, `query` the JSON array of the
 # decisions' ids in `queries`, `answer` the JSON array of their answer keys; version 4 gives answers
-# an `id`, which its batch rows hold instead of the keys.
+# an `id`, which its batch rows hold instead of the keys; version 5's batch rows name each decision
+# by its id in `pairs` (query id, answer id), in `query`, and leave `answer` ''.
 # `+d.answer`: no column affinity, which the grouped pairs would otherwise take from this first half and
 # apply to the ids of the second (turning them into text that no key matches).
 _PAIRS_ONE = "SELECT d.query AS query, +d.answer AS answer FROM decisions AS d WHERE {one}"
 _PAIRS_MANY = ("SELECT q.query AS query, json_extract(d.answer, '$[' || r.key || ']') AS answer "
                "FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value "
-               "WHERE d.n IS NOT NULL{cond}")
+               "WHERE d.n IS NOT NULL AND d.answer <> ''{cond}")
+_PAIRS_PAIRED = ("SELECT q.query AS query, p.answer AS answer "
+                 "FROM decisions AS d JOIN json_each(d.query) AS r JOIN pairs AS p ON p.id = r.value "
+                 "JOIN queries AS q ON q.id = p.query WHERE d.n IS NOT NULL AND d.answer = ''{cond}")
 
 
 class LogError(ValueError):
@@ -211,6 +215,8 @@ def read_log(conn: sqlite3.Connection, since: float | None = None,
         if batches:
             pairs = (_PAIRS_ONE.format(one="d.n IS NULL" + (" AND " + cond if cond else "")) + " UNION ALL "
                      + _PAIRS_MANY.format(cond=" AND " + cond if cond else ""))
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pairs'").fetchone():
+                pairs += " UNION ALL " + _PAIRS_PAIRED.format(cond=" AND " + cond if cond else "")
         else:
             pairs = _PAIRS_ONE.format(one=cond or "1")
         total = conn.execute(_TOTAL.format(count="coalesce(d.n, 1)" if batches else "1",

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from policy_engine.language.diagnostics import PolicyError
 from policy_engine.server.decision_log import query_text
-from policy_engine.server.encode import Encoded, Encoder
+from policy_engine.server.encode import Encoded, Encoder, Remembered
 from policy_engine.server.errors import ApiError, query_error_body, query_error_status
 
 if TYPE_CHECKING:
@@ -98,11 +98,12 @@ class Decider:
         self._encode = encode
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decide")
         self.budget = budget
-        self._memo: dict[tuple[Any, ...], tuple[Encoded, str]] = {}  # the answer and the query's log text
+        self._memo: dict[tuple[Any, ...], Remembered] = {}
         self._limit = memo_limit
 
-    def hits(self, policy: Policy, queries: list[Any]) -> list[Answered] | None:
-        """Every query answered from the memo, or None at the first that is not (direct.py)."""
+    def hits(self, policy: Policy, queries: list[Any]) -> tuple[list[Remembered], float] | None:
+        """Every query answered from the memo (its Remembered answers, and the lookup's time per
+        answer: the latency each of them is logged with), or None at the first that is not (direct.py)."""
         digest = policy.digest
         memo_get = self._memo.get
         start = time.perf_counter()
@@ -121,13 +122,13 @@ class Decider:
             if hit is None:
                 return None
             found.append(hit)
-        each = (time.perf_counter() - start) / max(1, len(found))
-        return [Answered(text, enc, each) for enc, text in found]
+        return found, (time.perf_counter() - start) / max(1, len(found))
 
     async def decide(self, policy: Policy, queries: list[Any]) -> list[Outcome]:
-        found = self.hits(policy, queries)
-        if found is not None:
-            return found  # type: ignore[return-value]
+        hits = self.hits(policy, queries)
+        if hits is not None:
+            found, each = hits
+            return [Answered(h.query, h.enc, each) for h in found]
         digest = policy.digest
         memo_get = self._memo.get
         clock = time.perf_counter
@@ -144,7 +145,7 @@ class Decider:
                 missing.append(i)
                 out.append(None)
             else:  # the log gets the query's text, made once per question
-                out.append(Answered(hit[1], hit[0], clock() - start))
+                out.append(Answered(hit.query, hit.enc, clock() - start))
         if missing:
             computed = await self.offload(self._compute, policy, [queries[i] for i in missing])
             for i, outcome in zip(missing, computed):
@@ -163,7 +164,7 @@ class Decider:
                     if len(self._memo) >= self._limit:
                         self._memo.clear()
                     try:
-                        self._memo[key] = (outcome.enc, query_text(query))
+                        self._memo[key] = Remembered(query_text(query), outcome.enc, outcome.latency)
                     except TypeError:
                         pass
             outcomes.append(outcome)

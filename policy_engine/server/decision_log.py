@@ -10,11 +10,12 @@ the queue and commits what is left (the server calls it on SIGTERM, via the life
 
 The SQLite layout (log_schema.py) keeps the writer's work small, because it shares the GIL with
 the event loop: each distinct answer is stored once in `answers` (with an id), each distinct query
-text once in `queries`; a single decision is one `decisions` row (time, query, answer key,
-latency, decision id, traceparent), unless the writer folds it with the singles queued after it
-in the same millisecond (log_fold.py), and the answers of one batch request are one row holding
-them as arrays of those ids (made on the event loop in a few C-level passes, `_columns`), so a
-batch of 100 costs one row of some 700 bytes instead of 100 rows. The `decision_log` view gives one
+text once in `queries`, each question with its answer once in `pairs`; a single decision is one
+`decisions` row (time, query, answer key, latency, decision id, traceparent), unless the writer
+folds it with the singles queued after it in the same millisecond (log_fold.py), and the answers
+of one batch request are one row holding them as an array of their pairs' ids (made on the event
+loop in one C-level pass and a join, `_columns`), so a batch of 100 costs one row of some 450 bytes
+instead of 100 rows. The `decision_log` view gives one
 row per decision either way.
 """
 
@@ -31,10 +32,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Iterator
 
-from policy_engine.server.encode import Encoded
+from policy_engine.server.encode import Encoded, Remembered
 from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
-from policy_engine.server.log_fold import fold_singles, ids_text, latency_columns, strings as _strings
-from policy_engine.server.log_writer import BatchingWriter, DecisionSink, IdBlock, Request
+from policy_engine.server.log_fold import float32s, fold_singles, ids_text, latency_columns, strings as _strings
+from policy_engine.server.log_writer import _ENC, _QUERY, BatchingWriter, DecisionSink, IdBlock, Request
 
 log = logging.getLogger("policy_engine.server")
 
@@ -192,6 +193,8 @@ class SqliteDecisionLog(BatchingWriter):
         self._query_text = QueryText()
         self._answer_ids: dict[Encoded, str] = {}  # answer -> its answers.id (as text), known to be in the file
         self._query_ids: dict[str, str] = {}  # query text -> its queries.id (as text), known to be in the file
+        # (query text, answer) or a Remembered answer (by identity) -> its pairs.id (as text), in the file
+        self._pair_ids: dict[Any, str] = {}
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,19 +227,18 @@ class SqliteDecisionLog(BatchingWriter):
                 self._checkpoint_due = True
                 self._kick.set()
         text = self._query_text
-        answer_ids, query_ids = self._answer_ids, self._query_ids
+        answer_ids, pair_ids = self._answer_ids, self._pair_ids
         one: list[Any] = []  # flat parameters: 6 a single row, 10 a batch row; ids given below
         many: list[Any] = []
         put_one, put_many = one.extend, many.extend
         if len(requests) > 1:
-            requests = fold_singles(requests, answer_ids, query_ids)
-        # Queries and answers not yet in the file: added (and committed) first, so no id is known that
+            requests = fold_singles(requests, pair_ids)
+        # Answers and pairs not yet in the file: added (and committed) first, so no id is known that
         # is not there, and before the rows that name them (a crash between leaves them unused: harmless).
-        texts = [q if type(q) is str else text(q) for r in requests if r[0] > 1 and type(r[2]) is not str for q in r[2]]
         answers = [r[3] for r in requests if r[0] == 1 and r[3] not in answer_ids]
-        answers += [e for r in requests if r[0] > 1 and type(r[3]) is not str for e in r[3]]
-        if texts or answers:
-            self._learn(conn, texts, answers)
+        unknown = [item for r in requests if r[0] > 1 and type(r[2]) is not str for item in r[2]]
+        if answers or unknown:
+            self._learn(conn, answers, unknown)
         offset = 0  # a row's offset from the file's last id (read by the statement): its id when all are given
         mixed = any(r[0] != 1 for r in requests)  # then every row, single too, in the batch statement (order kept)
         for n, ts, queries, encs, latencies, ids, traceparent in requests:
@@ -249,50 +251,81 @@ class SqliteDecisionLog(BatchingWriter):
                     put_one((ts, queries if type(queries) is str else text(queries), encs.key, latencies, ids,
                              traceparent))
                 continue
-            if type(queries) is not str:  # its texts were learnt above
-                queries = "[" + ",".join([query_ids[q if type(q) is str else text(q)] for q in queries]) + "]"
-            if type(encs) is not str:  # so were its answers
-                encs = "[" + ",".join(map(answer_ids.__getitem__, encs)) + "]"
+            if type(queries) is not str:  # its decisions' pairs, learnt above
+                queries = "[" + ",".join([pair_ids[self._pair_key(item)] for item in queries]) + "]"
             offset += n
-            put_many((offset, ts, queries, encs, latencies[0], ids[0], traceparent, n, latencies[1], ids[1]))
+            put_many((offset, ts, queries, "", latencies[0], ids[0], traceparent, n, latencies[1], ids[1]))
         insert = _insert_here if here else _insert
         insert(conn, _ONE_SQL, one, 6)  # one of the two is empty
         insert(conn, _MANY_SQL, many, 10)
 
-    def _columns(self, answers: list[Any], ids: list[str]) -> tuple[Any, Any, Any, Any]:
-        """On the event loop: a batch request's row, nearly ready to insert (its query ids, answer
-        ids, latencies and decision ids, in a few C-level passes: the answers are (query, enc,
-        latency) tuples, transposed by one zip). Why here and not on the writer thread: what the queue
-        holds must not point at the shared query texts and answers, or two cores keep taking their
-        reference counts from each other (measured: it cost the event loop more than the work); only
-        a request with a query or answer not yet in the file queues them, for the writer to learn.
-        The writer reads `_query_ids` and `_answer_ids` only to add to them, under the GIL."""
-        queries, encs, latencies = zip(*answers)
+    def _columns(self, answers: list[Any], ids: list[str], latency: float | None) -> tuple[Any, Any, Any, Any]:
+        """On the event loop: a batch request's row, nearly ready to insert: its decisions' pair ids
+        (the answers of the memo's hits are Remembered objects, which `_pair_ids` maps by identity:
+        one C-level pass and a join), latencies and decision ids. Why here and not on the writer
+        thread: what the queue holds must not point at the shared query texts and answers, or two
+        cores keep taking their reference counts from each other (measured: it cost the event loop
+        more than the work); only a request with a pair not yet in the file queues its answers, for
+        the writer to learn. The writer reads `_pair_ids` only to add to them, under the GIL."""
+        if type(answers[0]) is Remembered:  # the direct path's hits (direct.py)
+            pairs = ids_text(answers, self._pair_ids)
+        else:  # answers made for the request (the ASGI route's): by (query text, answer), pairs made in C
+            pairs = ids_text(list(zip(map(_QUERY, answers), map(_ENC, answers))), self._pair_ids)
+        if type(pairs) is not str:
+            pairs = list(answers)
         first = ids[0]
-        return (ids_text(queries, self._query_ids), ids_text(encs, self._answer_ids), latency_columns(latencies),
+        return (pairs, None,
+                latency_columns([a.latency for a in answers]) if latency is None
+                else (latency * len(answers), float32s((latency,))),
                 (first, int(first[24:], 16) if type(ids) is IdBlock else _strings(ids)))
 
-    def _learn(self, conn: sqlite3.Connection, texts: list[str], answers: list[Encoded]) -> None:
-        """Put the query texts and answers not yet known into `queries` and `answers`, in a transaction
-        of their own, and only once it is committed learn their ids (the request side reads them: an
-        id it uses is in the file). An answer already in the file (a server before, another worker,
-        or an Encoded made again for the same answer) is found by its key."""
-        known_queries, known_answers = self._query_ids, self._answer_ids
-        for known in (known_queries, known_answers):
+    def _pair_key(self, item: Any) -> Any:
+        """What `_pair_ids` knows a decision's pair by: a Remembered answer itself, else (its query's
+        log text, its answer). `item`: an answer (deciding.Answered, Remembered, or the loose values of
+        `record_many`) or a (query, answer) tuple of folded singles."""
+        if type(item) is Remembered:
+            return item
+        query, enc = item if type(item) is tuple else (item.query, item.enc)
+        return (query if type(query) is str else self._query_text(query), enc)
+
+    def _learn(self, conn: sqlite3.Connection, answers: list[Encoded], items: list[Any]) -> None:
+        """Put the answers (of single rows) and the pairs of `items` (decisions of batch rows) not yet
+        known into `answers`, `queries` and `pairs`, in a transaction of their own, and only once it is
+        committed learn their ids (the request side reads them: an id it uses is in the file). One
+        already in the file (a server before, another worker, or an Encoded made again for the same
+        answer) is found by its key or text."""
+        known_queries, known_answers, known_pairs = self._query_ids, self._answer_ids, self._pair_ids
+        for known in (known_queries, known_answers, known_pairs):
             if len(known) >= _MEMO_LIMIT:
                 known.clear()
+        keys = [self._pair_key(item) for item in items]
+        values = list(dict.fromkeys((k.query, k.enc) if type(k) is Remembered else k for k in keys))
         queries: dict[str, str] = {}
         learnt: dict[Encoded, str] = {}
+        pairs: dict[tuple[str, Encoded], str] = {}
         with _transaction(conn):
-            for t in dict.fromkeys(t for t in texts if t not in known_queries):
+            for t in dict.fromkeys(t for t, _ in values if t not in known_queries):
                 row = conn.execute("SELECT id FROM queries WHERE query = ?", (t,)).fetchone()
                 queries[t] = str(row[0] if row else conn.execute("INSERT INTO queries (query) VALUES (?)", (t,)).lastrowid)
-            for e in dict.fromkeys(e for e in answers if e not in known_answers):
+            for e in dict.fromkeys([*answers, *(e for _, e in values)]):
+                if e in known_answers:
+                    continue
                 row = conn.execute("SELECT id FROM answers WHERE key = ?", (e.key,)).fetchone()
                 learnt[e] = str(row[0] if row else conn.execute(
                     _INSERT_ANSWER, (e.key, e.label, e.requires, e.would_allow_if, e.rules, e.digest)).lastrowid)
+            for t, e in values:
+                if (t, e) in known_pairs:
+                    continue
+                q, a = int(queries.get(t) or known_queries[t]), int(learnt.get(e) or known_answers[e])
+                row = conn.execute("SELECT id FROM pairs WHERE query = ? AND answer = ?", (q, a)).fetchone()
+                pairs[(t, e)] = str(row[0] if row else conn.execute(
+                    "INSERT INTO pairs (query, answer) VALUES (?, ?)", (q, a)).lastrowid)
         known_queries.update(queries)
         known_answers.update(learnt)
+        known_pairs.update(pairs)
+        for k in keys:
+            if type(k) is Remembered:
+                known_pairs[k] = known_pairs[(k.query, k.enc)]
 
     def _shutdown(self) -> None:
         if self._conn_here is not None:
@@ -365,8 +398,8 @@ class NullDecisionLog:
                     traceparent: str | None = None) -> Awaitable[None] | None:
         return None
 
-    def record_answers(self, answers: list[Any], ids: list[str],
-                       traceparent: str | None = None) -> Awaitable[None] | None:
+    def record_answers(self, answers: list[Any], ids: list[str], traceparent: str | None = None,
+                       latency: float | None = None) -> Awaitable[None] | None:
         return None
 
     def pending(self) -> int:

@@ -124,9 +124,10 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
         queries = [data] if path == SINGLE else batch_queries(data, config.max_batch)
     except (ApiError, ValueError, RecursionError):  # ValueError: not UTF-8, not JSON, NaN, a huge integer
         return None
-    answered = state.decider.hits(state.served.policy, queries)
-    if answered is None:
+    hits = state.decider.hits(state.served.policy, queries)
+    if hits is None:
         return None
+    answered, each = hits
     # ---- certain from here: the observable part, as routes/decisions._answer does it
     sink = state.log
     n = len(answered)
@@ -170,7 +171,7 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
         return b"".join(out)
 
     try:
-        waiting = take(sink, answered, ids, None if traceparent is None else traceparent.decode())
+        waiting = take(sink, answered, ids, None if traceparent is None else traceparent.decode(), each)
     except ApiError as err:
         return refuse(err)
     if waiting is None:  # the log took the rows at once (buffered mode): done

@@ -26,6 +26,21 @@ class Encoded:
     key: str  # a hash of `body`: the decision log stores each distinct answer once, rows point to it
 
 
+class Remembered:
+    """An answer the server's memo keeps (deciding.Decider): the one object every hit of its question
+    gets, so a hit makes no object. Equal and hashed by identity (a slots class), so the decision log
+    maps it to its (query, answer) pair in the file with a dict lookup that hashes nothing
+    (decision_log.py). `latency` is the time its first asking took; a hit's own is the lookup's,
+    which `Decider.hits` returns beside."""
+
+    __slots__ = ("enc", "latency", "query")
+
+    def __init__(self, query: str, enc: Encoded, latency: float):
+        self.query = query  # the query's log text
+        self.enc = enc
+        self.latency = latency
+
+
 class Encoder:
     def __init__(self, limit: int = 20_000):
         self._memo: dict[int, Encoded] = {}

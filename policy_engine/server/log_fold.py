@@ -5,7 +5,8 @@ Why: a `decisions` row costs the writer about the same whether it holds one deci
 shares the GIL with the event loop. Measured before this: 2.8-4.3 µs of writer time per single
 request against 0.22 µs per decision of a batch request. So the singles of one flush that were
 queued in the same millisecond, one after another, without a trace context, are written as one
-batch row (log_schema.py, version 3): the readers see each decision as before, through the view.
+batch row (log_schema.py, version 3; its decisions named by their pairs since version 5): the
+readers see each decision as before, through the view.
 
 What a decision keeps: its query, answer, latency (float32 seconds, as every batch row's), decision
 id and place in the id sequence (runs are cut at anything else, so ids keep the queue's order).
@@ -43,9 +44,9 @@ def latency_columns(latencies: Any) -> tuple[float, bytes]:
     return sum(latencies), float32s(latencies)
 
 
-def ids_text(ids: Any, table: dict[Any, str]) -> Any:
+def ids_text(ids: list[Any], table: dict[Any, str]) -> Any:
     """The JSON array of the things' ids in the file (`table`: thing -> its id, as text), or, when one
-    is not known there yet, the things themselves (the writer learns them)."""
+    is not known there yet (or is unhashable), the list of things itself (the writer learns them)."""
     try:
         return "[" + ",".join(map(table.get, ids)) + "]"
     except TypeError:  # None for one not yet known (or a query not yet a text)
@@ -77,21 +78,21 @@ def consecutive(ids: list[str]) -> bool:
     return ids == [prefix + "%012x" % i for i in range(low, low + len(ids))]
 
 
-def _row(run: list[Request], answer_ids: dict[Any, str], query_ids: dict[str, str]) -> Request:
+def _row(run: list[Request], pair_ids: dict[Any, str]) -> Request:
     """One batch row (as _columns makes one) of the single-decision requests of `run` (2 or more):
-    its queries and answers as their ids when every one is known, else as they came (the writer
-    learns them)."""
+    its decisions as their pair ids when every (query text, answer) is known, else the list of
+    (query, answer) as they came (the writer learns them)."""
     _, times, queries, encs, latencies, ids, _ = zip(*run)
     id_list = list(ids)
     first = id_list[0]
-    return (len(run), times[0], ids_text(queries, query_ids), ids_text(encs, answer_ids), latency_columns(latencies),
+    return (len(run), times[0], ids_text(list(zip(queries, encs)), pair_ids), None, latency_columns(latencies),
             (first, int(first[24:], 16) if consecutive(id_list) else strings(id_list)), None)
 
 
-def fold_singles(requests: list[Request], answer_ids: dict[Any, str], query_ids: dict[str, str]) -> list[Request]:
+def fold_singles(requests: list[Request], pair_ids: dict[Any, str]) -> list[Request]:
     """`requests` with each run of two or more consecutive single-decision requests of one
     millisecond and no traceparent made one batch row; the rest, and the order, as they were.
-    `answer_ids`: answer (Encoded) -> its id in the file; `query_ids`: query text -> its id there."""
+    `pair_ids`: (query text, answer (Encoded)) -> its id in the file's pairs."""
     out: list[Request] = []
     run: list[Request] = []
     run_ms = -1
@@ -102,13 +103,13 @@ def fold_singles(requests: list[Request], answer_ids: dict[Any, str], query_ids:
                 run.append(r)
                 continue
             if run:
-                out.append(run[0] if len(run) == 1 else _row(run, answer_ids, query_ids))
+                out.append(run[0] if len(run) == 1 else _row(run, pair_ids))
             run, run_ms = [r], ms
             continue
         if run:
-            out.append(run[0] if len(run) == 1 else _row(run, answer_ids, query_ids))
+            out.append(run[0] if len(run) == 1 else _row(run, pair_ids))
             run, run_ms = [], -1
         out.append(r)
     if run:
-        out.append(run[0] if len(run) == 1 else _row(run, answer_ids, query_ids))
+        out.append(run[0] if len(run) == 1 else _row(run, pair_ids))
     return out

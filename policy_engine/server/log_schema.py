@@ -19,8 +19,12 @@ the event loop and the cores with everything else (measured: about 1.5 ns a byte
 much again when the WAL is checkpointed into the file; formatting a float as text costs more than
 deciding a remembered question). Why answer ids (version 4): an answer key is 32 hex digits, so in
 version 3 the keys were 35 of the 43 bytes a batched decision took; an id is one to three digits.
-
-Ids stay one per decision: a row's `id` is the id of its last decision, and its n decisions have
+Why pairs (version 5): a batch row of version 5 names each decision by one id, that of its (query,
+answer) pair in `pairs`, in `query` (its `answer` is ''), where version 4 named each by two, a query
+id and an answer id, in two arrays. The server keeps the pair of each remembered question as one
+object, so the row's array is one C-level pass over the answers and one join (measured: 2.6 µs for a
+batch of 100, against 9.5 µs for the two arrays and the zip that split them), and about 3.5 bytes a
+decision fewer go into the file. Ids stay one per decision: a row's `id` is the id of its last decision, and its n decisions have
 the ids `id - n + 1` to `id`, in the order they were asked (the writer gives a batch row its id;
 a one-decision row takes the next rowid, as before). So "the decisions after id X" are exactly
 the rows with `id > X`, through the primary key, which is how the readers page.
@@ -46,12 +50,19 @@ CREATE TABLE IF NOT EXISTS queries (
     id             INTEGER PRIMARY KEY,
     query          TEXT NOT NULL UNIQUE       -- a query's JSON text, as decisions.query holds it
 );
+CREATE TABLE IF NOT EXISTS pairs (            -- a question and the answer it got (version 5)
+    id             INTEGER PRIMARY KEY,       -- what a batch row of version 5 names the decision by
+    query          INTEGER NOT NULL,          -- queries.id
+    answer         INTEGER NOT NULL,          -- answers.id
+    UNIQUE (query, answer)
+);
 CREATE TABLE IF NOT EXISTS decisions (
     id           INTEGER PRIMARY KEY,         -- the id of the row's last decision
     ts           REAL NOT NULL,               -- unix time, seconds
-    query        TEXT NOT NULL,               -- the query, JSON (the documented field order, nulls left out); n set: the JSON array of their queries.id
-    answer       TEXT NOT NULL,               -- the answer's key (answers.key); n set: the JSON array of their answers.id
-                                              -- (of their keys in rows written by version 3)
+    query        TEXT NOT NULL,               -- the query, JSON (the documented field order, nulls left out); n set: the JSON
+                                              -- array of their pairs.id (of their queries.id in rows written by versions 3-4)
+    answer       TEXT NOT NULL,               -- the answer's key (answers.key); n set: '' (the pairs name the answers), or,
+                                              -- in rows written by version 4, the JSON array of their answers.id (3: keys)
     latency_us   REAL NOT NULL,               -- time spent deciding, microseconds (n set: the sum)
     decision_id  TEXT,                        -- the answer's `decision_id` (UUIDv7); NULL in rows of version 1; n set: the first
     traceparent  TEXT,                        -- the request's W3C trace context, when it sent a valid one
@@ -67,10 +78,11 @@ CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
 # Version 2 added decisions.decision_id and .traceparent; version 3 added n, latencies_s and
 # decision_ids (batch rows) and the queries table (SCHEMA creates it in any file); version 4 gave
 # each answer an integer id (the table rebuilt with the same rows: `answers.id` is its rowid) that
-# the batch rows it writes name their answers by. An older file gets the missing columns on open, by
-# ALTER TABLE (its old rows keep NULL there, which reads as they did), its answers their ids, and
-# the view of this version, which reads the rows of every version.
-SCHEMA_VERSION = 4
+# the batch rows it writes name their answers by; version 5 added the pairs table (SCHEMA creates it)
+# that the batch rows it writes name their decisions by. An older file gets the missing columns on
+# open, by ALTER TABLE (its old rows keep NULL there, which reads as they did), its answers their
+# ids, and the view of this version, which reads the rows of every version.
+SCHEMA_VERSION = 5
 _ADDED_COLUMNS = {"decision_id": "TEXT", "traceparent": "TEXT", "n": "INTEGER", "latencies_s": "BLOB",
                   "decision_ids": ""}
 
@@ -121,21 +133,30 @@ _ONE = (f"SELECT d.id, d.ts, {_TIME}, {_fields('d.query')}, d.query, {_ANSWER}, 
 
 
 def _many(answer_ids: bool) -> str:
-    """SQL: the decisions of batch rows, one row each; {rows} as in _ONE. `answer_ids`: whether the
-    file's answers have ids (version 4)."""
+    """SQL: the decisions of batch rows of versions 3 and 4 (two arrays: query ids, answer ids or
+    keys), one row each; {rows} as in _ONE. `answer_ids`: whether the file's answers have ids
+    (version 4)."""
     return (f"SELECT d.id - d.n + 1 + r.key AS id, d.ts, {_TIME}, {_fields('q.query')}, q.query, {_ANSWER}, "
             f"{_LATENCY} AS latency_us, {_ID} AS decision_id, d.traceparent "
             "FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value "
-            f"JOIN answers AS a ON {_ANSWER_OF[answer_ids]} WHERE d.n IS NOT NULL{{rows}}")
+            f"JOIN answers AS a ON {_ANSWER_OF[answer_ids]} WHERE d.n IS NOT NULL AND d.answer <> ''{{rows}}")
 
 
+# The decisions of batch rows of version 5: one array of pair ids.
+_PAIRED = (f"SELECT d.id - d.n + 1 + r.key AS id, d.ts, {_TIME}, {_fields('q.query')}, q.query, {_ANSWER}, "
+           f"{_LATENCY} AS latency_us, {_ID} AS decision_id, d.traceparent "
+           "FROM decisions AS d JOIN json_each(d.query) AS r JOIN pairs AS p ON p.id = r.value "
+           "JOIN queries AS q ON q.id = p.query JOIN answers AS a ON a.id = p.answer "
+           "WHERE d.n IS NOT NULL AND d.answer = ''{rows}")
 _MANY = _many(True)
 VIEW = f"""
 DROP VIEW IF EXISTS decision_log;
 CREATE VIEW decision_log AS
     {_ONE.format(rows="")}
     UNION ALL
-    {_MANY.format(rows="")};
+    {_MANY.format(rows="")}
+    UNION ALL
+    {_PAIRED.format(rows="")};
 """
 # Version 4's answers, for a file whose answers table has no ids: rebuilt with the same rows (the
 # view that reads it is dropped first and made again after).
@@ -158,6 +179,11 @@ def has_batch_rows(conn: sqlite3.Connection) -> bool:
     return "n" in columns(conn)
 
 
+def has_pairs(conn: sqlite3.Connection) -> bool:
+    """Whether the file has the pairs table (version 5, or a file any server of version 5 opened)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pairs'").fetchone() is not None
+
+
 def has_answer_ids(conn: sqlite3.Connection) -> bool:
     """Whether the file's answers have ids (version 4)."""
     return "id" in {row[1] for row in conn.execute("PRAGMA table_info(answers)")}
@@ -167,10 +193,11 @@ def decision_rows(conn: sqlite3.Connection, rows: str = "") -> str:
     """SQL for the view's columns, one row per decision (not ordered), of the decisions rows that
     meet `rows` (SQL over `d`, with named parameters: they bind in both halves). A file of version 1
     or 2 no server has migrated is read through its own view, so it reads as it always did; one of
-    version 3, by answer keys."""
+    version 3, by answer keys; one without the pairs table has no rows that name pairs."""
     cond = f" AND ({rows})" if rows else ""
     if has_batch_rows(conn):
-        return f"{_ONE.format(rows=cond)} UNION ALL {_many(has_answer_ids(conn)).format(rows=cond)}"
+        paired = f" UNION ALL {_PAIRED.format(rows=cond)}" if has_pairs(conn) else ""
+        return f"{_ONE.format(rows=cond)} UNION ALL {_many(has_answer_ids(conn)).format(rows=cond)}{paired}"
     return f"SELECT * FROM decision_log AS d{' WHERE ' + rows if rows else ''}"  # its id, ts, decision_id are d's
 
 

@@ -115,8 +115,8 @@ class DecisionSink(Protocol):
                traceparent: str | None = None) -> None: ...
     def record_many(self, rows: list[tuple[Any, Encoded, float, str]],
                     traceparent: str | None = None) -> Awaitable[None] | None: ...
-    def record_answers(self, answers: list[Any], ids: list[str],
-                       traceparent: str | None = None) -> Awaitable[None] | None: ...
+    def record_answers(self, answers: list[Any], ids: list[str], traceparent: str | None = None,
+                       latency: float | None = None) -> Awaitable[None] | None: ...
     def pending(self) -> int: ...
     def healthy(self) -> bool: ...
     def close(self, timeout: float = 30.0) -> None: ...
@@ -183,30 +183,34 @@ class BatchingWriter(FlushHere):
             return self._put((1, time.time(), *rows[0], traceparent))
         return self.record_answers([_Row(q, e, lat) for q, e, lat, _ in rows], [r[3] for r in rows], traceparent)
 
-    def record_answers(self, answers: list[Answer], ids: list[str],
-                       traceparent: str | None = None) -> Awaitable[None] | None:
+    def record_answers(self, answers: list[Answer], ids: list[str], traceparent: str | None = None,
+                       latency: float | None = None) -> Awaitable[None] | None:
         """Queue one request's answers and their decision ids (same order; `traceparent` is its trace
-        context, or None); the caller must not change `ids` after. Buffered: returns None at once.
-        Audit: returns what to await before answering (done once the rows are committed), or raises
-        ApiError 503 when they cannot be taken."""
+        context, or None; `latency`, when given, every answer's, as the memo's hits of one request
+        share the lookup's time, else each answer's own); the caller must not change `answers` or
+        `ids` after. Buffered: returns None at once. Audit: returns what to await before answering
+        (done once the rows are committed), or raises ApiError 503 when they cannot be taken."""
         n = len(answers)
         if n == 1:
             a = answers[0]
+            if latency is None:
+                latency = a.latency
             if self._open_buffered and self._queued - self._taken < self._max_pending:  # _put's checks, in short
                 self._queued += 1
                 now = time.time()
-                self._queue.put(((1, now, a.query, a.enc, a.latency, ids[0], traceparent), None))
+                self._queue.put(((1, now, a.query, a.enc, latency, ids[0], traceparent), None))
                 if self._here and now - self._flushed_at >= self._flush_interval:
                     self._flush_here()
                 return None
-            return self._put((1, time.time(), a.query, a.enc, a.latency, ids[0], traceparent))
+            return self._put((1, time.time(), a.query, a.enc, latency, ids[0], traceparent))
         if n == 0:
             return self._put((0, 0.0, None, None, None, None, None))
-        return self._put((n, time.time(), *self._columns(answers, ids), traceparent))
+        return self._put((n, time.time(), *self._columns(answers, ids, latency), traceparent))
 
-    def _columns(self, answers: list[Answer], ids: list[str]) -> tuple[Any, Any, Any, Any]:
+    def _columns(self, answers: list[Answer], ids: list[str], latency: float | None) -> tuple[Any, Any, Any, Any]:
         """A batch request's answers as the queue holds them (a target may queue them readier)."""
-        return list(map(_QUERY, answers)), list(map(_ENC, answers)), list(map(_LATENCY, answers)), ids
+        latencies = list(map(_LATENCY, answers)) if latency is None else [latency] * len(answers)
+        return list(map(_QUERY, answers)), list(map(_ENC, answers)), latencies, ids
 
     def _put(self, request: Request) -> Awaitable[None] | None:
         n = request[0]

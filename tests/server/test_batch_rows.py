@@ -1,8 +1,8 @@
-"""The decision log's batch rows (server/log_schema.py, versions 3 and 4): a batch request is one
+"""The decision log's batch rows (server/log_schema.py, versions 3 to 5): a batch request is one
 `decisions` row, and every reader still sees one decision per row with its own id. A file written
-by a version 2 or 3 server is migrated when a server opens it, and a file holding rows of several
-layouts reads, replays, ships and is searched by decision id as one sequence; a version 3 file no
-server has opened since reads as it did. Real SQLite files, the real server, the installed console
+by a version 2, 3 or 4 server is migrated when a server opens it, and a file holding rows of several
+layouts reads, replays, ships and is searched by decision id as one sequence; a version 3 or 4 file
+no server has opened since reads as it did. Real SQLite files, the real server, the installed console
 script."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
+
 import policy_engine
 from policy_engine.guard.replay import replay
 from policy_engine.server import ids
@@ -20,7 +22,7 @@ from policy_engine.server.log_query import LogFilter, count_log, find_decision, 
 from policy_engine.shipping.reader import LogReader
 
 from .conftest import OPEN_E, SCRIPT, assert_clean_log, start
-from .old_logs import VERSION_2, VERSION_3, old_log
+from .old_logs import VERSION_2, VERSION_3, VERSION_4, old_log
 
 Q = {"action": "use", "data": "email", "source": "forum", "purpose": "marketing"}
 BATCH = [Q, {"action": "share", "data": "email", "recipient": "public"}, Q,
@@ -56,7 +58,7 @@ def test_a_version_2_log_is_migrated_and_reads_with_batch_rows_as_one_sequence(t
     later = list(zip(BATCH[:2], again["answers"]))
 
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     stored = conn.execute("SELECT n FROM decisions ORDER BY id").fetchall()
     assert stored == [(None,), (5,), (None,), (2,)], "a batch request is one row; a single answer its own"
     texts = [r[0] for r in conn.execute("SELECT query FROM queries")]
@@ -200,12 +202,13 @@ def _everything(db: Path, policy: policy_engine.Policy) -> tuple[list[dict], lis
     return rows, shipped, replay(db, policy, str(OPEN_E)).rows, count_log(db, LogFilter())
 
 
-def test_a_version_3_log_reads_as_it_did_before_and_after_a_server_migrates_it(tmp_path, workdir):
-    db = tmp_path / "v3.sqlite3"
+@pytest.mark.parametrize("version", [3, 4])
+def test_a_version_3_or_4_log_reads_as_it_did_before_and_after_a_server_migrates_it(tmp_path, workdir, version):
+    db = tmp_path / f"v{version}.sqlite3"
     gen = ids.DecisionIds()
     old_id, block = gen.one(), gen.block(4)
     batch = [Q, BATCH[1], Q, BATCH[3]]
-    policy = old_log(db, VERSION_3, BATCH[5], old_id, batch=batch, batch_ids=block)
+    policy = old_log(db, VERSION_3 if version == 3 else VERSION_4, BATCH[5], old_id, batch=batch, batch_ids=block)
     before = _everything(db, policy)  # read by this version's readers, the file left as it is
     rows = before[0]
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5] and before[2] == before[3] == 5
@@ -216,7 +219,7 @@ def test_a_version_3_log_reads_as_it_did_before_and_after_a_server_migrates_it(t
     assert [e["decision_id"] for _, e in before[1]] == [old_id, *block]
     assert find_decision(db, block[2])["query"] == Q  # type: ignore[index]
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3, "reading changed nothing"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == version, "reading changed nothing"
     conn.close()
 
     srv = start(workdir, Path("policies/open_e.policy"), "--decision-log", str(db), "--decision-log-mode", "audit")
@@ -228,15 +231,22 @@ def test_a_version_3_log_reads_as_it_did_before_and_after_a_server_migrates_it(t
         srv.stop()
     assert_clean_log(srv)
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
-    stored = conn.execute("SELECT n, answer FROM decisions ORDER BY id").fetchall()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    stored = conn.execute("SELECT n, query, answer FROM decisions ORDER BY id").fetchall()
     keys = {k for (k,) in conn.execute("SELECT key FROM answers")}
     ids_of = dict(conn.execute("SELECT id, key FROM answers"))
+    pairs = {i: (q, a) for i, q, a in conn.execute("SELECT id, query, answer FROM pairs")}
     conn.close()
-    assert [n for n, _ in stored] == [None, 4, 5, None]
-    assert all(type(k) is str for k in json.loads(stored[1][1])), "the old batch row is left as it was: keys"
-    assert all(type(i) is int and i in ids_of for i in json.loads(stored[2][1])), "a new one names answers by id"
-    assert set(json.loads(stored[1][1])) <= keys and stored[3][1] in keys
+    assert [n for n, _, _ in stored] == [None, 4, 5, None]
+    old_answers = json.loads(stored[1][2])
+    if version == 3:
+        assert all(type(k) is str for k in old_answers) and set(old_answers) <= keys, "the old batch row: keys, as it was"
+    else:
+        assert all(type(i) is int and i in ids_of for i in old_answers), "the old batch row: answer ids, as it was"
+    assert stored[2][2] == "", "a new batch row names each decision by its (query, answer) pair"
+    new_pairs = json.loads(stored[2][1])
+    assert all(type(i) is int and i in pairs for i in new_pairs) and len(set(new_pairs)) == 4  # Q twice
+    assert all(pairs[i][1] in ids_of for i in new_pairs) and stored[3][2] in keys
 
     after = _everything(db, policy)
     assert after[0][:5] == before[0] and after[1][:5] == before[1], "the old rows read exactly as before"

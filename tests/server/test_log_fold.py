@@ -47,17 +47,17 @@ def test_only_runs_of_one_millisecond_without_a_trace_context_are_folded():
 
     run = [single(10.0001, i=0), single(10.0004, i=1), single(10.0009, i=2)]
     out = fold_singles([*run, traced, batch, single(10.0012, i=5), single(10.0013, i=6, latency=0.5), later],
-                       {enc: "3"}, {"q": "7"})
+                       {("q", enc): "7"})
     assert [r[0] for r in out] == [3, 1, 3, 2, 1], "each run cut at a traced single, a batch row and a new millisecond"
     row = out[0]
-    assert row[1] == 10.0001 and row[2] == "[7,7,7]" and row[3] == "[3,3,3]", "queries and answers by their ids"
+    assert row[1] == 10.0001 and row[2] == "[7,7,7]" and row[3] is None, "decisions by their (query, answer) pair's id"
     assert row[4] == (0.75, struct.pack("<f", 0.25)), "the sum, and one float32 for three equal latencies"
     assert row[5] == ("019ad5e2-7c3a-7b1e-9f4d-2a61c0e5b000", 0x2a61c0e5b000), "consecutive ids: the first and a number"
     assert out[1] is traced and out[2] is batch and out[4] is later
     assert out[3][4] == (0.75, struct.pack("<2f", 0.25, 0.5)), "unequal latencies: one float32 each"
-    unknown = fold_singles(run, {}, {})[0]
-    assert unknown[2] == ("q", "q", "q") and unknown[3] == (enc, enc, enc), "not yet in the file: for the writer to learn"
-    assert fold_singles([one], {}, {}) == [one]
+    unknown = fold_singles(run, {})[0]
+    assert unknown[2] == [("q", enc)] * 3 and unknown[3] is None, "not yet in the file: for the writer to learn"
+    assert fold_singles([one], {}) == [one]
 
 
 def test_ids_count_as_consecutive_only_when_every_one_is_the_next():

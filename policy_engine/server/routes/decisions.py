@@ -72,17 +72,23 @@ def with_id(body: bytes, decision_id: str) -> bytes:
     return b'{"decision_id":"' + decision_id.encode() + b'",' + body[1:]
 
 
-def take(sink: DecisionSink, answered: list[Answered], ids: list[str],
-         traceparent: str | None) -> Any:
-    """Give the answers to the log now. Returns what to await before answering (audit mode: until
-    their rows are committed; buffered: while the writer is far behind), or None: nothing to wait
-    for, the common case, which then costs no coroutine (direct.py answers on the spot). Raises
-    ApiError when the log refuses them (audit mode)."""
+def take(sink: DecisionSink, answered: list[Any], ids: list[str],
+         traceparent: str | None, latency: float | None = None) -> Any:
+    """Give the answers to the log now (`latency`: every one's, when they share it, as the memo's
+    hits of one request do; else each its own). Returns what to await before answering (audit
+    mode: until their rows are committed; buffered: while the writer is far behind), or None:
+    nothing to wait for, the common case, which then costs no coroutine (direct.py answers on the
+    spot). Raises ApiError when the log refuses them (audit mode)."""
     if not answered:
         return None
     put = getattr(sink, "record_answers", None)  # a sink of the older protocol has only record_many
-    committed = (put(answered, ids, traceparent) if put is not None  # a few C-level passes, no object per answer
-                 else sink.record_many([(a.query, a.enc, a.latency, i) for a, i in zip(answered, ids)], traceparent))
+    if put is None:
+        committed = sink.record_many([(a.query, a.enc, a.latency if latency is None else latency, i)
+                                      for a, i in zip(answered, ids)], traceparent)
+    elif latency is None:
+        committed = put(answered, ids, traceparent)  # a few C-level passes, no object per answer
+    else:
+        committed = put(answered, ids, traceparent, latency)
     if committed is not None:
         return committed
     if sink.pending() > sink.high_water:

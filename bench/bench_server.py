@@ -36,6 +36,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,7 @@ class Figures:
     errors: int = 0
     note: str = ""
     cpu_us: float = 0.0  # server CPU (all its processes) per decision
+    round: int = 0  # which of the `--repeat` rounds (the servers of one worker count take turns in each)
 
 
 def in_process(policy: Any, qs: list[dict[str, Any]], batch: int, duration: float) -> tuple[Figures, Figures]:
@@ -196,59 +198,95 @@ def load(args: argparse.Namespace, port: int, path: str, bodies: list[bytes], du
 
 # ---- the runs ---------------------------------------------------------------------------------------
 
+@dataclass
+class Served:
+    """One server process of the plan, and what its rounds need."""
+    kind: str  # floor | server
+    workers: int
+    log_mode: str
+    server: Server
+    tmp: str
+    db: str
+    answered: float = 0.0  # decisions answered so far, for the log's committed share
+
+    @property
+    def log_on(self) -> bool:
+        return self.kind == "server" and self.log_mode != "off"
+
+
+def _start(kind: str, workers: int, log_mode: str) -> Served:
+    tmp = tempfile.mkdtemp(prefix="bench-server-")
+    db = os.path.join(tmp, "decisions.sqlite3")
+    log_on = kind == "server" and log_mode != "off"
+    log_args = ["--decision-log", db, "--decision-log-mode", log_mode] if log_on else ["--no-decision-log"]
+    return Served(kind, workers, log_mode, Server(*log_args, workers=workers, floor=kind == "floor"), tmp, db)
+
+
+def _finish(served: Served, figures: list[Figures]) -> None:
+    """Stop the server; with the log on, note on its last figure what the file holds after SIGTERM."""
+    served.server.stop()
+    if served.log_on and figures:
+        import sqlite3
+
+        conn = sqlite3.connect(served.db)
+        # decisions, not rows: a batch row holds n of them (n NULL: one)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
+        rows, decisions = conn.execute(
+            f"SELECT count(*), {'sum(coalesce(n, 1))' if 'n' in columns else 'count(*)'} FROM decisions").fetchone()
+        conn.close()
+        figures[-1].note += f"; {decisions or 0} decisions in {rows} rows after SIGTERM"
+    shutil.rmtree(served.tmp, ignore_errors=True)
+
+
 def server_runs(qs: list[dict[str, Any]], args: argparse.Namespace) -> list[Figures]:
-    """Per server process: warm up, then each endpoint for `--repeat` rounds; the floor first."""
+    """Per worker count: the floor and the server in each log mode, all started at once and warmed
+    up, then `--repeat` rounds in which each takes its turn at each endpoint. Why in turns: on a
+    shared machine the rate drifts from minute to minute more than the log costs, so the log's cost
+    is taken from rounds measured side by side (report: their median), not from runs minutes apart."""
     out: list[Figures] = []
     singles = [json.dumps(q, separators=(",", ":")).encode() for q in qs]
     batches = [json.dumps({"queries": (qs * 2)[i:i + args.batch]}, separators=(",", ":")).encode()
                for i in range(0, len(qs), 16)]
-    plan: list[tuple[str, int, str]] = [("floor", w, "off") for w in args.workers]
-    plan += [("server", 1, mode) for mode in args.log_modes if 1 in args.workers]
-    plan += [("server", 2, mode) for mode in args.log_modes[:2] if 2 in args.workers]
-    for kind, workers, log_mode in plan:
-        log_on = kind == "server" and log_mode != "off"
-        tmp = tempfile.mkdtemp(prefix="bench-server-")
-        db = os.path.join(tmp, "decisions.sqlite3")
-        log_args = ["--decision-log", db, "--decision-log-mode", log_mode] if log_on else ["--no-decision-log"]
-        server = Server(*log_args, workers=workers, floor=kind == "floor")
+    for workers in args.workers:
+        modes = args.log_modes if workers == 1 else args.log_modes[:2]
+        group: list[Served] = []
+        mine: dict[int, list[Figures]] = {}
         try:
-            load(args, server.port, "/v1/decide", singles[:8], 1.0, 4)  # warm up
-            answered_before = server.flushed() if log_on else 0.0
+            for kind, log_mode in [("floor", "off"), *(("server", mode) for mode in modes)]:
+                group.append(_start(kind, workers, log_mode))
+            for served in group:
+                load(args, served.server.port, "/v1/decide", singles[:8], 1.0, 4)  # warm up
+                served.answered = served.server.flushed() if served.log_on else 0.0
+                mine[id(served)] = []
             runs = [("single", "/v1/decide", singles, 1, 1)] if "single" in args.endpoints else []
             if "batch" in args.endpoints and (workers == 1 or args.batch_two_workers):
                 runs.append((f"batch of {args.batch}", "/v1/decide/batch", batches, args.batch, 1))
-            if "single" in args.endpoints and pipelined(args) and log_mode == "off":
+            if "single" in args.endpoints and pipelined(args):
                 runs.append((f"single pipelined x{args.pipeline}", "/v1/decide", singles, 1, args.pipeline))
-            for _ in range(args.repeat):
+            for round_ in range(args.repeat):
                 for what, path, bodies, per, depth in runs:
-                    cpu_before = server.cpu_seconds()
-                    n, errors, elapsed, p50, p99 = load(args, server.port, path, bodies, args.duration,
-                                                        pipeline=depth)
-                    cpu = server.cpu_seconds() - cpu_before
-                    label = f"{kind} {what}, {workers} worker{'s' * (workers > 1)}" + (
-                        f", log {log_mode}" if kind == "server" else "")
-                    if depth > 1:  # wrk times a pipelined write as one: no latency per request
-                        p50 = p99 = float("nan")
-                    fig = Figures(label, n * per / elapsed, p50 * 1e6, p99 * 1e6, n, errors,
-                                  cpu_us=cpu / max(1, n * per) * 1e6)
-                    if log_on:
-                        answered = answered_before + n * per
-                        answered_before = answered
-                        fig.note = f"log had {server.flushed() / answered:.0%} committed at the end of the load"
-                    out.append(fig)
+                    for served in group:
+                        if depth > 1 and served.log_mode != "off":
+                            continue  # pipelined: log off only
+                        server = served.server
+                        cpu_before = server.cpu_seconds()
+                        n, errors, elapsed, p50, p99 = load(args, server.port, path, bodies, args.duration,
+                                                            pipeline=depth)
+                        cpu = server.cpu_seconds() - cpu_before
+                        label = f"{served.kind} {what}, {workers} worker{'s' * (workers > 1)}" + (
+                            f", log {served.log_mode}" if served.kind == "server" else "")
+                        if depth > 1:  # wrk times a pipelined write as one: no latency per request
+                            p50 = p99 = float("nan")
+                        fig = Figures(label, n * per / elapsed, p50 * 1e6, p99 * 1e6, n, errors,
+                                      cpu_us=cpu / max(1, n * per) * 1e6, round=round_)
+                        if served.log_on:
+                            served.answered += n * per
+                            fig.note = f"log had {server.flushed() / served.answered:.0%} committed at the end of the load"
+                        mine[id(served)].append(fig)
+                        out.append(fig)
         finally:
-            server.stop()
-        if log_on:
-            import sqlite3
-
-            conn = sqlite3.connect(db)
-            # decisions, not rows: a batch row holds n of them (n NULL: one)
-            columns = {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}
-            rows, decisions = conn.execute(
-                f"SELECT count(*), {'sum(coalesce(n, 1))' if 'n' in columns else 'count(*)'} FROM decisions").fetchone()
-            conn.close()
-            out[-1].note += f"; {decisions or 0} decisions in {rows} rows after SIGTERM"
-        shutil.rmtree(tmp, ignore_errors=True)
+            for served in group:
+                _finish(served, mine.get(id(served), []))
     return out
 
 
@@ -261,6 +299,12 @@ def best(figures: list[Figures], label: str) -> Figures | None:
     """The best round of a label (the machine is shared: the best is the least disturbed)."""
     rounds = [f for f in figures if f.label == label]
     return max(rounds, key=lambda f: f.per_second) if rounds else None
+
+
+def log_costs(figures: list[Figures], on: str, off: str) -> list[float]:
+    """The log's cost in each round: 1 - (log on / log off), the two measured in the same round."""
+    rate = {(f.label, f.round): f.per_second for f in figures}
+    return [1 - rate[(on, r)] / rate[(off, r)] for (label, r) in rate if label == on and (off, r) in rate]
 
 
 def report(single: Figures, many: Figures, served: list[Figures], args: argparse.Namespace, policy: Any,
@@ -288,9 +332,14 @@ def report(single: Figures, many: Figures, served: list[Figures], args: argparse
         line = f"  {label:46} {fig.per_second:12,.0f}/s" + (
             f" p99 {fig.p99_us / 1000:.2f} ms" if fig.p99_us == fig.p99_us else "")  # NaN: not measured
         if label.startswith("server") and ", log " in label and not label.endswith("log off"):
-            off = best(served, label.rsplit(", log ", 1)[0] + ", log off")
+            off_label = label.rsplit(", log ", 1)[0] + ", log off"
+            off = best(served, off_label)
             if off:
                 line += f"; the log costs {1 - fig.per_second / off.per_second:.1%}"
+                paired = log_costs(served, label, off_label)
+                if len(paired) > 1:
+                    line += (f" (best rounds; round by round {', '.join(f'{c:.1%}' for c in paired)}: "
+                             f"median {statistics.median(paired):.1%})")
         if " 2 workers" in label:
             one = best(served, label.replace(" 2 workers", " 1 worker"))
             if one:
@@ -310,7 +359,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (default 5)")
     ap.add_argument("--concurrency", type=int, default=16, help="open connections (default 16)")
     ap.add_argument("--batch", type=int, default=100, help="queries per batch request (default 100)")
-    ap.add_argument("--repeat", type=int, default=1, help="rounds of each measurement; the best is summed up")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of each measurement, the servers of one worker count taking turns in each; the "
+                         "best is summed up, and the log's cost also round by round")
     ap.add_argument("--quick", action="store_true", help="1 s per measurement")
     ap.add_argument("--log-modes", default="off,buffered",
                     help="decision log modes to measure, comma-separated (default off,buffered; audit too)")

@@ -93,6 +93,10 @@ def _insert(conn: sqlite3.Connection, sql: str, params: list[Any], width: int) -
 # On the request side (log_here.py) no other thread waits for the GIL, so a flush may take several
 # SQLite calls: one transaction that reads the file's largest id and inserts plain VALUES rows, the
 # ids given (measured: 3.1 µs a batch row, against 4.7 through the padded INSERT ... SELECT above).
+# The rows go in statements of a power of two rows each (230 rows: 128 + 64 + 32 + 4 + 2), so a
+# handful of statements are prepared once and then reused from the connection's cache: measured, a
+# statement of the flush's own row count, prepared anew for each flush, cost more than the inserting
+# (1.4 ms a flush of 230 batch rows, against 0.6 ms).
 _COLUMNS_OF = {_ONE_SQL: ("ts, query, answer, latency_us, decision_id, traceparent", "(?,?,?,round(?*1e6,3),?,?)"),
                _MANY_SQL: ("id, ts, query, answer, latency_us, decision_id, traceparent, n, latencies_s, decision_ids",
                            "(?,?,?,?,round(?*1e6,3),?,?,?,?,?)")}
@@ -113,9 +117,13 @@ def _insert_here(conn: sqlite3.Connection, sql: str, params: list[Any], width: i
         if sql is _MANY_SQL:
             base = conn.execute("SELECT coalesce(max(id), 0) FROM decisions").fetchone()[0]
             params[0::width] = [base + offset for offset in params[0::width]]
-        for at in range(0, len(params), step):
-            part = params[at:at + step]
-            conn.execute(_plain(sql, len(part) // width), part)
+        for start in range(0, len(params), step):
+            at, rows = start, min(step, len(params) - start) // width
+            while rows:
+                size = 1 << (rows.bit_length() - 1)  # the largest power of two in what is left
+                conn.execute(_plain(sql, size), params[at:at + size * width])
+                at += size * width
+                rows -= size
 
 
 _INSERT_ANSWER = "INSERT INTO answers (key, decision, requires, would_allow_if, rules, digest) VALUES (?, ?, ?, ?, ?, ?)"

@@ -239,3 +239,25 @@ def test_while_an_event_loop_writes_the_writer_thread_checkpoints_now_and_then(t
     assert grown > 2 * 65536, "a checkpoint copied the WAL into the file while it was open"
     assert sink.flushed == len(made) and sink.dropped == 0
     assert [r["decision_id"] for r in query_log(db, LogFilter(limit=0))] == made
+
+
+def test_the_request_side_reuses_a_handful_of_statements_whatever_the_flush_size(tmp_path):
+    """Each flush's rows go in statements of a power of two rows: however many rows the flushes
+    hold, a few statements are prepared (a statement per row count was prepared anew each flush)."""
+    from policy_engine.server import decision_log as dl
+
+    conn = dl.open_db(tmp_path / "sizes.sqlite3")
+    conn.isolation_level = None
+    dl._plain.cache_clear()
+    offset = 0
+    for rows in range(1, 301):
+        many = [x for k in range(1, rows + 1) for x in (2 * k, float(offset + k), "[1,2]", "", 0.000002, f"id{offset + k}",
+                                                        None, 2, b"\0\0\0@", 7)]
+        dl._insert_here(conn, dl._MANY_SQL, many, 10)
+        offset += rows
+    assert dl._plain.cache_info().currsize <= 9, "row counts 1-300: the statements of 1, 2, 4, ... 256 rows"
+    stored = conn.execute("SELECT ts, decision_id FROM decisions ORDER BY id").fetchall()
+    conn.close()
+    assert len(stored) == offset == 300 * 301 // 2
+    assert [ts for ts, _ in stored] == [float(k) for k in range(1, offset + 1)], "every row, in order"
+    assert [i for _, i in stored] == [f"id{k}" for k in range(1, offset + 1)]

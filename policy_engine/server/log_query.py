@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -59,13 +59,13 @@ class LogFilter:
     digest: str | None = None  # a prefix is enough: `sha256:3f2a`
     limit: int = 100  # the most recent N matches; 0 for all
 
-    def where(self) -> tuple[str, dict[str, Any]]:
-        """The filter over the view's columns: (" WHERE ...", named parameters)."""
+    def where(self, prefix: str = "f") -> tuple[str, dict[str, Any]]:
+        """The filter over the view's columns: (" WHERE ...", named parameters, named `prefix` and a number)."""
         clauses: list[str] = []
         params: dict[str, Any] = {}
 
         def p(value: Any) -> str:
-            name = f"f{len(params)}"
+            name = f"{prefix}{len(params)}"
             params[name] = value
             return ":" + name
 
@@ -199,8 +199,14 @@ def count_log(path: str | Path, flt: LogFilter) -> int:
             sql = f"SELECT coalesce({decisions}, 0) FROM decisions AS d{' WHERE ' + cond if cond else ''}"
             return int(conn.execute(sql, cond_params).fetchone()[0])
         where, params = flt.where()
-        sql = f"SELECT count(*) FROM ({log_schema.decision_rows(conn, cond)}){where}"
-        return int(conn.execute(sql, {**params, **cond_params}).fetchone()[0])
+        if not (log_schema.has_batch_rows(conn) and log_schema.has_pairs(conn)):
+            sql = f"SELECT count(*) FROM ({log_schema.decision_rows(conn, cond)}){where}"
+            return int(conn.execute(sql, {**params, **cond_params}).fetchone()[0])
+        # Version 5's batch rows by pair (their time is the row's: `cond`), the rest decision by decision
+        by_pair, pair_params = replace(flt, since=None, until=None).where(prefix="p")
+        sql = (f"SELECT (SELECT count(*) FROM ({log_schema.decision_rows(conn, cond, paired=False)}){where}) + "
+               f"(SELECT coalesce(sum(k), 0) FROM ({log_schema.pair_counts(cond)}){by_pair})")
+        return int(conn.execute(sql, {**params, **cond_params, **pair_params}).fetchone()[0])
     finally:
         conn.close()
 

@@ -143,3 +143,52 @@ def test_a_memo_hit_is_the_remembered_object_itself_with_the_lookups_time():
         assert all(type(o) is Answered for o in routed) and [o.enc for o in routed] == [h.enc for h in first]
     finally:
         decider.close()
+
+
+def test_a_count_by_the_answer_or_the_question_counts_pairs_as_the_decisions_they_name(tmp_path):
+    """`count_log` counts version 5's batch rows by pair (each distinct pair looked up once); every
+    filter gives what filtering each decision's row gives, the time too."""
+    import time as clock
+
+    from policy_engine.server.log_query import count_log
+
+    policy = policy_engine.load(OPEN_E)
+    encode = Encoder()
+    asked = [*QUERIES, {"action": "share", "data": "email", "recipient": "public"},
+             {"action": "use", "data": "email", "source": "contact", "purpose": "marketing", "facts": ["newsletter_form"]},
+             {"action": "collect", "data": "email", "source": "contact"}]
+    remembered = [Remembered(dl.query_text(q), encode(policy.decide(q)), 0.000001) for q in asked]
+    db = tmp_path / "count.sqlite3"
+    sink = dl.SqliteDecisionLog(db, flush_interval=0.005).start()
+    gen = Ids()
+    for k in range(12):
+        batch = [remembered[(k + i) % len(remembered)] for i in range(3 + k % 4)]
+        sink.record_answers(batch, gen.block(len(batch)), None, 0.000002)  # a batch row, its pairs
+        sink.record_answers([remembered[k % len(remembered)]], gen.block(1))  # a single's row
+        clock.sleep(0.003)
+    sink.close()
+    rows = list(query_log(db, LogFilter(limit=0)))
+    conn = sqlite3.connect(db)
+    kinds = conn.execute("SELECT count(*) FROM decisions WHERE n IS NOT NULL AND answer = ''").fetchone()[0]
+    conn.close()
+    assert kinds > 0 and len(rows) == sum(3 + k % 4 for k in range(12)) + 12
+    times = sorted({r["ts"] for r in rows})
+    filters = [LogFilter(decision=d) for d in ("allow", "deny", "conditional")]
+    filters += [LogFilter(data="email"), LogFilter(purpose="marketing"), LogFilter(action="share"),
+                LogFilter(source="contact", decision="allow"), LogFilter(digest=policy.digest[:13]),
+                LogFilter(digest="sha256:0000"), LogFilter(recipient="public", since=times[len(times) // 2])]
+    filters += [LogFilter(decision="deny", since=t) for t in times[::5]] + [LogFilter(purpose="marketing", until=t)
+                                                                           for t in times[::5]]
+
+    def matches(row: dict, f: LogFilter) -> bool:
+        def term(value, wanted):
+            return wanted is None or value == wanted or (value or "").startswith(wanted + ".")
+        return ((f.since is None or row["ts"] >= f.since) and (f.until is None or row["ts"] < f.until)
+                and (f.decision is None or row["decision"] == f.decision)
+                and (f.action is None or row["action"] == f.action)
+                and all(term(row[c], getattr(f, c)) for c in ("data", "purpose", "source", "recipient"))
+                and (f.digest is None or row["digest"].startswith(f.digest)))
+
+    for f in filters:
+        assert count_log(db, f) == sum(matches(r, f) for r in rows), f
+    assert count_log(db, LogFilter(decision="deny")) > 0 and count_log(db, LogFilter(digest="sha256:0000")) == 0

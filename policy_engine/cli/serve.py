@@ -3,15 +3,15 @@
 serve: resolve the options (flag > POLICY_ENGINE_* environment > --config file > default; the
 options are defined once in server/settings.py), check what can be checked before binding (token
 files, the TLS pair), check the policy (diagnostics and exit 4 if it does not check), then run the
-ASGI app on uvicorn; with `--workers N` a supervisor runs N processes and passes SIGHUP on to
-each of them. SIGTERM drains the requests in flight for up to --shutdown-timeout seconds, then
-the lifespan shutdown flushes the decision log.
+ASGI app on uvicorn; with `--workers N` a supervisor runs N processes, each with a listening
+socket of its own (cli/serve_workers.py), and passes SIGHUP on to each of them. SIGTERM drains
+the requests in flight for up to --shutdown-timeout seconds, then the lifespan shutdown flushes
+the decision log.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import sys
@@ -139,37 +139,16 @@ def _load_or_exit(path: str) -> Policy:
 
 
 def _serve_workers(config: ServerConfig, common: dict[str, Any], workers: int) -> None:
-    import signal
-
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
-    class Supervisor(Multiprocess):
-        def handle_hup(self) -> None:  # reload in place in every worker, rather than restarting them
-            logging.getLogger("policy_engine.server").info("SIGHUP: asking %d workers to reload",
-                                                           len(self.processes))
-            for proc in self.processes:
-                if proc.pid is not None:
-                    try:
-                        os.kill(proc.pid, signal.SIGHUP)
-                    except ProcessLookupError:
-                        pass
-
-        def terminate_all(self) -> None:
-            # The supervisor's copy of the listening socket would keep accepting connections into its
-            # backlog while the workers drain, and nobody would ever answer them: close it first, so a
-            # new connection is refused (a load balancer retries elsewhere) once the workers stop too.
-            for sock in self.sockets:
-                sock.close()
-            super().terminate_all()
+    from policy_engine.cli import serve_workers
 
     metrics_dir = tempfile.mkdtemp(prefix="policy-engine-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ[ENV_VAR] = config.to_env()
     try:
-        cfg = uvicorn.Config("policy_engine.cli.serve_app:app_from_env", factory=True, workers=workers, **common)
-        sock = cfg.bind_socket()
-        Supervisor(cfg, sockets=[sock]).run()
+        serve_workers.run(uvicorn.Config("policy_engine.cli.serve_app:app_from_env", factory=True, workers=workers,
+                                         **common))
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

@@ -1,7 +1,8 @@
 """Decision API benchmark: one run, one table. `python bench/bench_server.py [--quick]`
 
 In the same run, under the same load generator: the floor (bench/floor_app.py: a bare ASGI app on
-the same uvicorn that parses the JSON body and answers a dict lookup), then the real server
+the same uvicorn that parses the JSON body and answers a dict lookup; at N workers run as `serve
+--workers N` runs them, a listening socket each: bench/floor_serve.py), then the real server
 (`policy-engine serve`, the installed console script, on a free loopback port), for the single
 endpoint at one and two workers and the batch endpoint (100 queries a request), with the decision
 log off and on (SQLite, WAL; buffered, and audit with `--log-modes off,buffered,audit`). Also, for
@@ -138,9 +139,13 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
         common = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), "--log-level", "warning"]
-        argv = ([sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(REPO / "bench"), "--http",
-                 "httptools", "--no-access-log", "--lifespan", "off", *common] if floor else
-                [str(SCRIPT), "serve", POLICY, *common, *args])
+        if floor and workers > 1:  # served as `serve --workers N` serves: a listening socket per worker
+            argv = [sys.executable, str(REPO / "bench" / "floor_serve.py"), *common]
+        elif floor:
+            argv = [sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(REPO / "bench"), "--http",
+                    "httptools", "--no-access-log", "--lifespan", "off", *common]
+        else:
+            argv = [str(SCRIPT), "serve", POLICY, *common, *args]
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

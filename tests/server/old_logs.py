@@ -58,27 +58,34 @@ PRAGMA user_version = 2;
 # answers by key; answers keyed by key alone. Its view's latency decoding is log_schema's, unchanged.
 _FIELDS_OF = ", ".join(f"json_extract({{q}}, '$.{f}') AS {f}" for f in ("action", "data", "source", "purpose",
                                                                        "recipient", "facts"))
-VERSION_3 = f"""
-CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
-                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
+# The tables and the single rows' half of the view, as versions 3 and 4 both made them.
+_BATCH_TABLES = """
 CREATE TABLE queries (id INTEGER PRIMARY KEY, query TEXT NOT NULL UNIQUE);
 CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL, answer TEXT NOT NULL,
                         latency_us REAL NOT NULL, decision_id TEXT, traceparent TEXT, n INTEGER, latencies_s BLOB,
                         decision_ids);
 CREATE INDEX decisions_ts ON decisions (ts);
-CREATE VIEW decision_log AS
+"""
+_SINGLES = f"""
     SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time, {_FIELDS_OF.format(q="d.query")},
            d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us, d.decision_id,
            d.traceparent
     FROM decisions AS d JOIN answers AS a ON a.key = d.answer WHERE d.n IS NULL
+"""
+_BATCH_ID = """CASE WHEN typeof(d.decision_ids) = 'integer'
+                THEN substr(d.decision_id, 1, 24) || printf('%012x', d.decision_ids + r.key)
+                ELSE json_extract(d.decision_ids, '$[' || r.key || ']') END AS decision_id"""
+_BATCH_FROM = "FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value"
+VERSION_3 = f"""
+CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
+                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
+{_BATCH_TABLES}
+CREATE VIEW decision_log AS {_SINGLES}
     UNION ALL
     SELECT d.id - d.n + 1 + r.key AS id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
            {_FIELDS_OF.format(q="q.query")}, q.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest,
-           round({_float32("d.latencies_s", "r.key")} * 1e6, 3) AS latency_us,
-           CASE WHEN typeof(d.decision_ids) = 'integer'
-                THEN substr(d.decision_id, 1, 24) || printf('%012x', d.decision_ids + r.key)
-                ELSE json_extract(d.decision_ids, '$[' || r.key || ']') END AS decision_id, d.traceparent
-    FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value
+           round({_float32("d.latencies_s", "r.key")} * 1e6, 3) AS latency_us, {_BATCH_ID}, d.traceparent
+    {_BATCH_FROM}
     JOIN answers AS a ON a.key = json_extract(d.answer, '$[' || r.key || ']') WHERE d.n IS NOT NULL;
 PRAGMA user_version = 3;
 """
@@ -90,25 +97,14 @@ _ELEMENT = "json_extract(d.answer, '$[' || r.key || ']')"
 VERSION_4 = f"""
 CREATE TABLE answers (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, decision TEXT NOT NULL, requires TEXT,
                       would_allow_if TEXT, rules TEXT NOT NULL, digest TEXT NOT NULL);
-CREATE TABLE queries (id INTEGER PRIMARY KEY, query TEXT NOT NULL UNIQUE);
-CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL, answer TEXT NOT NULL,
-                        latency_us REAL NOT NULL, decision_id TEXT, traceparent TEXT, n INTEGER, latencies_s BLOB,
-                        decision_ids);
-CREATE INDEX decisions_ts ON decisions (ts);
-CREATE VIEW decision_log AS
-    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time, {_FIELDS_OF.format(q="d.query")},
-           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us, d.decision_id,
-           d.traceparent
-    FROM decisions AS d JOIN answers AS a ON a.key = d.answer WHERE d.n IS NULL
+{_BATCH_TABLES}
+CREATE VIEW decision_log AS {_SINGLES}
     UNION ALL
     SELECT d.id - d.n + 1 + r.key AS id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
            {_FIELDS_OF.format(q="q.query")}, q.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest,
            round({_float32("d.latencies_s", "CASE WHEN length(d.latencies_s) = 4 THEN 0 ELSE r.key END")} * 1e6, 3)
-               AS latency_us,
-           CASE WHEN typeof(d.decision_ids) = 'integer'
-                THEN substr(d.decision_id, 1, 24) || printf('%012x', d.decision_ids + r.key)
-                ELSE json_extract(d.decision_ids, '$[' || r.key || ']') END AS decision_id, d.traceparent
-    FROM decisions AS d JOIN json_each(d.query) AS r JOIN queries AS q ON q.id = r.value
+               AS latency_us, {_BATCH_ID}, d.traceparent
+    {_BATCH_FROM}
     JOIN answers AS a ON a.id = CASE WHEN typeof({_ELEMENT}) = 'integer' THEN {_ELEMENT}
                                      ELSE (SELECT id FROM answers WHERE key = {_ELEMENT}) END
     WHERE d.n IS NOT NULL;

@@ -38,7 +38,7 @@ from policy_engine.server.log_writer import IDS
 from policy_engine.server.routes.decisions import batch_queries, matches, take, with_id
 
 if TYPE_CHECKING:
-    from policy_engine.server.deciding import Answered
+    from policy_engine.server.encode import Remembered
     from policy_engine.server.state import ServerState
 
 SINGLE = b"/v1/decide"
@@ -203,7 +203,7 @@ def _ids(out: list[bytes], request_id: bytes, traceparent: bytes | None) -> None
         out.append(b"traceparent: " + traceparent + b"\r\n")
 
 
-def _single(a: Answered, decision_id: str, request_id: bytes, traceparent: bytes | None,
+def _single(a: Remembered, decision_id: str, request_id: bytes, traceparent: bytes | None,
             if_none_match: bytes | None, gzip_ok: bool, default_headers: Headers) -> tuple[int, bytes]:
     enc = a.enc
     status = 304 if if_none_match and matches(if_none_match.decode("latin-1"), enc.key) else 200
@@ -218,7 +218,7 @@ def _single(a: Answered, decision_id: str, request_id: bytes, traceparent: bytes
     return 200, _finish(out, with_id(enc.body, decision_id), gzip_ok)
 
 
-def _batch(answered: list[Answered], ids: list[str], request_id: bytes, traceparent: bytes | None,
+def _batch(answered: list[Remembered], ids: list[str], request_id: bytes, traceparent: bytes | None,
            gzip_ok: bool, default_headers: Headers) -> bytes:
     out = _head(200, default_headers)
     _ids(out, request_id, traceparent)

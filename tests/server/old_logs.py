@@ -16,42 +16,40 @@ from policy_engine.server.log_schema import _float32
 
 from paths import OPEN_E
 
+# The answers table and the view's columns as versions 1 and 2 made them.
+_V12_ANSWERS = """CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
+                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;"""
+_V12_COLUMNS = """SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
+           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
+           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
+           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
+           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us"""
+
 # What a version 1 server wrote: no decision ids, no traceparent.
-VERSION_1 = """
-CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
-                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
+VERSION_1 = f"""
+{_V12_ANSWERS}
 CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL,
                         answer TEXT NOT NULL REFERENCES answers (key), latency_us REAL NOT NULL);
 CREATE INDEX decisions_ts ON decisions (ts);
 CREATE VIEW decision_log AS
-    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
-           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
-           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
-           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
-           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us
+    {_V12_COLUMNS}
     FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
 """
 
 
 # What a version 2 server wrote: decision ids and traceparent, one row per decision.
-VERSION_2 = """
-CREATE TABLE answers (key TEXT PRIMARY KEY, decision TEXT NOT NULL, requires TEXT, would_allow_if TEXT,
-                      rules TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;
+VERSION_2 = f"""
+{_V12_ANSWERS}
 CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts REAL NOT NULL, query TEXT NOT NULL,
                         answer TEXT NOT NULL REFERENCES answers (key), latency_us REAL NOT NULL,
                         decision_id TEXT, traceparent TEXT);
 CREATE INDEX decisions_ts ON decisions (ts);
 CREATE VIEW decision_log AS
-    SELECT d.id, d.ts, strftime('%Y-%m-%dT%H:%M:%fZ', d.ts, 'unixepoch') AS time,
-           json_extract(d.query, '$.action') AS action, json_extract(d.query, '$.data') AS data,
-           json_extract(d.query, '$.source') AS source, json_extract(d.query, '$.purpose') AS purpose,
-           json_extract(d.query, '$.recipient') AS recipient, json_extract(d.query, '$.facts') AS facts,
-           d.query, a.decision, a.requires, a.would_allow_if, a.rules, a.digest, d.latency_us,
+    {_V12_COLUMNS},
            d.decision_id, d.traceparent
     FROM decisions AS d JOIN answers AS a ON a.key = d.answer;
 PRAGMA user_version = 2;
 """
-
 
 
 # What a version 3 server wrote: batch rows (n set) naming their queries by queries.id and their

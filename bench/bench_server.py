@@ -207,7 +207,6 @@ def load(args: argparse.Namespace, port: int, path: str, bodies: list[bytes], du
 class Served:
     """One server process of the plan, and what its rounds need."""
     kind: str  # floor | server
-    workers: int
     log_mode: str
     server: Server
     tmp: str
@@ -216,15 +215,19 @@ class Served:
 
     @property
     def log_on(self) -> bool:
-        return self.kind == "server" and self.log_mode != "off"
+        return _log_on(self.kind, self.log_mode)
+
+
+def _log_on(kind: str, log_mode: str) -> bool:
+    return kind == "server" and log_mode != "off"
 
 
 def _start(kind: str, workers: int, log_mode: str) -> Served:
     tmp = tempfile.mkdtemp(prefix="bench-server-")
     db = os.path.join(tmp, "decisions.sqlite3")
-    log_on = kind == "server" and log_mode != "off"
-    log_args = ["--decision-log", db, "--decision-log-mode", log_mode] if log_on else ["--no-decision-log"]
-    return Served(kind, workers, log_mode, Server(*log_args, workers=workers, floor=kind == "floor"), tmp, db)
+    log_args = (["--decision-log", db, "--decision-log-mode", log_mode] if _log_on(kind, log_mode)
+                else ["--no-decision-log"])
+    return Served(kind, log_mode, Server(*log_args, workers=workers, floor=kind == "floor"), tmp, db)
 
 
 def _finish(served: Served, figures: list[Figures]) -> None:

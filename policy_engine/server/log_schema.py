@@ -142,12 +142,15 @@ def _many(answer_ids: bool) -> str:
             f"JOIN answers AS a ON {_ANSWER_OF[answer_ids]} WHERE d.n IS NOT NULL AND d.answer <> ''{{rows}}")
 
 
-# The decisions of batch rows of version 5: one array of pair ids.
+# Version 5's batch rows (one array of pair ids in `query`), and a pair's query and answer ({pair}: its id).
+_PAIRED_ROWS = "d.n IS NOT NULL AND d.answer = ''"
+_PAIR_OF = ("JOIN pairs AS p ON p.id = {pair} JOIN queries AS q ON q.id = p.query "
+            "JOIN answers AS a ON a.id = p.answer")
+# The decisions of batch rows of version 5, one row each; {rows} as in _ONE.
 _PAIRED = (f"SELECT d.id - d.n + 1 + r.key AS id, d.ts, {_TIME}, {_fields('q.query')}, q.query, {_ANSWER}, "
            f"{_LATENCY} AS latency_us, {_ID} AS decision_id, d.traceparent "
-           "FROM decisions AS d JOIN json_each(d.query) AS r JOIN pairs AS p ON p.id = r.value "
-           "JOIN queries AS q ON q.id = p.query JOIN answers AS a ON a.id = p.answer "
-           "WHERE d.n IS NOT NULL AND d.answer = ''{rows}")
+           f"FROM decisions AS d JOIN json_each(d.query) AS r {_PAIR_OF.format(pair='r.value')} "
+           f"WHERE {_PAIRED_ROWS}{{rows}}")
 _MANY = _many(True)
 VIEW = f"""
 DROP VIEW IF EXISTS decision_log;
@@ -211,8 +214,7 @@ def pair_counts(rows: str = "") -> str:
     cond = f" AND ({rows})" if rows else ""
     return (f"SELECT g.k AS k, {_fields('q.query')}, q.query, {_ANSWER} "
             "FROM (SELECT r.value AS pair, count(*) AS k FROM decisions AS d JOIN json_each(d.query) AS r "
-            f"WHERE d.n IS NOT NULL AND d.answer = ''{cond} GROUP BY r.value) AS g "
-            "JOIN pairs AS p ON p.id = g.pair JOIN queries AS q ON q.id = p.query JOIN answers AS a ON a.id = p.answer")
+            f"WHERE {_PAIRED_ROWS}{cond} GROUP BY r.value) AS g {_PAIR_OF.format(pair='g.pair')}")
 
 
 def create_private(path: str | os.PathLike[str], warn: Any = None) -> bool:

@@ -11,8 +11,9 @@ the queue and commits what is left (the server calls it on SIGTERM, via the life
 The SQLite layout (log_schema.py) keeps the writer's work small, because it shares the GIL with
 the event loop: each distinct answer is stored once in `answers` (with an id), each distinct query
 text once in `queries`, each question with its answer once in `pairs`; a single decision is one
-`decisions` row (time, query, answer key, latency, decision id, traceparent), unless the writer
-folds it with the singles queued after it in the same millisecond (log_fold.py), and the answers
+`decisions` row (time, query, answer key, latency, decision id, traceparent), unless it is folded
+with the singles after it in the same millisecond (as they are queued, log_runs.py, for the memo's
+hits; else when written, log_fold.py), and the answers
 of one batch request are one row holding them as an array of their pairs' ids (made on the event
 loop in one C-level pass and a join, `_columns`), so a batch of 100 costs one row of some 450 bytes
 instead of 100 rows. The `decision_log` view gives one
@@ -35,6 +36,7 @@ from typing import Any, Awaitable, Iterator
 from policy_engine.server.encode import Encoded, Remembered
 from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
 from policy_engine.server.log_fold import float32s, fold_singles, ids_text, latency_columns, strings as _strings
+from policy_engine.server.log_runs import RunsOfSingles
 from policy_engine.server.log_writer import _ENC, _QUERY, BatchingWriter, DecisionSink, IdBlock, Request
 
 log = logging.getLogger("policy_engine.server")
@@ -182,7 +184,7 @@ class QueryText:
         return text
 
 
-class SqliteDecisionLog(BatchingWriter):
+class SqliteDecisionLog(RunsOfSingles):
     """Rows in a SQLite file in WAL mode; one transaction per batch. Buffered, the request side
     writes (log_here.py) on a connection of its own that never waits for a lock (busy_timeout 0: a
     busy file is the writer thread's to wait for) and never checkpoints (the writer thread does,

@@ -1,4 +1,8 @@
-"""Folding single-decision requests into batch rows, on the decision log's writer thread.
+"""Folding single-decision requests into batch rows when a flush writes them.
+
+The memo hits of the direct path are folded before, as they are queued (log_runs.py, the common
+case, which hands its runs to the flush as batch rows); this folds the singles that come otherwise
+(the ASGI route's, `record`'s), with the same rows as the result.
 
 Why: a `decisions` row costs the writer about the same whether it holds one decision or a hundred
 (its parameters, its statement slot, its page bytes and the time index's entry), and the writer

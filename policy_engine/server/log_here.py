@@ -83,7 +83,7 @@ class FlushHere:
         self._tail_armed = False
         if self._closed:
             return
-        if self._carry or not self._queue.empty():
+        if self._carry or self._holding():
             if time.time() - self._flushed_at >= self._flush_interval:
                 self._flush_here()  # which arms the next
                 return
@@ -93,18 +93,27 @@ class FlushHere:
         self._tail_armed = True
         asyncio.get_running_loop().call_later(self._flush_interval, self._tail)
 
+    def _holding(self) -> bool:
+        """Whether rows wait to be written: queued (a target may hold more, log_runs.py)."""
+        return not self._queue.empty()
+
     def _take(self) -> list[Request]:
-        """Under the lock: the carried requests, then every one queued, in order (STOP left queued)."""
+        """Under the lock: the carried requests, then those queued when it began, in order (STOP left
+        queued). Bounded by that count: a thread that took until the queue was empty could take for
+        ever from a request side putting faster than it takes (it holds the lock meanwhile, so the
+        request side cannot flush, and the queue fills up until answers' rows are dropped)."""
         requests, self._carry = self._carry, []
-        while True:
+        get = self._queue.get_nowait
+        for _ in range(self._queue.qsize()):
             try:
-                item = self._queue.get_nowait()
+                item = get()
             except queue.Empty:
-                return requests
+                break
             if item is STOP:
                 self._queue.put(STOP)
-                return requests
+                break
             requests.append(item[0])
+        return requests
 
     def _stand_by(self) -> None:
         """The writer thread while the request side writes: asleep while a loop's timer is armed,

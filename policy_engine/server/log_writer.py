@@ -46,6 +46,8 @@ class Ids(DecisionIds):
 
     def block(self, n: int) -> list[str]:
         out = super().block(n)
+        if n == 1:  # trivially consecutive; marks the id as the sequence's own (log_runs.py)
+            return IdBlock(out)
         if n > 1 and out[0][:24] == out[-1][:24] and int(out[-1][24:], 16) - int(out[0][24:], 16) == n - 1:
             return IdBlock(out)
         return out

@@ -173,7 +173,7 @@ def test_a_block_of_ids_is_stored_compactly_unless_its_last_12_hex_digits_wrap(t
     compact = gen.block(5)
     gen._rand_b = (gen._rand_b | ((1 << 48) - 1)) - 2  # three ids before the low 48 bits wrap
     wrapped = gen.block(6)
-    assert type(compact) is IdBlock and type(wrapped) is list and type(gen.block(1)) is list
+    assert type(compact) is IdBlock and type(wrapped) is list and type(gen.block(1)) is IdBlock, "one id: a block of one"
 
     answers = [Answered(q, encode(policy.decide(q)), 0.0000015) for q in (BATCH[:4] + BATCH[5:]) * 2]
     db = tmp_path / "ids.sqlite3"

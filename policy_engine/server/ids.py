@@ -65,8 +65,18 @@ def millis(decision_id: str) -> int | None:
     return int(text[:8] + text[9:13], 16)
 
 
+class IdBlock(list):  # type: ignore[type-arg]
+    """A block of n decision ids that count up by one in their last 12 hex digits (n >= 1): the log
+    stores it as its first id and n (log_schema.py), and takes a single one as made by the sequence
+    (log_runs.py). Only `DecisionIds.block` makes one."""
+
+    __slots__ = ()
+
+
 class DecisionIds:
-    """Blocks of strictly increasing UUIDv7 texts; thread-safe (the pool threads and the loop share one)."""
+    """Blocks of strictly increasing UUIDv7 texts; thread-safe (the pool threads and the loop share one).
+    A block within one 24-digit prefix is an IdBlock (the common case); one that crosses into the
+    next is a plain list."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -75,33 +85,50 @@ class DecisionIds:
         self._rand_b = 0  # 62 bits; counted up within a millisecond
         self._prefix_of = -1  # the id's bits above its last 48, whose text `_prefix` is
         self._prefix = ""
+        self._prefix_ms = -1  # the millisecond `_prefix` was made in (the quick way's condition)
 
     def block(self, n: int) -> list[str]:
-        """n ids, in increasing order."""
+        """n ids, in increasing order (an IdBlock unless they cross into the next prefix)."""
         if n <= 0:
             return []
         now = time.time_ns() // 1_000_000
         with self._lock:
-            if now > self._ms:  # a new millisecond: fresh random bits, leaving 2^61 of counter room
-                seed = int.from_bytes(RANDOM.take(10), "big")
-                self._ms, self._rand_a, self._rand_b = now, seed >> 68, seed & ((1 << 61) - 1)
-            # else: the same millisecond, or the clock went back: keep counting from the last id
-            start = self._rand_b + 1
-            self._rand_b += n
-            if self._rand_b >= 1 << 62:  # (never in practice) the counter is spent: borrow the next ms
-                self._ms, start, self._rand_b = self._ms + 1, 0, n - 1
-            first = (self._ms << 80) | _VERSION_VARIANT | (self._rand_a << 64) | start
-            # The first 24 hex digits (time, version, rand_a, variant, the counter's top bits) stay
-            # the same for many blocks: made once, not per request.
-            if first >> 48 != self._prefix_of:
-                self._prefix_of, self._prefix = first >> 48, _text(first)[:24]
-            prefix = self._prefix
-        low = start & _LOW48
+            b = self._rand_b
+            low = (b & _LOW48) + 1
+            # The common case, most requests: the millisecond the prefix was made in, and the block
+            # within the same last 12 hex digits' range: only the counter moves (measured: 0.9 µs a
+            # call through the general way below, which builds the 128-bit id).
+            if now == self._prefix_ms and low + n - 1 <= _LOW48:
+                self._rand_b = b + n
+                prefix = self._prefix
+            else:
+                start, first = self._advance(now, n)
+                prefix, low = self._prefix, start & _LOW48
+                if low + n - 1 > _LOW48:  # the block crosses into the next 24-digit prefix
+                    return [_text(first + i) for i in range(n)]
         if n == 1:
-            return [prefix + "%012x" % low]
-        if low + n - 1 <= _LOW48:  # the common case: only the last 12 hex digits change within the block
-            return [prefix + "%012x" % (low + i) for i in range(n)]
-        return [_text(first + i) for i in range(n)]
+            return IdBlock((prefix + "%012x" % low,))
+        return IdBlock([prefix + "%012x" % (low + i) for i in range(n)])
+
+    def _advance(self, now: int, n: int) -> tuple[int, int]:
+        """Under the lock: take n ids the general way; (the first's counter, the first id)."""
+        if now > self._ms:  # a new millisecond: fresh random bits, leaving 2^61 of counter room
+            seed = int.from_bytes(RANDOM.take(10), "big")
+            self._ms, self._rand_a, self._rand_b = now, seed >> 68, seed & ((1 << 61) - 1)
+        # else: the same millisecond, or the clock went back: keep counting from the last id
+        start = self._rand_b + 1
+        self._rand_b += n
+        if self._rand_b >= 1 << 62:  # (never in practice) the counter is spent: borrow the next ms
+            self._ms, start, self._rand_b = self._ms + 1, 0, n - 1
+        first = (self._ms << 80) | _VERSION_VARIANT | (self._rand_a << 64) | start
+        # The first 24 hex digits (time, version, rand_a, variant, the counter's top bits) stay the
+        # same for many blocks: made once, not per request. They are those of the block's last id, so
+        # the quick way above goes on from it (a block that crosses is made id by id, by the caller).
+        last = first + n - 1
+        if last >> 48 != self._prefix_of:
+            self._prefix_of, self._prefix = last >> 48, _text(last)[:24]
+        self._prefix_ms = self._ms
+        return start, first
 
     def one(self) -> str:
         return self.block(1)[0]

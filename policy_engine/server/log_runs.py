@@ -13,7 +13,7 @@ benchmark's load (py-spy, one worker): the log's share of the server's samples f
 1.3 ms.
 
 What may join a run: a single answer that is Remembered, with no trace context, whose decision id
-came as an IdBlock (made by the process's id sequence, log_writer.Ids, so canonical and strictly
+came as an IdBlock (made by the process's id sequence, ids.py, so canonical and strictly
 increasing in the order made). A run's ids are then stored as its first id and a count when they
 are strictly increasing and span exactly as many ids as the run has (nothing else took one between
 them), else as the list of their texts. Everything else takes the queue as before, after the run
@@ -30,7 +30,8 @@ from typing import Any, Awaitable
 
 from policy_engine.server.encode import Remembered
 from policy_engine.server.log_fold import ids_text, latency_columns, strings
-from policy_engine.server.log_writer import BatchingWriter, IdBlock, Request
+from policy_engine.server.ids import IdBlock
+from policy_engine.server.log_writer import BatchingWriter, Request
 
 
 def compact_ids(ids: list[str]) -> Any:

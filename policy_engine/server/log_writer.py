@@ -30,29 +30,7 @@ from policy_engine.server.errors import ApiError
 from policy_engine.server.ids import DecisionIds
 from policy_engine.server.log_here import STOP as _STOP, FlushHere, Request
 
-
-
-class IdBlock(list):  # type: ignore[type-arg]
-    """A block of n decision ids that count up by one in their last 12 hex digits: the log stores
-    it as its first id and n (log_schema.py). Only `Ids.block` makes one, having checked it."""
-
-    __slots__ = ()
-
-
-class Ids(DecisionIds):
-    """The process's id sequence, whose blocks say when they are consecutive. The check is O(1):
-    ids strictly increase (ids.py), so n of them that start at x and end at x + n - 1 within the
-    same first 24 characters are exactly x, x + 1, ..., x + n - 1."""
-
-    def block(self, n: int) -> list[str]:
-        out = super().block(n)
-        if n == 1:  # trivially consecutive; marks the id as the sequence's own (log_runs.py)
-            return IdBlock(out)
-        if n > 1 and out[0][:24] == out[-1][:24] and int(out[-1][24:], 16) - int(out[0][24:], 16) == n - 1:
-            return IdBlock(out)
-        return out
-
-
+Ids = DecisionIds  # the process's id sequence: its blocks say when they are consecutive (ids.IdBlock)
 IDS = Ids()  # the process's one id sequence (the routes and the log share it: ids never repeat)
 
 

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from policy_engine.guard.replay import replay
 from policy_engine.server import ids
@@ -51,6 +52,51 @@ def test_a_block_that_crosses_the_last_12_hex_digits_still_counts_up():
     assert block == sorted(block) and len(set(block)) == 6
     assert all(UUID7.fullmatch(b) for b in block)
     assert int(block[-1].replace("-", ""), 16) - int(block[0].replace("-", ""), 16) == 5
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.ns = 1_800_000_000_000 * 1_000_000
+
+    def time_ns(self) -> int:
+        return self.ns
+
+
+@given(st.lists(st.one_of(
+    st.tuples(st.just("block"), st.integers(0, 6)),
+    st.tuples(st.just("tick"), st.integers(1, 3)),  # the clock moves on some milliseconds
+    st.tuples(st.just("back"), st.integers(1, 3)),  # the clock steps back
+    st.tuples(st.just("edge"), st.integers(0, 3)),  # the counter k ids before its low 48 bits wrap
+), max_size=40))
+def test_whatever_the_clock_does_ids_strictly_increase_and_a_block_says_when_it_counts_up(steps):
+    clock = _Clock()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(ids, "time", clock)
+        made = _take_ids(clock, steps)
+    assert made == sorted(made) and len(set(made)) == len(made)
+
+
+def _take_ids(clock: _Clock, steps: list[tuple[str, int]]) -> list[str]:
+    gen = ids.DecisionIds()
+    made: list[str] = []
+    for step, k in steps:
+        if step == "tick":
+            clock.ns += k * 1_000_000
+        elif step == "back":
+            clock.ns -= k * 1_000_000
+        elif step == "edge":
+            gen.block(1)
+            gen._rand_b = (gen._rand_b | ((1 << 48) - 1)) - k
+        else:
+            block = gen.block(k)
+            values = [int(b.replace("-", ""), 16) for b in block]
+            assert [ids._text(v) for v in values] == block and all(UUID7.fullmatch(b) for b in block)
+            counts_up = len(block) > 0 and values == list(range(values[0], values[0] + k)) \
+                and len({b[:24] for b in block}) == 1
+            assert (type(block) is ids.IdBlock) == counts_up, "an IdBlock exactly when they count up in one prefix"
+            assert k == 0 or ids.millis(block[0]) >= clock.ns // 1_000_000 or made, "not before the clock"
+            made += block
+    return made
 
 
 # ---- the server ---------------------------------------------------------------------------------

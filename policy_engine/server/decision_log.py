@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any, Awaitable, Iterator
 
 from policy_engine.server.encode import Encoded, Remembered
+from policy_engine.server.ids import IdBlock
 from policy_engine.server.log_schema import SCHEMA_VERSION, create_private, migrate, open_db
 from policy_engine.server.log_fold import float32s, fold_singles, ids_text, latency_columns, strings as _strings
 from policy_engine.server.log_runs import RunsOfSingles
-from policy_engine.server.ids import IdBlock
 from policy_engine.server.log_writer import _ENC, _QUERY, BatchingWriter, DecisionSink, Request
 
 log = logging.getLogger("policy_engine.server")

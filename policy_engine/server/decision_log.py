@@ -413,6 +413,9 @@ class NullDecisionLog:
                        latency: float | None = None) -> Awaitable[None] | None:
         return None
 
+    def hit(self, answer: Remembered, decision_id: str, latency: float) -> Awaitable[None] | None:
+        return None
+
     def pending(self) -> int:
         return 0
 

@@ -13,7 +13,8 @@ the first thing it does not do itself: an error answer (bad JSON, 401, 413, 422)
 in the memo, a subject question. The protocol then hands the request to the ASGI app as uvicorn
 would, body included, and nothing observable has happened yet. When the log makes the answer
 wait (audit mode, until its rows are committed), the rest is finished in a task (deferred.py). Only once the answer is certain does it take decision ids,
-log the rows (through `routes.decisions.take`, as the ASGI path does), count the metrics and
+log the rows (through `routes.decisions.take`, as the ASGI path does, or, for one memo hit
+without a trace context, the log's `hit`, log_runs.py), count the metrics and
 build the bytes, which are those of the ASGI fast path (fastpath.py): same status line, headers
 in the same order, same body but for the decision id. So no request is answered differently,
 only faster; tests/server/test_direct.py compares the two byte for byte.
@@ -170,8 +171,12 @@ def answer(state: ServerState, path: bytes, headers: Headers, body: bytes, defau
                                 time.perf_counter() - start)
         return b"".join(out)
 
+    hit = getattr(sink, "hit", None)  # the log's short way in for one memo hit (log_runs.py)
     try:
-        waiting = take(sink, answered, ids, None if traceparent is None else traceparent.decode(), each)
+        if hit is not None and n == 1 and traceparent is None:
+            waiting = hit(answered[0], ids[0], each)
+        else:
+            waiting = take(sink, answered, ids, None if traceparent is None else traceparent.decode(), each)
     except ApiError as err:
         return refuse(err)
     if waiting is None:  # the log took the rows at once (buffered mode): done

@@ -87,6 +87,9 @@ def _settle(waiters: list[_Waiter], error: BaseException | None) -> None:
 
 
 class DecisionSink(Protocol):
+    """What the server logs through. A sink may also have `hit(answer, decision_id, latency)`, the short
+    way in for a memo hit of the direct path (log_runs.py), or None there; direct.py uses it when set."""
+
     flushed: int
     dropped: int
     high_water: int  # pending rows above which the server holds answers back until the writer catches up
@@ -101,6 +104,14 @@ class DecisionSink(Protocol):
     def healthy(self) -> bool: ...
     def close(self, timeout: float = 30.0) -> None: ...
 
+
+async def catch_up(sink: DecisionSink) -> None:
+    """Buffered mode, the writer far behind: wait until it is down to half the high-water mark (10 s
+    at most), so sustained overload slows answers instead of losing rows."""
+    deadline = time.monotonic() + 10.0
+    low = sink.high_water // 2
+    while sink.pending() > low and sink.healthy() and time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
 
 
 class BatchingWriter(FlushHere):

@@ -45,6 +45,7 @@ class Clock:
 
     def install(self, monkeypatch) -> None:
         monkeypatch.setattr(log_runs, "time", self.module)
+        monkeypatch.setattr(log_runs, "_time", self.module.time)
         monkeypatch.setattr(log_writer, "time", self.module)
 
 
@@ -96,7 +97,7 @@ def test_the_hits_of_one_millisecond_are_one_row_cut_by_anything_else_queued(tmp
     hit(hits[0], 0.000001)
     hit(hits[1], 0.000002)
     hit(hits[0], 0.000003)  # three in millisecond 0
-    assert len(sink._run_ids) == 3 and sink.pending() == 3, "held as a run, counted as pending"
+    assert len(sink._hits) == 3 and sink.pending() == 3, "held as a run, counted as pending"
     hit(hits[2], 0.000004, trace=TRACE)  # a trace context: its own row, after the run
     hit(hits[1], 0.000005)
     clock.now += 0.001
@@ -137,7 +138,7 @@ def test_a_run_is_written_by_a_flush_and_by_close(tmp_path, hits):
         sink.record_answers([hits[0]], i, None, 0.000001)
     with sink._lock:
         requests = sink._take()
-    assert [r[0] for r in requests] == [3] and not sink._run_ids, "a flush takes the run in progress"
+    assert [r[0] for r in requests] == [3] and not sink._hits, "a flush takes the run in progress"
     sink._write_batch(requests)
     for i in ids[3:]:
         sink.record_answers([hits[1]], i, None, 0.000001)
@@ -145,7 +146,7 @@ def test_a_run_is_written_by_a_flush_and_by_close(tmp_path, hits):
     assert sink.flushed == 5 and sink.dropped == 0 and sink.pending() == 0
     assert [r["decision_id"] for r in query_log(db, LogFilter(limit=0))] == [i[0] for i in ids]
     sink.record_answers([hits[1]], IDS.block(1), None, 0.000001)
-    assert sink.dropped == 1 and not sink._run_ids, "after close: dropped and counted, not held"
+    assert sink.dropped == 1 and not sink._hits, "after close: dropped and counted, not held"
 
 
 def test_on_an_event_loop_a_run_left_when_requests_stop_is_written_a_flush_interval_later(tmp_path, hits):
@@ -176,6 +177,49 @@ def test_on_an_event_loop_a_run_left_when_requests_stop_is_written_a_flush_inter
 
     assert asyncio.run(requests()) == 2, "the loop's timer writes the run, not the writer thread an idle second later"
     sink.close()
+
+
+def test_a_hit_checks_the_bound_and_the_writer_once_a_millisecond(tmp_path, hits, clock):
+    sink = started(tmp_path / "behind.sqlite3", flush_interval=3600, max_pending=4)  # far behind above 2
+    for _ in range(3):
+        assert sink.hit(hits[0], IDS.block(1)[0], 0.000001) is None, "within the run's millisecond: appended"
+    clock.now += 0.001
+    behind = sink.hit(hits[1], IDS.block(1)[0], 0.000001)  # seals the run of 3: now far behind
+    assert asyncio.iscoroutine(behind) and sink.pending() == 4
+    with sink._lock:
+        requests = sink._take()
+    sink._write_batch(requests)
+    asyncio.run(behind)  # the writer caught up: returns at once
+    assert sink.flushed == 4 and sink.pending() == 0
+    said = []
+    for _ in range(4):  # one a millisecond: each seals the last
+        clock.now += 0.001
+        said.append(sink.hit(hits[2], IDS.block(1)[0], 0.000001))
+    assert said[:3] == [None] * 3 and asyncio.iscoroutine(said[3]), "far behind once 3 are queued"
+    said[3].close()
+    assert sink.dropped == 0 and sink.pending() == 4
+    clock.now += 0.001
+    assert sink.hit(hits[2], IDS.block(1)[0], 0.000001) is None and sink.dropped == 1, \
+        "the queue full at a millisecond's first hit: dropped and counted"
+    sink.close()
+    assert sink.flushed == 8 and sink.dropped == 1 and not sink._hits
+
+
+def test_after_close_a_hit_in_the_same_millisecond_is_dropped_and_counted(tmp_path, hits, clock):
+    sink = started(tmp_path / "closed.sqlite3", flush_interval=3600)
+    assert sink.hit(hits[0], IDS.block(1)[0], 0.000001) is None
+    sink.close()  # the clock stands still: the next hit is in the run's millisecond
+    assert sink.hit(hits[1], IDS.block(1)[0], 0.000001) is None
+    assert sink.flushed == 1 and sink.dropped == 1 and not sink._hits, "not held in a run no one writes"
+
+
+def test_the_short_way_in_only_where_runs_are_kept(tmp_path, hits):
+    audit = dl.SqliteDecisionLog(tmp_path / "audit.sqlite3", mode="audit")
+    assert audit.hit is None, "audit mode: every answer waits for its commit (record_answers)"
+    assert getattr(dl.JsonLinesDecisionLog(stream=None), "hit", None) is None
+    assert dl.NullDecisionLog().hit(hits[0], IDS.block(1)[0], 0.000001) is None
+    buffered = dl.SqliteDecisionLog(tmp_path / "buffered.sqlite3")
+    assert buffered.hit is not None and buffered.hit.__func__ is log_runs.RunsOfSingles._hit
 
 
 def test_the_same_id_given_twice_is_stored_as_given_not_as_a_count(tmp_path, hits, clock):
@@ -210,7 +254,10 @@ def test_threads_recording_while_the_log_flushes_lose_nothing_and_store_nothing_
     def record(k: int) -> None:
         for i in range(1500):
             ids = IDS.block(1)
-            sink.record_answers([hits[i % 3]], ids, TRACE if i % 97 == 0 else None, 0.000001)
+            if k < 2 and i % 97:  # direct.py's way in
+                sink.hit(hits[i % 3], ids[0], 0.000001)
+            else:
+                sink.record_answers([hits[i % 3]], ids, TRACE if i % 97 == 0 else None, 0.000001)
             made[k].append(ids[0])
 
     def flush() -> None:
@@ -263,6 +310,7 @@ def test_a_flush_takes_what_was_queued_when_it_began_not_what_comes_while_it_tak
 
 OPS = st.lists(st.one_of(
     st.tuples(st.just("hit"), st.integers(0, 2), st.integers(1, 9)),
+    st.tuples(st.just("direct"), st.integers(0, 2), st.integers(1, 9)),
     st.tuples(st.just("traced"), st.integers(0, 2), st.integers(1, 9)),
     st.tuples(st.just("foreign"), st.integers(0, 2), st.integers(1, 9)),
     st.tuples(st.just("batch"), st.integers(0, 2), st.integers(2, 4)),
@@ -276,7 +324,8 @@ OPS = st.lists(st.one_of(
 @given(ops=OPS)
 def test_whatever_comes_between_them_every_decision_reads_back_as_recorded(tmp_path_factory, hits, ops):
     """The law: with runs or without (the writer folding), each decision reads back with its own id,
-    query, answer, latency and trace context, in the order recorded, at a time in its own millisecond."""
+    query, answer, latency and trace context, in the order recorded, at a time in its own millisecond,
+    whichever way it came in (`hit`, `record_answers`, `record`)."""
     for runs in (True, False):
         db = tmp_path_factory.mktemp("law") / "runs.sqlite3"
         clock = Clock()
@@ -300,6 +349,10 @@ def test_whatever_comes_between_them_every_decision_reads_back_as_recorded(tmp_p
                     sink.record_answers([hits[(which + k) % 3] for k in range(x)], ids, None, 0.000003)
                     expected += [(i, hits[(which + k) % 3].enc.label, 3.0, None, int(clock.now * 1000))
                                  for k, i in enumerate(ids)]
+                elif op == "direct" and runs:  # direct.py's way in (without runs it has none)
+                    ids = gen.block(1)
+                    assert sink.hit(hits[which], ids[0], x / 1e6) is None
+                    expected.append((ids[0], hits[which].enc.label, float(x), None, int(clock.now * 1000)))
                 else:
                     ids = [gen.one()] if op == "foreign" else gen.block(1)
                     trace = TRACE if op == "traced" else None

@@ -9,8 +9,6 @@ id of its row in the decision log; the single endpoint also sends it as `Decisio
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +22,7 @@ from policy_engine.server.deciding import Answered, Outcome, Refused
 from policy_engine.server.decision_log import DecisionSink
 from policy_engine.server.errors import ApiError, dumps
 from policy_engine.server.limits import parse_json, read_body
-from policy_engine.server.log_writer import IDS
+from policy_engine.server.log_writer import IDS, catch_up
 from policy_engine.server.routes import JSON, WRITE_ERRORS, DirectRoute
 from policy_engine.server.routes import subjects as subject_routes
 from policy_engine.server.state import ServerState, state_of
@@ -92,17 +90,8 @@ def take(sink: DecisionSink, answered: list[Any], ids: list[str],
     if committed is not None:
         return committed
     if sink.pending() > sink.high_water:
-        return _catch_up(sink)
+        return catch_up(sink)
     return None
-
-
-async def _catch_up(sink: DecisionSink) -> None:
-    """Buffered mode, the writer far behind: wait until it is down to half the high-water mark (10 s
-    at most), so sustained overload slows answers instead of losing rows."""
-    deadline = time.monotonic() + 10.0
-    low = sink.high_water // 2
-    while sink.pending() > low and sink.healthy() and time.monotonic() < deadline:
-        await asyncio.sleep(0.002)
 
 
 async def record(sink: DecisionSink, answered: list[Answered], ids: list[str], traceparent: str | None) -> None:

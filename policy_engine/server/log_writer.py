@@ -120,6 +120,9 @@ class BatchingWriter(FlushHere):
 
     thread_name = "decision-log"
     flushes_here = False  # a target whose writes are fast and local: buffered, the request side writes
+    # the short way in for a memo hit (log_runs.py), where a target keeps runs; None here, so direct.py
+    # finds out at the cost of an attribute read, not of the AttributeError a missing one costs getattr
+    hit: Callable[..., Awaitable[None] | None] | None = None
 
     def __init__(self, *, mode: str = "buffered", batch_size: int = 1024, flush_interval: float = 0.05,
                  max_pending: int = 200_000, on_flush: Callable[[int], None] | None = None,

@@ -216,7 +216,7 @@ def test_after_close_a_hit_in_the_same_millisecond_is_dropped_and_counted(tmp_pa
 def test_the_short_way_in_only_where_runs_are_kept(tmp_path, hits):
     audit = dl.SqliteDecisionLog(tmp_path / "audit.sqlite3", mode="audit")
     assert audit.hit is None, "audit mode: every answer waits for its commit (record_answers)"
-    assert getattr(dl.JsonLinesDecisionLog(stream=None), "hit", None) is None
+    assert dl.JsonLinesDecisionLog(stream=None).hit is None
     assert dl.NullDecisionLog().hit(hits[0], IDS.block(1)[0], 0.000001) is None
     buffered = dl.SqliteDecisionLog(tmp_path / "buffered.sqlite3")
     assert buffered.hit is not None and buffered.hit.__func__ is log_runs.RunsOfSingles._hit

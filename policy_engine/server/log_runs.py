@@ -5,8 +5,9 @@ which costs the flush a Python loop over every queued request and a full check o
 id (measured in process, at one worker: about 0.5 µs a single decision, a quarter of what the log
 cost it). A memo hit of the direct path (direct.py) is a Remembered answer, the one object its
 question's every hit gets, so the log can instead append it to the current millisecond's run as
-it comes: one tuple appended (`hit`), and the run becomes one queued batch row (its pair ids in one C-level
-pass) when its millisecond ends, when anything else is queued, and when the log flushes or closes.
+it comes: one tuple appended (`hit`), and the run becomes one queued batch row (its pair ids in one
+C-level pass) when its millisecond ends, when anything else is queued, and when the log flushes or
+closes.
 The rows and what every reader sees are those log_fold.py would have written. Measured under the
 benchmark's load (py-spy, one worker): the log's share of the server's samples fell from 7.6% to
 4.5%, and with the flush no longer folding, the answers' p99 with the log on from about 2.5 ms to
@@ -80,9 +81,10 @@ class RunsOfSingles(BatchingWriter):
         process's id sequence (ids.IDS). Returns `behind(self)` when the writer is far behind (the
         caller waits for it, as `take` does), else None."""
         now = _time()
+        ms = int(now * 1000)
         lock = self._run_lock
         lock.acquire()
-        if int(now * 1000) == self._run_ms:
+        if ms == self._run_ms:
             self._hits.append((answer, latency, decision_id))
             lock.release()
             return None
@@ -91,7 +93,7 @@ class RunsOfSingles(BatchingWriter):
         if not (self._open_buffered and self._queued - self._taken < self._max_pending):
             lock.release()  # full or closed: as any other answer (dropped, counted)
             return BatchingWriter.record_answers(self, [answer], [decision_id], None, latency)
-        self._run_ms, self._run_ts = int(now * 1000), now
+        self._run_ms, self._run_ts = ms, now
         self._hits.append((answer, latency, decision_id))
         lock.release()
         if now - self._flushed_at >= self._flush_interval:

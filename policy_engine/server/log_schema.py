@@ -241,9 +241,13 @@ def open_db(path: str | os.PathLike[str], durable: bool = False, warn: Any = Non
     create_private(path, warn)
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
     conn.execute("PRAGMA busy_timeout = 10000")  # several workers may share one file
-    # 64 KiB pages (a new file only; an existing one keeps its own): measured, SQLite's CPU per byte
-    # written falls by about a third against 4 KiB, as a batch row spans one page, not five.
-    conn.execute("PRAGMA page_size = 65536")
+    # 4 KiB pages (a new file only; an existing one keeps its own, 64 KiB for files made before).
+    # 64 KiB paid when a batch row held its answers' keys (some 16 KiB: one page, not five); a row
+    # of version 5 is some 450 bytes, and each commit writes every page it touched to the WAL whole.
+    # Measured on flushes of batch rows: 4.3 µs a row against 6.8 at 80 rows a flush, 3.9 against
+    # 4.8 at 200; in the server, +1.1% batch decisions a second with the log on (median of 20 paired
+    # rounds) and 2.9 µs less CPU a request; a filtered `log --count` over 28 M decisions 15% faster.
+    conn.execute("PRAGMA page_size = 4096")
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"cannot switch {path} to WAL mode (got {mode})")

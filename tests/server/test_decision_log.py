@@ -59,6 +59,37 @@ def test_rows_are_written_in_wal_mode_and_flushed_on_close(tmp_path):
     assert when[1].endswith("Z") and abs(parse_time(when[1]) - when[0]) < 0.002
 
 
+def test_a_new_file_has_small_pages_and_an_older_one_keeps_its_own(tmp_path):
+    """New files get 4 KiB pages (a batch row is some 450 bytes, and a commit writes its pages
+    whole); a file made before with 64 KiB pages cannot change them in WAL mode, and goes on being
+    written and read as it is."""
+    def written(db, start: int) -> None:
+        sink = SqliteDecisionLog(db, flush_interval=0.01).start()
+        for i in range(start, start + 300):
+            sink.record({"action": "use", "data": "email", "purpose": f"p{i % 7}"}, _decision(), 0.000002)
+        sink.close()
+        assert sink.flushed == 300 and sink.dropped == 0
+
+    new = tmp_path / "new.sqlite3"
+    written(new, 0)
+    assert sqlite3.connect(new).execute("PRAGMA page_size").fetchone()[0] == 4096
+
+    old = tmp_path / "old.sqlite3"
+    made = sqlite3.connect(old)
+    made.execute("PRAGMA page_size = 65536")
+    made.execute("PRAGMA journal_mode = WAL")
+    made.execute("CREATE TABLE made_before (x)")  # the page size is fixed once the file has a page
+    made.close()
+    old.chmod(0o600)
+    written(old, 0)
+    written(old, 300)
+    conn = sqlite3.connect(old)
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 65536
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert count_log(old, LogFilter()) == 600
+    assert [r["query"]["purpose"] for r in query_log(old, LogFilter(limit=3))] == ["p2", "p3", "p4"]  # 597..599
+
+
 def test_records_after_close_are_counted_as_dropped(tmp_path):
     sink = SqliteDecisionLog(tmp_path / "d.sqlite3").start()
     sink.close()

@@ -30,8 +30,7 @@ from policy_engine.server.errors import ApiError
 from policy_engine.server.ids import DecisionIds
 from policy_engine.server.log_here import STOP as _STOP, FlushHere, Request
 
-Ids = DecisionIds  # the process's id sequence: its blocks say when they are consecutive (ids.IdBlock)
-IDS = Ids()  # the process's one id sequence (the routes and the log share it: ids never repeat)
+IDS = DecisionIds()  # the process's one id sequence (the routes and the log share it: ids never repeat)
 
 
 class Answer(Protocol):

@@ -162,7 +162,7 @@ def test_a_block_of_ids_is_stored_compactly_unless_its_last_12_hex_digits_wrap(t
     from policy_engine.server.decision_log import SqliteDecisionLog
     from policy_engine.server.encode import Encoder
     from policy_engine.server.ids import IdBlock
-    from policy_engine.server.log_writer import Ids
+    from policy_engine.server.ids import DecisionIds as Ids
 
     policy = policy_engine.load(OPEN_E)
     encode = Encoder()

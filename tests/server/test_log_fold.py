@@ -13,7 +13,7 @@ from policy_engine.server.decision_log import SqliteDecisionLog
 from policy_engine.server.encode import Encoder
 from policy_engine.server.log_fold import consecutive, fold_singles
 from policy_engine.server.log_query import LogFilter, count_log, find_decision, query_log
-from policy_engine.server.log_writer import Ids
+from policy_engine.server.ids import DecisionIds as Ids
 from policy_engine.shipping.reader import LogReader
 
 from .conftest import OPEN_E

@@ -13,7 +13,7 @@ from policy_engine.server import decision_log as dl
 from policy_engine.server.deciding import Answered, Decider
 from policy_engine.server.encode import Encoder, Remembered
 from policy_engine.server.log_query import LogFilter, query_log
-from policy_engine.server.log_writer import Ids
+from policy_engine.server.ids import DecisionIds as Ids
 
 from .conftest import OPEN_E
 

@@ -17,8 +17,8 @@ import policy_engine
 from policy_engine.server import decision_log as dl, log_runs, log_writer
 from policy_engine.server.encode import Encoder, Remembered
 from policy_engine.server.log_query import LogFilter, query_log
-from policy_engine.server.ids import IdBlock
-from policy_engine.server.log_writer import IDS, Ids
+from policy_engine.server.ids import DecisionIds as Ids, IdBlock
+from policy_engine.server.log_writer import IDS
 
 from .conftest import OPEN_E
 
